@@ -1,0 +1,185 @@
+"""The seam between Python and the kernels: parameters, optimizer state, workspaces, calls.
+
+Everything here allocates once and hands the kernels aligned, C-contiguous buffers of one dtype.
+Callers (``RNN``, ``Model``, ``train_many``) validate user input first; this module checks the
+invariants the kernels rely on (layouts, dtypes, index ranges) and turns a non-finite result into
+a clear error.
+"""
+
+import math
+
+import numpy as np
+
+from . import kernels as K
+from ._validation import check_choice, check_float, check_dtype
+
+GRADIENTS = ("exact", "tutorial")
+POOLINGS = ("last", "mean", "max")
+OPTIMIZERS = ("sgd", "adagrad", "adam")
+INITS = ("tutorial", "xavier")
+ALIGN = 64  # bytes: numpy only guarantees 16, and misaligned weights cost up to 1.8x
+
+
+def aligned_empty(shape, dtype, align=ALIGN):
+    """An uninitialised C-contiguous array whose data starts on an ``align``-byte boundary."""
+    dtype = np.dtype(dtype)
+    shape = tuple(int(s) for s in np.atleast_1d(shape)) if not isinstance(shape, tuple) else shape
+    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    buf = np.empty(nbytes + align, dtype=np.uint8)
+    start = (-buf.ctypes.data) % align
+    return buf[start:start + nbytes].view(dtype).reshape(shape)
+
+
+def aligned_zeros(shape, dtype):
+    a = aligned_empty(shape, dtype)
+    a[...] = 0
+    return a
+
+
+def aligned_copy(a, dtype=None):
+    out = aligned_empty(np.shape(a), a.dtype if dtype is None else dtype)
+    out[...] = a
+    return out
+
+
+def init_weights(V, H, O, init="tutorial", rng=None):
+    """Draw ``(Whh (H, H), Wxh (H, V), Why (O, H))`` in the tutorial's order and orientation.
+
+    ``init="tutorial"``: ``randn(shape) / 1000``.  ``init="xavier"``: Glorot-uniform,
+    ``U(-a, a)`` with ``a = sqrt(6 / (fan_in + fan_out))``.  ``rng=None`` draws from numpy's global
+    random state (so ``np.random.seed(k)`` reproduces the tutorial's weights), else from the
+    ``numpy.random.Generator`` given.  Returns float64 arrays.
+    """
+    shapes = ((H, H), (H, V), (O, H))
+    out = []
+    for shape in shapes:
+        if init == "tutorial":
+            draw = np.random.randn(*shape) if rng is None else rng.standard_normal(shape)
+            out.append(draw / 1000)
+        else:
+            a = math.sqrt(6.0 / (shape[0] + shape[1]))
+            out.append(np.random.uniform(-a, a, shape) if rng is None
+                       else rng.uniform(-a, a, shape))
+    return tuple(out)
+
+
+class Params:
+    """The five parameters in kernel layout (aligned, C-contiguous, one dtype) plus ``WhhT``."""
+
+    names = ("WxhT", "Whh", "Why", "bh", "by")
+
+    def __init__(self, WxhT, Whh, Why, bh, by, dtype=None):
+        dtype = check_dtype(Whh.dtype if dtype is None else dtype)
+        self.WxhT = aligned_copy(WxhT, dtype)
+        self.Whh = aligned_copy(Whh, dtype)
+        self.Why = aligned_copy(Why, dtype)
+        self.bh = aligned_copy(bh, dtype)
+        self.by = aligned_copy(by, dtype)
+        self.WhhT = aligned_copy(self.Whh.T)
+        V, H = self.WxhT.shape
+        O = self.Why.shape[0]
+        if (self.Whh.shape != (H, H) or self.Why.shape != (O, H) or self.bh.shape != (H,)
+                or self.by.shape != (O,)):
+            raise ValueError("inconsistent parameter shapes: WxhT %s, Whh %s, Why %s, bh %s, "
+                             "by %s" % (self.WxhT.shape, self.Whh.shape, self.Why.shape,
+                                        self.bh.shape, self.by.shape))
+
+    @classmethod
+    def initial(cls, V, H, O, init="tutorial", rng=None, dtype=np.float64):
+        """Fresh parameters: weights from :func:`init_weights`, zero biases."""
+        Whh, Wxh, Why = init_weights(V, H, O, init, rng)
+        return cls(Wxh.T, Whh, Why, np.zeros(H), np.zeros(O), dtype=dtype)
+
+    @property
+    def dtype(self):
+        return self.Whh.dtype
+
+    @property
+    def shape(self):
+        """``(V, H, O)``."""
+        return self.WxhT.shape[0], self.WxhT.shape[1], self.Why.shape[0]
+
+    def arrays(self):
+        return tuple(getattr(self, n) for n in self.names)
+
+    def copy(self):
+        return Params(*self.arrays())
+
+    def sync_transpose(self):
+        self.WhhT[...] = self.Whh.T
+
+    def all_finite(self):
+        return all(np.isfinite(a).all() for a in self.arrays())
+
+
+def hyperparameters(dtype, lr, clip=1.0, clip_norm=None, weight_decay=0.0, eps=1e-8,
+                    beta1=0.9, beta2=0.999):
+    """The kernels' ``hp`` array (see ``kernels.HP_FIELDS``) in the model's dtype."""
+    return np.array([lr, np.inf if clip is None else clip, 0.0 if clip_norm is None else clip_norm,
+                     weight_decay, eps, beta1, beta2], dtype=dtype)
+
+
+class Trainer:
+    """Per-sample training state of one model: parameters, optimizer state, workspace.
+
+    ``epoch(tokens, offsets, labels, order)`` runs one whole epoch in one kernel call.  Inputs
+    must already be validated (``check_corpus``, ``check_labels``, ``check_order``).
+    """
+
+    def __init__(self, params, *, lr, clip=1.0, clip_norm=None, weight_decay=0.0,
+                 optimizer="sgd", gradient="exact", pooling="last", eps=1e-8, beta1=0.9,
+                 beta2=0.999):
+        self.params = params
+        self.gradient = check_choice("gradient", gradient, GRADIENTS)
+        self.pooling = check_choice("pooling", pooling, POOLINGS)
+        self.optimizer = check_choice("optimizer", optimizer, OPTIMIZERS)
+        self.hp = hyperparameters(params.dtype, lr, clip, clip_norm, weight_decay, eps, beta1,
+                                  beta2)
+        V, H, O = params.shape
+        slots = self.optimizer  # sgd: 0 slots, adagrad: 1, adam: 2
+        dt = params.dtype
+        self.state = tuple(aligned_zeros((slots,) + a.shape, dt) for a in params.arrays())
+        self.counters = np.zeros(2, dtype=np.int64)
+        self.gX = aligned_zeros((V, H), dt)
+        self.mark = np.zeros(V, dtype=np.int64)
+        self.vecs = aligned_zeros((K.N_VECS, H), dt)
+        self.amax = np.zeros(H, dtype=np.int64)
+        self.y = np.zeros(O, dtype=dt)
+        self.p = np.zeros(O, dtype=dt)
+        self._grow(1)
+
+    def _grow(self, max_len):
+        H = self.params.shape[1]
+        if getattr(self, "hs", None) is None or self.hs.shape[0] < max_len + 1:
+            self.hs = aligned_zeros((max_len + 1, H), self.params.dtype)
+            self.G = aligned_zeros((max_len, H), self.params.dtype)
+
+    def epoch(self, tokens, offsets, labels, order):
+        """Train on the samples ``order`` once; returns ``(summed loss, n correct)``."""
+        self._grow(int(np.diff(offsets).max()))
+        P = self.params
+        Sx, Shh, Sy, Sbh, Sby = self.state
+        loss, correct = K.train_epoch(
+            tokens, offsets, labels, order, P.WxhT, P.Whh, P.WhhT, P.Why, P.bh, P.by,
+            Sx, Shh, Sy, Sbh, Sby, self.hp, self.gradient, self.pooling, self.optimizer,
+            self.counters, self.hs, self.G, self.gX, self.mark, self.vecs, self.amax,
+            self.y, self.p)
+        if not math.isfinite(loss) or not P.all_finite():
+            raise FloatingPointError(
+                "training diverged: the loss or the weights became NaN or infinite; lower the "
+                "learning rate or enable clipping")
+        return loss, int(correct)
+
+
+def predict_proba(params, tokens, offsets, pooling="last"):
+    """Probabilities (n, O) for a validated flat corpus, in parallel over sentences."""
+    code = check_choice("pooling", pooling, POOLINGS) if isinstance(pooling, str) else pooling
+    n = offsets.shape[0] - 1
+    out = np.empty((n, params.shape[2]), dtype=params.dtype)
+    P = params
+    K.predict_proba(tokens, offsets, P.WxhT, P.WhhT, P.bh, P.Why, P.by, code, out)
+    return out
+
+
+def check_lr(lr, name="learning rate"):
+    return check_float(name, lr, positive=True)

@@ -1,0 +1,230 @@
+"""Plain-numpy reference implementation: the correctness oracle and the benchmark baseline.
+
+Each function mirrors the Numba kernel of the same name in :mod:`fastrnn.kernels.rnn` (same
+arguments, same variable names, same layout: ``WxhT`` is ``(V, H)``, one row per word), written
+to read like the math:
+
+    h_0 = 0,   h_t = tanh(WxhT[w_t] + Whh @ h_{t-1} + bh),   r = pool(h_1..h_T)
+    y = Why @ r + by,   p = softmax(y),   loss = -ln p[c]
+
+Backward: ``dy = p - onehot(c)``; ``dWhy = outer(dy, r)``; ``dby = dy``; ``dr = Why.T @ dy``;
+for t = T..1: ``dh += share of dr``; ``g = (1 - h_t**2) * dh``; ``dbh += g``;
+``dWhh += outer(g, h_{t-1})``; ``dWxhT[w_t] += g``; ``dh = Whh.T @ g`` (``gradient="exact"``) or
+``Whh @ g`` (``"tutorial"``, what the original tutorial computes).
+
+Update: ``d = clip(d + weight_decay * W, -clip, clip)`` (weight decay on the weight matrices,
+lazily on the input rows of the sentence's words), optionally rescaled to a global norm
+``clip_norm``, then an SGD, Adagrad or Adam step.
+
+Works in float32 and float64 (arithmetic stays in the arrays' dtype) on numpy 1.26 and 2.x.
+:func:`train_epoch` with ``dense=True`` runs the tutorial's algorithm as it is: the full
+``(V, H)`` input gradient built, clipped and applied for every sample.
+"""
+
+import numpy as np
+
+__all__ = [
+    "forward", "softmax_loss", "backward", "clip_and_update", "train_epoch", "predict_proba",
+    "init_optimizer_state",
+]
+
+GRADIENTS = ("exact", "tutorial")
+POOLINGS = ("last", "mean", "max")
+OPTIMIZERS = ("sgd", "adagrad", "adam")
+
+
+def forward(tokens, WxhT, Whh, bh, Why, by, pooling="last"):
+    """Forward pass over one sentence.
+
+    Parameters
+    ----------
+    tokens : (T,) int array of word ids, T >= 1
+    WxhT : (V, H); Whh : (H, H); bh : (H,); Why : (O, H); by : (O,)
+    pooling : {"last", "mean", "max"}
+
+    Returns
+    -------
+    hs : (T+1, H) hidden states, ``hs[0] = 0``
+    pooled : (H,) the state the classifier reads
+    amax : (H,) int64, for max pooling the step (1..T) each unit's maximum came from, else zeros
+    y : (O,) logits
+    """
+    T = len(tokens)
+    H = Whh.shape[0]
+    hs = np.zeros((T + 1, H), dtype=Whh.dtype)
+    for t in range(1, T + 1):
+        hs[t] = np.tanh(WxhT[tokens[t - 1]] + bh + Whh @ hs[t - 1])
+    amax = np.zeros(H, dtype=np.int64)
+    if pooling == "last":
+        pooled = hs[T].copy()
+    elif pooling == "mean":
+        pooled = hs[1:].sum(axis=0) / T
+    else:
+        amax = np.argmax(hs[1:], axis=0) + 1
+        pooled = hs[amax, np.arange(H)]
+    y = Why @ pooled + by
+    return hs, pooled, amax, y
+
+
+def softmax_loss(y, c):
+    """Stable softmax ``p`` (O,) of the logits ``y`` and the loss ``-ln p[c]`` (a Python float)."""
+    m = y.max()
+    e = np.exp(y - m)
+    s = e.sum()
+    p = e / s
+    return p, float(np.log(s) - (y[c] - m))
+
+
+def backward(tokens, hs, pooled, amax, Whh, Why, dy, pooling="last", gradient="exact"):
+    """Back-propagation through time for one sentence.
+
+    Returns ``G`` (T, H), the pre-activation gradients ``G[t-1] = (1 - h_t**2) * dL/dh_t``, and
+    the dense gradients ``(dWxhT (V, H) is left to the caller), dWhh, dWhy, dbh, dby`` as a
+    dict with keys ``"Whh", "Why", "bh", "by"`` plus ``"Wxh_rows"``: a dict word id -> (H,)
+    summed gradient row for each distinct word of the sentence.
+    """
+    T = len(tokens)
+    H = Whh.shape[0]
+    dr = Why.T @ dy
+    if pooling == "mean":
+        dr = dr / T
+    G = np.zeros((T, H), dtype=Whh.dtype)
+    dh = np.zeros(H, dtype=Whh.dtype)
+    for t in range(T, 0, -1):
+        if pooling == "last":
+            if t == T:
+                dh = dh + dr
+        elif pooling == "mean":
+            dh = dh + dr
+        else:
+            dh = dh + np.where(amax == t, dr, 0).astype(Whh.dtype)
+        G[t - 1] = (1 - hs[t] ** 2) * dh
+        if t > 1:
+            dh = Whh.T @ G[t - 1] if gradient == "exact" else Whh @ G[t - 1]
+    grads = {"Why": np.outer(dy, pooled), "by": dy.copy()}
+    dbh = np.zeros(H, dtype=Whh.dtype)
+    dWhh = np.zeros((H, H), dtype=Whh.dtype)
+    rows = {}
+    for t in range(T, 0, -1):
+        g = G[t - 1]
+        dbh += g
+        dWhh += np.outer(g, hs[t - 1])
+        w = int(tokens[t - 1])
+        rows[w] = rows[w] + g if w in rows else g.copy()
+    grads.update(bh=dbh, Whh=dWhh, Wxh_rows=rows)
+    return G, grads
+
+
+def init_optimizer_state(optimizer, WxhT, Whh, Why, bh, by):
+    """Zero optimizer state: a dict name -> array of shape ``(slots, *param.shape)``."""
+    slots = OPTIMIZERS.index(optimizer)
+    return {name: np.zeros((slots,) + a.shape, dtype=a.dtype)
+            for name, a in zip(("Wxh", "Whh", "Why", "bh", "by"), (WxhT, Whh, Why, bh, by))}
+
+
+def _optimizer_step(W, d, S, optimizer, lr, eps, beta1, beta2, c1, c2):
+    """One optimizer step on ``W`` from its clipped gradient ``d``; ``S`` (slots, *W.shape)."""
+    if optimizer == "sgd":
+        W -= lr * d
+    elif optimizer == "adagrad":
+        S[0] += d * d
+        W -= lr * d / (np.sqrt(S[0]) + eps)
+    else:
+        S[0] = beta1 * S[0] + (1 - beta1) * d
+        S[1] = beta2 * S[1] + (1 - beta2) * (d * d)
+        W -= lr * (S[0] / c1) / (np.sqrt(S[1] / c2) + eps)
+
+
+def clip_and_update(params, grads, state, *, lr, clip=1.0, clip_norm=None, weight_decay=0.0,
+                    optimizer="sgd", eps=1e-8, beta1=0.9, beta2=0.999, step=1, dense_Wxh=None):
+    """Clip every gradient elementwise and update the parameters in place.
+
+    ``params``: dict with ``"Wxh"`` (the (V, H) ``WxhT``), ``"Whh"``, ``"Why"``, ``"bh"``, ``"by"``;
+    ``grads``: as returned by :func:`backward`; ``state``: from :func:`init_optimizer_state`;
+    ``step``: the 1-based optimizer step (Adam's bias correction).  The input matrix is updated
+    only in the rows of the sentence's words, unless ``dense_Wxh`` (V, H) is given: then that
+    whole gradient is clipped and applied (the tutorial's algorithm; identical for SGD and
+    Adagrad without weight decay, since a zero row clips to zero).
+    """
+    dt = params["Whh"].dtype.type
+    lr, eps, b1, b2 = dt(lr), dt(eps), dt(beta1), dt(beta2)
+    c = dt(np.inf if clip is None else clip)
+    wd = dt(weight_decay)
+    c1 = dt(1.0 - float(b1) ** step) if optimizer == "adam" else dt(1)
+    c2 = dt(1.0 - float(b2) ** step) if optimizer == "adam" else dt(1)
+
+    def clipped(name, W, d, decay):
+        return np.clip(d + decay * W, -c, c)
+
+    d = {name: clipped(name, params[name], grads[name], wd if name in ("Whh", "Why") else 0)
+         for name in ("Why", "by", "bh", "Whh")}
+    W = params["Wxh"]
+    if dense_Wxh is not None:
+        dX = np.clip(dense_Wxh + wd * W, -c, c)
+    else:
+        dX = {w: clipped("Wxh", W[w], g, wd) for w, g in grads["Wxh_rows"].items()}
+    if clip_norm is not None and clip_norm > 0:
+        xs = dX.values() if isinstance(dX, dict) else [dX]
+        ss = sum(float(np.sum(v.astype(np.float64) ** 2)) for v in list(d.values()) + list(xs))
+        norm = np.sqrt(ss)
+        if norm > clip_norm:
+            scale = dt(clip_norm / norm)
+            d = {k: v * scale for k, v in d.items()}
+            dX = ({w: v * scale for w, v in dX.items()} if isinstance(dX, dict) else dX * scale)
+    for name in ("Why", "by", "bh", "Whh"):
+        _optimizer_step(params[name], d[name], state[name], optimizer, lr, eps, b1, b2, c1, c2)
+    S = state["Wxh"]
+    if isinstance(dX, dict):
+        for w, g in dX.items():
+            Sw = S[:, w]
+            _optimizer_step(W[w], g, Sw, optimizer, lr, eps, b1, b2, c1, c2)
+            S[:, w] = Sw
+    else:
+        _optimizer_step(W, dX, S, optimizer, lr, eps, b1, b2, c1, c2)
+
+
+def train_epoch(tokens, offsets, labels, order, params, state, *, lr, clip=1.0, clip_norm=None,
+                weight_decay=0.0, optimizer="sgd", gradient="exact", pooling="last",
+                eps=1e-8, beta1=0.9, beta2=0.999, step=0, dense=False):
+    """One pass of per-sample training over ``order``, updating ``params`` and ``state`` in place.
+
+    Returns ``(summed loss, number correct, step)``, the correctness counted before each update
+    and ``step`` the optimizer step count after the epoch.  ``dense=True`` builds, clips and
+    applies the full ``(V, H)`` input gradient every sample, as the tutorial does.
+    """
+    if dense and (optimizer == "adam" or weight_decay):
+        raise ValueError("dense=True reproduces the tutorial's update; it is defined for "
+                         "optimizer='sgd' or 'adagrad' without weight decay")
+    P = params
+    loss, correct = 0.0, 0
+    for s in order:
+        sent = tokens[offsets[s]:offsets[s + 1]]
+        hs, pooled, amax, y = forward(sent, P["Wxh"], P["Whh"], P["bh"], P["Why"], P["by"],
+                                      pooling)
+        c = int(labels[s])
+        p, l = softmax_loss(y, c)
+        loss += l
+        correct += int(np.argmax(p) == c)
+        dy = p.copy()
+        dy[c] -= 1
+        G, grads = backward(sent, hs, pooled, amax, P["Whh"], P["Why"], dy, pooling, gradient)
+        dense_Wxh = None
+        if dense:
+            dense_Wxh = np.zeros_like(P["Wxh"])
+            for w, g in grads["Wxh_rows"].items():
+                dense_Wxh[w] = g
+        step += 1
+        clip_and_update(P, grads, state, lr=lr, clip=clip, clip_norm=clip_norm,
+                        weight_decay=weight_decay, optimizer=optimizer, eps=eps, beta1=beta1,
+                        beta2=beta2, step=step, dense_Wxh=dense_Wxh)
+    return loss, correct, step
+
+
+def predict_proba(tokens, offsets, WxhT, Whh, bh, Why, by, pooling="last"):
+    """Class probabilities (n, O) for every sentence of a flat corpus."""
+    n = len(offsets) - 1
+    out = np.empty((n, Why.shape[0]), dtype=Whh.dtype)
+    for s in range(n):
+        *_, y = forward(tokens[offsets[s]:offsets[s + 1]], WxhT, Whh, bh, Why, by, pooling)
+        out[s] = softmax_loss(y, 0)[0]
+    return out

@@ -1,0 +1,18 @@
+"""Numba kernels of fastrnn (installed as ``fastrnn.kernels``).
+
+Arrays and scalars in, caller-owned buffers out; no validation here (see :mod:`fastrnn._engine`).
+"""
+
+from .rnn import (
+    GRADIENT_EXACT, GRADIENT_TUTORIAL, POOL_LAST, POOL_MEAN, POOL_MAX,
+    OPT_SGD, OPT_ADAGRAD, OPT_ADAM, HP_FIELDS, N_VECS,
+    rnn_step, pool_states, readout, softmax_loss, forward, backward_steps,
+    accumulate_gradients, backward, apply_update, train_epoch, predict_proba,
+)
+
+__all__ = [
+    "GRADIENT_EXACT", "GRADIENT_TUTORIAL", "POOL_LAST", "POOL_MEAN", "POOL_MAX",
+    "OPT_SGD", "OPT_ADAGRAD", "OPT_ADAM", "HP_FIELDS", "N_VECS",
+    "rnn_step", "pool_states", "readout", "softmax_loss", "forward", "backward_steps",
+    "accumulate_gradients", "backward", "apply_update", "train_epoch", "predict_proba",
+]
