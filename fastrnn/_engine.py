@@ -146,6 +146,10 @@ class Trainer:
         self.amax = np.zeros(H, dtype=np.int64)
         self.y = np.zeros(O, dtype=dt)
         self.p = np.zeros(O, dtype=dt)
+        self.dWhh = aligned_zeros((H, H), dt)
+        self.dWhy = aligned_zeros((O, H), dt)
+        self.rows = np.arange(max(H, O), dtype=np.int64)
+        self.hs = None
         self._grow(1)
 
     def _grow(self, max_len):
@@ -153,6 +157,7 @@ class Trainer:
         if getattr(self, "hs", None) is None or self.hs.shape[0] < max_len + 1:
             self.hs = aligned_zeros((max_len + 1, H), self.params.dtype)
             self.G = aligned_zeros((max_len, H), self.params.dtype)
+            self.uniq = np.zeros(max_len, dtype=np.int64)
 
     def epoch(self, tokens, offsets, labels, order):
         """Train on the samples ``order`` once; returns ``(summed loss, n correct)``."""
@@ -163,7 +168,7 @@ class Trainer:
             tokens, offsets, labels, order, P.WxhT, P.Whh, P.WhhT, P.Why, P.bh, P.by,
             Sx, Shh, Sy, Sbh, Sby, self.hp, self.gradient, self.pooling, self.optimizer,
             self.counters, self.hs, self.G, self.gX, self.mark, self.vecs, self.amax,
-            self.y, self.p)
+            self.y, self.p, self.dWhh, self.dWhy, self.rows, self.uniq)
         if not math.isfinite(loss) or not P.all_finite():
             raise FloatingPointError(
                 "training diverged: the loss or the weights became NaN or infinite; lower the "

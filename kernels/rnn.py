@@ -45,23 +45,49 @@ N_VECS = 5
 _opts = dict(cache=True, error_model="numpy", nogil=True)
 
 
+# Hot loops index 2-D arrays as A[r, j] instead of taking row views A[r]: every view made inside
+# a loop costs an atomic reference-count update in Numba's runtime, which measured 2x slower.
+
+
 # --------------------------------------------------------------------------------------------
 # forward
 # --------------------------------------------------------------------------------------------
 @njit(**_opts)
-def rnn_step(x_row, WhhT, bh, h_prev, h_out, first):
-    """``h_out = tanh(x_row + bh + Whh @ h_prev)``; ``first`` skips the matvec (h_prev = 0)."""
+def matvec_add(out, q, M, x, r):
+    """``out[q, i] += sum_j M[j, i] * x[r, j]``, summed in ascending ``j``.
+
+    Four rows of ``M`` per pass, so ``out`` is loaded and stored once per four products: a loop
+    that adds one row at a time is bound by store-to-load latency on ``out``.  The sum keeps the
+    sequential order, so results are identical to the one-row loop.
+    """
+    n, m = M.shape
+    j = 0
+    while j + 4 <= n:
+        x0 = x[r, j]
+        x1 = x[r, j + 1]
+        x2 = x[r, j + 2]
+        x3 = x[r, j + 3]
+        for i in range(m):
+            out[q, i] = (((out[q, i] + M[j, i] * x0) + M[j + 1, i] * x1)
+                         + M[j + 2, i] * x2) + M[j + 3, i] * x3
+        j += 4
+    while j < n:
+        xj = x[r, j]
+        for i in range(m):
+            out[q, i] += M[j, i] * xj
+        j += 1
+
+
+@njit(**_opts)
+def rnn_step(WxhT, w, WhhT, bh, hs, t):
+    """``hs[t+1] = tanh(WxhT[w] + bh + Whh @ hs[t])``; the matvec is skipped at t = 0 (hs[0] = 0)."""
     H = bh.shape[0]
     for i in range(H):
-        h_out[i] = x_row[i] + bh[i]
-    if not first:
-        for j in range(H):
-            hj = h_prev[j]
-            row = WhhT[j]
-            for i in range(H):
-                h_out[i] += row[i] * hj
+        hs[t + 1, i] = WxhT[w, i] + bh[i]
+    if t > 0:
+        matvec_add(hs, t + 1, WhhT, hs, t)
     for i in range(H):
-        h_out[i] = np.tanh(h_out[i])
+        hs[t + 1, i] = np.tanh(hs[t + 1, i])
 
 
 @njit(**_opts)
@@ -131,7 +157,7 @@ def forward(tokens, WxhT, WhhT, bh, Why, by, pooling, hs, pooled, amax, y):
     for i in range(H):
         hs[0, i] = 0
     for t in range(T):
-        rnn_step(WxhT[tokens[t]], WhhT, bh, hs[t], hs[t + 1], t == 0)
+        rnn_step(WxhT, tokens[t], WhhT, bh, hs, t)
     pool_states(hs, T, pooling, pooled, amax)
     readout(Why, by, pooled, y)
 
@@ -144,59 +170,48 @@ def backward_steps(T, hs, amax, Whh, WhhT, Why, dy, pooling, gradient, G, vecs):
     """Back-propagate ``dy`` (O,) through time into ``G[0..T-1]`` (T, H).
 
     ``gradient=GRADIENT_EXACT`` passes ``d_h = Whh.T @ g`` to the previous step, the tutorial's
-    ``GRADIENT_TUTORIAL`` passes ``d_h = Whh @ g``.  ``vecs`` is a (>= 3, H) workspace.
+    ``GRADIENT_TUTORIAL`` passes ``d_h = Whh @ g``.  ``vecs`` is the (N_VECS, H) workspace: its
+    rows V_DR, V_DH and V_DH2 are overwritten.
     """
     O, H = Why.shape
     one = dy.dtype.type(1)
-    dr = vecs[V_DR]
-    dh = vecs[V_DH]
-    dn = vecs[V_DH2]
     # dr = Why.T @ dy: the gradient of the pooled state
     for j in range(H):
-        dr[j] = 0
+        vecs[V_DR, j] = 0
     for o in range(O):
         d = dy[o]
         for j in range(H):
-            dr[j] += Why[o, j] * d
+            vecs[V_DR, j] += Why[o, j] * d
     if pooling == POOL_MEAN:
-        Tf = dr.dtype.type(T)
+        Tf = dy.dtype.type(T)
         for j in range(H):
-            dr[j] = dr[j] / Tf
+            vecs[V_DR, j] = vecs[V_DR, j] / Tf
     for j in range(H):
-        dh[j] = 0
+        vecs[V_DH, j] = 0
     for k in range(T, 0, -1):
         # the pooled state's share of dL/dh_k
         if pooling == POOL_LAST:
             if k == T:
                 for i in range(H):
-                    dh[i] += dr[i]
+                    vecs[V_DH, i] += vecs[V_DR, i]
         elif pooling == POOL_MEAN:
             for i in range(H):
-                dh[i] += dr[i]
+                vecs[V_DH, i] += vecs[V_DR, i]
         else:
             for i in range(H):
                 if amax[i] == k:
-                    dh[i] += dr[i]
-        g = G[k - 1]
+                    vecs[V_DH, i] += vecs[V_DR, i]
         for i in range(H):
-            g[i] = (one - hs[k, i] * hs[k, i]) * dh[i]
+            G[k - 1, i] = (one - hs[k, i] * hs[k, i]) * vecs[V_DH, i]
         if k > 1:
             for j in range(H):
-                dn[j] = 0
+                vecs[V_DH2, j] = 0
             if gradient == GRADIENT_EXACT:
-                for i in range(H):  # dn = Whh.T @ g
-                    gi = g[i]
-                    row = Whh[i]
-                    for j in range(H):
-                        dn[j] += row[j] * gi
+                matvec_add(vecs, V_DH2, Whh, G, k - 1)  # d_h = Whh.T @ g
             else:
-                for j in range(H):  # dn = Whh @ g
-                    gj = g[j]
-                    row = WhhT[j]
-                    for i in range(H):
-                        dn[i] += row[i] * gj
+                matvec_add(vecs, V_DH2, WhhT, G, k - 1)  # d_h = Whh @ g
             for j in range(H):
-                dh[j] = dn[j]
+                vecs[V_DH, j] = vecs[V_DH2, j]
 
 
 @njit(**_opts)
@@ -209,15 +224,13 @@ def accumulate_gradients(tokens, hs, pooled, G, dy, dWxhT, dWhh, dWhy, dbh, dby)
             dWhy[o, j] += dy[o] * pooled[j]
         dby[o] += dy[o]
     for k in range(T, 0, -1):
-        g = G[k - 1]
-        hp = hs[k - 1]
-        xrow = dWxhT[tokens[k - 1]]
+        w = tokens[k - 1]
         for i in range(H):
-            dbh[i] += g[i]
-            xrow[i] += g[i]
-            gi = g[i]
+            gi = G[k - 1, i]
+            dbh[i] += gi
+            dWxhT[w, i] += gi
             for j in range(H):
-                dWhh[i, j] += gi * hp[j]
+                dWhh[i, j] += gi * hs[k - 1, j]
 
 
 @njit(**_opts)
@@ -231,88 +244,147 @@ def backward(tokens, hs, pooled, amax, Whh, WhhT, Why, dy, pooling, gradient, G,
 # --------------------------------------------------------------------------------------------
 # fused clip + optimizer update
 # --------------------------------------------------------------------------------------------
+# One function per optimizer, dispatched once per parameter: a per-row branch on the optimizer
+# kept LLVM from vectorising the row loops (measured 5x slower for SGD).
 @njit(**_opts)
-def _clip_row(p, d, wd, clip, scale):
-    """``d = clip(d + wd * p, -clip, clip) * scale`` in place."""
-    for j in range(d.shape[0]):
-        x = d[j] + wd * p[j]
-        if x > clip:
-            x = clip
-        elif x < -clip:
-            x = -clip
-        d[j] = x * scale
+def _sgd_rows(P, D, rows, nrows, lr, wd, clip, scale):
+    for n in range(nrows):
+        r = rows[n]
+        for j in range(P.shape[1]):
+            x = min(max(D[r, j] + wd * P[r, j], -clip), clip) * scale
+            P[r, j] -= lr * x
 
 
 @njit(**_opts)
-def _sumsq_row(p, d, wd, clip):
-    """Sum of squares of ``clip(d + wd * p)`` (for ``clip_norm``), as float64."""
+def _adagrad_rows(P, D, S, rows, nrows, lr, wd, clip, scale, eps):
+    for n in range(nrows):
+        r = rows[n]
+        for j in range(P.shape[1]):
+            x = min(max(D[r, j] + wd * P[r, j], -clip), clip) * scale
+            S[0, r, j] += x * x
+            P[r, j] -= lr * x / (np.sqrt(S[0, r, j]) + eps)
+
+
+@njit(**_opts)
+def _adam_rows(P, D, S, rows, nrows, lr, wd, clip, scale, eps, b1, b2, c1, c2):
+    one = lr * 0 + 1
+    for n in range(nrows):
+        r = rows[n]
+        for j in range(P.shape[1]):
+            x = min(max(D[r, j] + wd * P[r, j], -clip), clip) * scale
+            S[0, r, j] = b1 * S[0, r, j] + (one - b1) * x
+            S[1, r, j] = b2 * S[1, r, j] + (one - b2) * (x * x)
+            P[r, j] -= lr * (S[0, r, j] / c1) / (np.sqrt(S[1, r, j] / c2) + eps)
+
+
+@njit(**_opts)
+def update_rows(P, D, S, rows, nrows, optimizer, hp, wd, scale, c1, c2):
+    """Update the rows ``rows[:nrows]`` of ``P`` from the gradient rows of ``D`` (same index).
+
+    ``d = clip(D[r] + wd * P[r], -clip, clip) * scale``, then an SGD, Adagrad (state ``S[0]``:
+    summed squares) or Adam (``S[0]``, ``S[1]``: moments; ``c1, c2`` the bias corrections) step.
+    ``D`` is left as it was.
+    """
+    lr = hp[HP_LR]
+    clip = hp[HP_CLIP]
+    eps = hp[HP_EPS]
+    if optimizer == OPT_SGD:
+        _sgd_rows(P, D, rows, nrows, lr, wd, clip, scale)
+    elif optimizer == OPT_ADAGRAD:
+        _adagrad_rows(P, D, S, rows, nrows, lr, wd, clip, scale, eps)
+    else:
+        _adam_rows(P, D, S, rows, nrows, lr, wd, clip, scale, eps, hp[HP_BETA1], hp[HP_BETA2],
+                   c1, c2)
+
+
+@njit(**_opts)
+def _sumsq_rows(P, D, rows, nrows, wd, clip):
+    """Sum of squares of ``clip(D[r] + wd * P[r])`` over the rows, as float64 (``clip_norm``)."""
     s = 0.0
-    for j in range(d.shape[0]):
-        x = d[j] + wd * p[j]
-        if x > clip:
-            x = clip
-        elif x < -clip:
-            x = -clip
-        s += np.float64(x) * np.float64(x)
+    for n in range(nrows):
+        r = rows[n]
+        for j in range(P.shape[1]):
+            x = np.float64(min(max(D[r, j] + wd * P[r, j], -clip), clip))
+            s += x * x
     return s
 
 
 @njit(**_opts)
-def _step_row(p, d, s1, s2, lr, eps, b1, b2, c1, c2, optimizer):
-    """Apply one optimizer step to the row ``p`` from its (clipped) gradient ``d``."""
-    n = p.shape[0]
-    one = p.dtype.type(1)
-    if optimizer == OPT_SGD:
-        for j in range(n):
-            p[j] -= lr * d[j]
-    elif optimizer == OPT_ADAGRAD:
-        for j in range(n):
-            s1[j] += d[j] * d[j]
-            p[j] -= lr * d[j] / (np.sqrt(s1[j]) + eps)
-    else:
-        for j in range(n):
-            s1[j] = b1 * s1[j] + (one - b1) * d[j]
-            s2[j] = b2 * s2[j] + (one - b2) * (d[j] * d[j])
-            p[j] -= lr * (s1[j] / c1) / (np.sqrt(s2[j] / c2) + eps)
+def whh_gradient(T, hs, G, dWhh):
+    """``dWhh = sum_{k=T..2} outer(G[k-1], hs[k-1])`` (hs[0] = 0), summed in descending ``k``.
 
-
-@njit(**_opts)
-def _whh_grad_row(i, T, hs, G, out):
-    """``out = dWhh[i] = sum_k G[k-1, i] * hs[k-1]`` (k from T down to 2; hs[0] = 0)."""
-    H = out.shape[0]
-    for j in range(H):
-        out[j] = 0
-    for k in range(T, 1, -1):
-        gi = G[k - 1, i]
-        hp = hs[k - 1]
-        for j in range(H):
-            out[j] += gi * hp[j]
+    Up to four steps per pass over a row, the first pass writing without reading: for the short
+    sentences of sentiment data most rows take a single pass.
+    """
+    H = dWhh.shape[0]
+    for i in range(H):
+        k = T
+        n = min(k - 1, 4)
+        if n <= 0:
+            for j in range(H):
+                dWhh[i, j] = 0
+        elif n == 1:
+            g0 = G[k - 1, i]
+            for j in range(H):
+                dWhh[i, j] = g0 * hs[k - 1, j]
+        elif n == 2:
+            g0 = G[k - 1, i]
+            g1 = G[k - 2, i]
+            for j in range(H):
+                dWhh[i, j] = g0 * hs[k - 1, j] + g1 * hs[k - 2, j]
+        elif n == 3:
+            g0 = G[k - 1, i]
+            g1 = G[k - 2, i]
+            g2 = G[k - 3, i]
+            for j in range(H):
+                dWhh[i, j] = (g0 * hs[k - 1, j] + g1 * hs[k - 2, j]) + g2 * hs[k - 3, j]
+        else:
+            g0 = G[k - 1, i]
+            g1 = G[k - 2, i]
+            g2 = G[k - 3, i]
+            g3 = G[k - 4, i]
+            for j in range(H):
+                dWhh[i, j] = (((g0 * hs[k - 1, j] + g1 * hs[k - 2, j]) + g2 * hs[k - 3, j])
+                              + g3 * hs[k - 4, j])
+        k -= n
+        while k >= 5:
+            g0 = G[k - 1, i]
+            g1 = G[k - 2, i]
+            g2 = G[k - 3, i]
+            g3 = G[k - 4, i]
+            for j in range(H):
+                dWhh[i, j] = (((dWhh[i, j] + g0 * hs[k - 1, j]) + g1 * hs[k - 2, j])
+                              + g2 * hs[k - 3, j]) + g3 * hs[k - 4, j]
+            k -= 4
+        while k >= 2:
+            g0 = G[k - 1, i]
+            for j in range(H):
+                dWhh[i, j] += g0 * hs[k - 1, j]
+            k -= 1
 
 
 @njit(**_opts)
 def apply_update(tokens, hs, pooled, G, dy, WxhT, Whh, WhhT, Why, bh, by,
-                 Sx, Shh, Sy, Sbh, Sby, hp, optimizer, counters, gX, mark, vecs, y):
+                 Sx, Shh, Sy, Sbh, Sby, hp, optimizer, counters, gX, mark, vecs, y,
+                 dWhh, dWhy, rows, uniq):
     """Clip the sentence's gradients and update all five parameters in place.
 
-    The gradients are never materialised in full: ``dWhh`` is formed one row at a time, and
-    ``dWxhT`` only in the rows of the sentence's words (``gX`` (V, H) must be all-zero on entry
-    and is left all-zero; ``mark`` (V,) int64 tracks which rows this sentence touched; ``y`` (O,)
-    is scratch).
-    ``S*`` are the optimizer states, shape ``(slots, *param.shape)``: 0 slots for SGD, 1
-    (sum of squared gradients) for Adagrad, 2 (first and second moments) for Adam.
-    ``counters`` (2,) int64 holds the optimizer step count and the row stamp; both advance.
-    Weight decay ``hp[HP_WD]`` applies to the weight matrices (lazily: only the input rows of the
-    sentence's words), not to the biases.  ``WhhT`` is refreshed from ``Whh`` at the end.
+    Workspace: ``dWhh`` (H, H), ``dWhy`` (O, H), ``rows`` = ``arange(max(H, O))`` (int64),
+    ``uniq`` (>= T,) int64, ``y`` (O,) (the spent logits' buffer holds the by gradient), ``vecs``
+    row V_TMP (the bh gradient).  The input gradient exists only in the rows of the sentence's
+    words: ``gX`` (V, H) must be all-zero on entry and is left all-zero; ``mark`` (V,) int64
+    records which rows this sentence touched.  ``S*`` are the optimizer states, shape
+    ``(slots, *param.shape)``: 0 slots for SGD, 1 (summed squared gradients) for Adagrad, 2
+    (first and second moments) for Adam.  ``counters`` (2,) int64: the optimizer step count and
+    the row stamp, both advanced.  Weight decay ``hp[HP_WD]`` applies to the weight matrices
+    (lazily: only to the input rows of the sentence's words), not to the biases.  ``WhhT`` is
+    refreshed from ``Whh`` at the end.
     """
     T = tokens.shape[0]
     O, H = Why.shape
-    lr = hp[HP_LR]
     clip = hp[HP_CLIP]
     clip_norm = hp[HP_CLIP_NORM]
     wd = hp[HP_WD]
-    eps = hp[HP_EPS]
-    b1 = hp[HP_BETA1]
-    b2 = hp[HP_BETA2]
     zero = hp.dtype.type(0)
     one = hp.dtype.type(1)
     counters[0] += 1
@@ -321,88 +393,58 @@ def apply_update(tokens, hs, pooled, G, dy, WxhT, Whh, WhhT, Why, bh, by,
     c1 = one
     c2 = one
     if optimizer == OPT_ADAM:
-        c1 = hp.dtype.type(1.0 - np.float64(b1) ** counters[0])
-        c2 = hp.dtype.type(1.0 - np.float64(b2) ** counters[0])
-    tmp = vecs[V_TMP]
-    has1 = Sx.shape[0] >= 1
-    has2 = Sx.shape[0] >= 2
-    # gX rows: the input-weight gradient of each distinct word of the sentence
-    for k in range(T, 0, -1):
-        xrow = gX[tokens[k - 1]]
-        g = G[k - 1]
-        for i in range(H):
-            xrow[i] += g[i]
-
-    scale = one
-    if clip_norm > 0:
-        ss = 0.0
-        for o in range(O):
-            for j in range(H):
-                tmp[j] = dy[o] * pooled[j]
-            ss += _sumsq_row(Why[o], tmp, wd, clip)
-        ss += _sumsq_row(by, dy, zero, clip)
-        for i in range(H):
-            tmp[i] = 0
-        for k in range(T, 0, -1):
-            for i in range(H):
-                tmp[i] += G[k - 1, i]
-        ss += _sumsq_row(bh, tmp, zero, clip)
-        for i in range(H):
-            _whh_grad_row(i, T, hs, G, tmp)
-            ss += _sumsq_row(Whh[i], tmp, wd, clip)
-        for k in range(T, 0, -1):
-            w = tokens[k - 1]
-            if mark[w] != stamp:
-                mark[w] = stamp
-                ss += _sumsq_row(WxhT[w], gX[w], wd, clip)
-        norm = np.sqrt(ss)
-        if norm > clip_norm:
-            scale = hp.dtype.type(np.float64(clip_norm) / norm)
-        counters[1] += 1
-        stamp = counters[1]
-
-    # Why and by
+        c1 = hp.dtype.type(1.0 - np.float64(hp[HP_BETA1]) ** counters[0])
+        c2 = hp.dtype.type(1.0 - np.float64(hp[HP_BETA2]) ** counters[0])
+    # the gradients; biases as one-row matrices so that one row routine serves all five
     for o in range(O):
         for j in range(H):
-            tmp[j] = dy[o] * pooled[j]
-        _clip_row(Why[o], tmp, wd, clip, scale)
-        _step_row(Why[o], tmp, Sy[0, o] if has1 else tmp, Sy[1, o] if has2 else tmp,
-                  lr, eps, b1, b2, c1, c2, optimizer)
-    dby = y  # the logits are spent: reuse their buffer
+            dWhy[o, j] = dy[o] * pooled[j]
+    dby = y.reshape((1, O))
     for o in range(O):
-        dby[o] = dy[o]
-    _clip_row(by, dby, zero, clip, scale)
-    _step_row(by, dby, Sby[0] if has1 else dby, Sby[1] if has2 else dby,
-              lr, eps, b1, b2, c1, c2, optimizer)
-    # bh
+        dby[0, o] = dy[o]
+    dbh = vecs[V_TMP:V_TMP + 1]
     for i in range(H):
-        tmp[i] = 0
+        dbh[0, i] = 0
     for k in range(T, 0, -1):
         for i in range(H):
-            tmp[i] += G[k - 1, i]
-    _clip_row(bh, tmp, zero, clip, scale)
-    _step_row(bh, tmp, Sbh[0] if has1 else tmp, Sbh[1] if has2 else tmp,
-              lr, eps, b1, b2, c1, c2, optimizer)
-    # Whh, one gradient row at a time, then its transposed copy
-    for i in range(H):
-        _whh_grad_row(i, T, hs, G, tmp)
-        _clip_row(Whh[i], tmp, wd, clip, scale)
-        _step_row(Whh[i], tmp, Shh[0, i] if has1 else tmp, Shh[1, i] if has2 else tmp,
-                  lr, eps, b1, b2, c1, c2, optimizer)
-    for i in range(H):
-        for j in range(H):
-            WhhT[j, i] = Whh[i, j]
-    # WxhT, only the rows of the sentence's words
+            dbh[0, i] += G[k - 1, i]
+    whh_gradient(T, hs, G, dWhh)
+    nu = 0
     for k in range(T, 0, -1):
         w = tokens[k - 1]
         if mark[w] != stamp:
             mark[w] = stamp
-            d = gX[w]
-            _clip_row(WxhT[w], d, wd, clip, scale)
-            _step_row(WxhT[w], d, Sx[0, w] if has1 else d, Sx[1, w] if has2 else d,
-                      lr, eps, b1, b2, c1, c2, optimizer)
-            for i in range(H):
-                d[i] = 0
+            uniq[nu] = w
+            nu += 1
+        for i in range(H):
+            gX[w, i] += G[k - 1, i]
+    bh2 = bh.reshape((1, H))
+    by2 = by.reshape((1, O))
+    Sbh2 = Sbh.reshape((Sbh.shape[0], 1, H))
+    Sby2 = Sby.reshape((Sby.shape[0], 1, O))
+
+    scale = one
+    if clip_norm > 0:
+        ss = (_sumsq_rows(Why, dWhy, rows, O, wd, clip) + _sumsq_rows(by2, dby, rows, 1, zero, clip)
+              + _sumsq_rows(bh2, dbh, rows, 1, zero, clip)
+              + _sumsq_rows(Whh, dWhh, rows, H, wd, clip)
+              + _sumsq_rows(WxhT, gX, uniq, nu, wd, clip))
+        norm = np.sqrt(ss)
+        if norm > clip_norm:
+            scale = hp.dtype.type(np.float64(clip_norm) / norm)
+
+    update_rows(Why, dWhy, Sy, rows, O, optimizer, hp, wd, scale, c1, c2)
+    update_rows(by2, dby, Sby2, rows, 1, optimizer, hp, zero, scale, c1, c2)
+    update_rows(bh2, dbh, Sbh2, rows, 1, optimizer, hp, zero, scale, c1, c2)
+    update_rows(Whh, dWhh, Shh, rows, H, optimizer, hp, wd, scale, c1, c2)
+    for i in range(H):
+        for j in range(H):
+            WhhT[j, i] = Whh[i, j]
+    update_rows(WxhT, gX, Sx, uniq, nu, optimizer, hp, wd, scale, c1, c2)
+    for n in range(nu):
+        w = uniq[n]
+        for i in range(H):
+            gX[w, i] = 0
 
 
 # --------------------------------------------------------------------------------------------
@@ -411,12 +453,13 @@ def apply_update(tokens, hs, pooled, G, dy, WxhT, Whh, WhhT, Why, bh, by,
 @njit(**_opts)
 def train_epoch(tokens, offsets, labels, order, WxhT, Whh, WhhT, Why, bh, by,
                 Sx, Shh, Sy, Sbh, Sby, hp, gradient, pooling, optimizer, counters,
-                hs, G, gX, mark, vecs, amax, y, p):
+                hs, G, gX, mark, vecs, amax, y, p, dWhh, dWhy, rows, uniq):
     """One pass of per-sample training over ``order`` (int64 sample indices).
 
     Per sample: forward, softmax loss, BPTT, fused clip + update.  No allocation per sample.
     Workspace: ``hs`` (Tmax+1, H), ``G`` (Tmax, H), ``gX`` (V, H) zeros, ``mark`` (V,) int64,
-    ``vecs`` (N_VECS, H), ``amax`` (H,) int64, ``y`` and ``p`` (O,).
+    ``vecs`` (N_VECS, H), ``amax`` (H,) int64, ``y`` and ``p`` (O,), ``dWhh`` (H, H), ``dWhy``
+    (O, H), ``rows`` = arange(max(H, O)) and ``uniq`` (Tmax,) int64.
     Returns ``(summed loss as float64, number of correct predictions before each update)``.
     """
     H = bh.shape[0]
@@ -425,7 +468,7 @@ def train_epoch(tokens, offsets, labels, order, WxhT, Whh, WhhT, Why, bh, by,
             WhhT[j, i] = Whh[i, j]
     loss = 0.0
     correct = 0
-    pooled = vecs[V_POOL][:H]
+    pooled = vecs[V_POOL]
     dy = p
     for n in range(order.shape[0]):
         s = order[n]
@@ -443,7 +486,8 @@ def train_epoch(tokens, offsets, labels, order, WxhT, Whh, WhhT, Why, bh, by,
         dy[c] -= 1  # p becomes dL/dy in place
         backward_steps(T, hs, amax, Whh, WhhT, Why, dy, pooling, gradient, G, vecs)
         apply_update(sent, hs, pooled, G, dy, WxhT, Whh, WhhT, Why, bh, by,
-                     Sx, Shh, Sy, Sbh, Sby, hp, optimizer, counters, gX, mark, vecs, y)
+                     Sx, Shh, Sy, Sbh, Sby, hp, optimizer, counters, gX, mark, vecs, y,
+                     dWhh, dWhy, rows, uniq)
     return loss, correct
 
 
@@ -461,28 +505,31 @@ def predict_proba(tokens, offsets, WxhT, WhhT, bh, Why, by, pooling, out):
         pooled = np.empty(H, dtype=bh.dtype)
         y = np.empty(O, dtype=bh.dtype)
         for s in range(c * n // nchunks, (c + 1) * n // nchunks):
-            sent = tokens[offsets[s]:offsets[s + 1]]
-            T = sent.shape[0]
-            cur = 0
-            for i in range(H):
-                h[0, i] = 0
+            a = offsets[s]
+            T = offsets[s + 1] - a
             for t in range(T):
+                cur = t % 2
+                # h[cur] holds h_t, h[1 - cur] receives h_{t+1}
                 nxt = 1 - cur
-                rnn_step(WxhT[sent[t]], WhhT, bh, h[cur], h[nxt], t == 0)
-                cur = nxt
+                for i in range(H):
+                    h[nxt, i] = WxhT[tokens[a + t], i] + bh[i]
+                if t > 0:
+                    matvec_add(h, nxt, WhhT, h, cur)
+                for i in range(H):
+                    h[nxt, i] = np.tanh(h[nxt, i])
                 if t == 0:
                     for i in range(H):
-                        pooled[i] = h[cur, i]
+                        pooled[i] = h[nxt, i]
                 elif pooling == POOL_MEAN:
                     for i in range(H):
-                        pooled[i] += h[cur, i]
+                        pooled[i] += h[nxt, i]
                 elif pooling == POOL_MAX:
                     for i in range(H):
-                        if h[cur, i] > pooled[i]:
-                            pooled[i] = h[cur, i]
+                        if h[nxt, i] > pooled[i]:
+                            pooled[i] = h[nxt, i]
             if pooling == POOL_LAST:
                 for i in range(H):
-                    pooled[i] = h[cur, i]
+                    pooled[i] = h[T % 2, i]
             elif pooling == POOL_MEAN:
                 Tf = pooled.dtype.type(T)
                 for i in range(H):
