@@ -8,6 +8,7 @@ a clear error.
 
 import math
 
+import numba
 import numpy as np
 
 from . import kernels as K
@@ -182,7 +183,8 @@ def predict_proba(params, tokens, offsets, pooling="last"):
     n = offsets.shape[0] - 1
     out = np.empty((n, params.shape[2]), dtype=params.dtype)
     P = params
-    K.predict_proba(tokens, offsets, P.WxhT, P.WhhT, P.bh, P.Why, P.by, code, out)
+    K.predict_proba(tokens, offsets, P.WxhT, P.WhhT, P.bh, P.Why, P.by, code, out,
+                    8 * numba.get_num_threads())
     return out
 
 

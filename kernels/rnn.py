@@ -27,7 +27,7 @@ pooling, optimizer) are runtime integers, not separate compilations.
 """
 
 import numpy as np
-from numba import njit, prange, get_num_threads
+from numba import njit, prange
 
 #: ``gradient=`` codes: the true gradient, or the tutorial's ``d_h = Whh @ g``.
 GRADIENT_EXACT, GRADIENT_TUTORIAL = 0, 1
@@ -492,14 +492,16 @@ def train_epoch(tokens, offsets, labels, order, WxhT, Whh, WhhT, Why, bh, by,
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
-def predict_proba(tokens, offsets, WxhT, WhhT, bh, Why, by, pooling, out):
+def predict_proba(tokens, offsets, WxhT, WhhT, bh, Why, by, pooling, out, nchunks):
     """Class probabilities ``out`` (n, O) for every sentence, in parallel over sentences.
 
-    Same arithmetic, in the same order, as :func:`forward` + :func:`softmax_loss`.
+    The sentences are split into ``nchunks`` contiguous chunks (a few per thread), each with its
+    own small buffers.  Same arithmetic, in the same order, as :func:`forward` +
+    :func:`softmax_loss`, so results do not depend on the thread count.
     """
     n = offsets.shape[0] - 1
     O, H = Why.shape
-    nchunks = min(n, 8 * get_num_threads())
+    nchunks = max(1, min(n, nchunks))
     for c in prange(nchunks):
         h = np.empty((2, H), dtype=bh.dtype)
         pooled = np.empty(H, dtype=bh.dtype)

@@ -1,7 +1,6 @@
 """Tests of fastrnn.datasets: file loaders and the generated corpus."""
 
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,17 +14,6 @@ from fastrnn.datasets import (
     load_tsv,
     make_corpus,
 )
-
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-
-
-@pytest.fixture
-def shared_data():
-    """The project's shared data directory (mr/, sst2/, tutorial/); skip if absent."""
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"shared data not found at {SHARED_DATA}")
-    return SHARED_DATA
-
 
 def write(tmp_path, name, content, encoding="utf-8"):
     path = tmp_path / name

@@ -1,0 +1,58 @@
+"""Shared fixtures: random corpora, parameters, tolerances, and the optional ../shared data."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fastrnn import _engine as E
+
+#: Tolerances per dtype for kernel-vs-reference comparisons (same algorithm, other summation
+#: order): float64 agrees to ~1e-15 per step; float32 to a few ulp of float32 per step.
+TOL = {
+    np.float64: dict(rtol=1e-12, atol=1e-14),
+    np.float32: dict(rtol=2e-5, atol=2e-6),
+}
+DTYPES = [np.float64, np.float32]
+DTYPE_IDS = ["f64", "f32"]
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def make_corpus(n=20, V=18, min_len=1, max_len=7, O=2, seed=0):
+    """A random flat corpus: ``tokens`` int32, ``offsets`` int64, ``labels`` int64."""
+    rng = np.random.default_rng(seed)
+    lens = rng.integers(min_len, max_len + 1, n)
+    offsets = np.concatenate([[0], np.cumsum(lens)]).astype(np.int64)
+    tokens = rng.integers(0, V, offsets[-1]).astype(np.int32)
+    labels = rng.integers(0, O, n).astype(np.int64)
+    return tokens, offsets, labels
+
+
+def make_params(V=18, H=16, O=2, dtype=np.float64, seed=1, scale=0.5):
+    """Random parameters large enough that every term of the gradient matters."""
+    rng = np.random.default_rng(seed)
+    P = E.Params(rng.normal(0, scale, (V, H)), rng.normal(0, scale / np.sqrt(H), (H, H)),
+                 rng.normal(0, scale, (O, H)), rng.normal(0, 0.1, H), rng.normal(0, 0.1, O),
+                 dtype=dtype)
+    return P
+
+
+def ref_params(P):
+    """The same parameters as the reference's dict (copies)."""
+    return {"Wxh": P.WxhT.copy(), "Whh": P.Whh.copy(), "Why": P.Why.copy(),
+            "bh": P.bh.copy(), "by": P.by.copy()}
+
+
+def assert_params_close(P, R, dtype, what=""):
+    tol = TOL[dtype]
+    for name, key in zip(P.names, ("Wxh", "Whh", "Why", "bh", "by")):
+        np.testing.assert_allclose(getattr(P, name), R[key], err_msg=f"{what} {name}", **tol)
+
+
+@pytest.fixture(scope="session")
+def shared_data():
+    """Path of ``../shared/data`` beside the repo; skips when a fresh clone has none."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip("../shared/data is not present beside the repository")
+    return SHARED_DATA

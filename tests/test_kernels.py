@@ -1,0 +1,272 @@
+"""Every kernel against the plain-numpy reference, and the exact gradient against finite differences.
+
+Tolerances: see ``conftest.TOL`` (float64 1e-12 relative; float32 2e-5 relative, 2e-6 absolute).
+"""
+
+import numpy as np
+import pytest
+
+from fastrnn import _engine as E
+from fastrnn import kernels as K
+from fastrnn import reference as R
+
+from conftest import DTYPES, DTYPE_IDS, TOL, assert_params_close, make_corpus, make_params, \
+    ref_params
+
+POOLINGS = ["last", "mean", "max"]
+GRADIENTS = ["exact", "tutorial"]
+OPTIMIZERS = ["sgd", "adagrad", "adam"]
+
+
+def kernel_forward(P, sent, pooling):
+    V, H, O = P.shape
+    dt = P.dtype
+    hs = np.zeros((len(sent) + 1, H), dt)
+    pooled = np.zeros(H, dt)
+    amax = np.zeros(H, np.int64)
+    y = np.zeros(O, dt)
+    K.forward(sent, P.WxhT, P.WhhT, P.bh, P.Why, P.by, E.POOLINGS.index(pooling), hs, pooled,
+              amax, y)
+    return hs, pooled, amax, y
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("pooling", POOLINGS)
+@pytest.mark.parametrize("V,H,O,T", [(18, 64, 2, 5), (1, 1, 2, 3), (7, 3, 5, 1), (30, 16, 3, 1000),
+                                     (4, 8, 2, 12)],
+                         ids=["tutorial", "V1-H1", "T1-5cls", "T1000", "repeats"])
+def test_forward_matches_reference(dtype, pooling, V, H, O, T):
+    P = make_params(V, H, O, dtype, scale=0.3)
+    sent = np.random.default_rng(T).integers(0, V, T).astype(np.int32)
+    hs, pooled, amax, y = kernel_forward(P, sent, pooling)
+    rhs, rpooled, ramax, ry = R.forward(sent, P.WxhT, P.Whh, P.bh, P.Why, P.by, pooling)
+    np.testing.assert_allclose(hs, rhs, err_msg="hs", **TOL[dtype])
+    np.testing.assert_allclose(pooled, rpooled, err_msg="pooled", **TOL[dtype])
+    np.testing.assert_allclose(y, ry, err_msg="y", **TOL[dtype])
+    if pooling == "max" and dtype == np.float64:
+        np.testing.assert_array_equal(amax, ramax)
+    p = np.zeros(O, dtype)
+    loss = K.softmax_loss(y, O - 1, p)
+    rp, rloss = R.softmax_loss(ry, O - 1)
+    np.testing.assert_allclose(p, rp, **TOL[dtype])
+    assert loss == pytest.approx(rloss, rel=TOL[dtype]["rtol"] * 10, abs=1e-6)
+
+
+def test_softmax_is_stable_for_huge_logits():
+    y = np.array([1000.0, -1000.0, 999.0])
+    p = np.zeros(3)
+    loss = K.softmax_loss(y, 2, p)
+    assert np.isfinite(p).all() and np.isfinite(loss)
+    assert loss == pytest.approx(np.log1p(np.exp(-1.0) + np.exp(-2000.0)) + 1.0)
+
+
+def kernel_backward(P, sent, label, pooling, gradient):
+    V, H, O = P.shape
+    dt = P.dtype
+    hs, pooled, amax, y = kernel_forward(P, sent, pooling)
+    p = np.zeros(O, dt)
+    K.softmax_loss(y, label, p)
+    dy = p.copy()
+    dy[label] -= 1
+    G = np.zeros((len(sent), H), dt)
+    vecs = np.zeros((K.N_VECS, H), dt)
+    grads = [np.zeros_like(a) for a in P.arrays()]
+    K.backward(sent, hs, pooled, amax, P.Whh, P.WhhT, P.Why, dy, E.POOLINGS.index(pooling),
+               E.GRADIENTS.index(gradient), G, vecs, *grads)
+    return G, dict(zip(P.names, grads)), dy
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("pooling", POOLINGS)
+@pytest.mark.parametrize("gradient", GRADIENTS)
+@pytest.mark.parametrize("V,H,O,T", [(18, 64, 2, 5), (1, 1, 2, 4), (9, 5, 4, 1), (6, 8, 2, 40)],
+                         ids=["tutorial", "V1-H1", "T1-4cls", "T40-repeats"])
+def test_backward_matches_reference(dtype, pooling, gradient, V, H, O, T):
+    P = make_params(V, H, O, dtype, scale=0.4)
+    sent = np.random.default_rng(T + H).integers(0, V, T).astype(np.int32)
+    label = O - 1
+    G, grads, dy = kernel_backward(P, sent, label, pooling, gradient)
+    hs, pooled, amax, y = R.forward(sent, P.WxhT, P.Whh, P.bh, P.Why, P.by, pooling)
+    rG, rgrads = R.backward(sent, hs, pooled, amax, P.Whh, P.Why, dy, pooling, gradient)
+    tol = TOL[dtype]
+    np.testing.assert_allclose(G, rG, err_msg="G", **tol)
+    np.testing.assert_allclose(grads["Whh"], rgrads["Whh"], err_msg="dWhh", **tol)
+    np.testing.assert_allclose(grads["Why"], rgrads["Why"], err_msg="dWhy", **tol)
+    np.testing.assert_allclose(grads["bh"], rgrads["bh"], err_msg="dbh", **tol)
+    np.testing.assert_allclose(grads["by"], rgrads["by"], err_msg="dby", **tol)
+    dX = np.zeros_like(P.WxhT)
+    for w, g in rgrads["Wxh_rows"].items():
+        dX[w] = g
+    np.testing.assert_allclose(grads["WxhT"], dX, err_msg="dWxhT", **tol)
+    untouched = np.setdiff1d(np.arange(V), sent)
+    assert not grads["WxhT"][untouched].any()
+
+
+def reference_loss(P, sent, label, pooling):
+    *_, y = R.forward(sent, P.WxhT, P.Whh, P.bh, P.Why, P.by, pooling)
+    return R.softmax_loss(y, label)[1]
+
+
+@pytest.mark.parametrize("pooling", POOLINGS)
+@pytest.mark.parametrize("T", [1, 2, 6])
+def test_exact_gradient_matches_finite_differences(pooling, T):
+    """Central differences in float64, h = 1e-6: error O(h^2) ~ 1e-12 relative to the scale."""
+    V, H, O = 5, 4, 3
+    P = make_params(V, H, O, np.float64, seed=T, scale=0.8)
+    sent = np.random.default_rng(T).integers(0, V, T).astype(np.int32)
+    label = 1
+    _, grads, _ = kernel_backward(P, sent, label, pooling, "exact")
+    h = 1e-6
+    for name in P.names:
+        A = getattr(P, name)
+        num = np.zeros_like(A)
+        for idx in np.ndindex(A.shape):
+            old = A[idx]
+            A[idx] = old + h
+            P.sync_transpose()
+            up = reference_loss(P, sent, label, pooling)
+            A[idx] = old - h
+            P.sync_transpose()
+            down = reference_loss(P, sent, label, pooling)
+            A[idx] = old
+            P.sync_transpose()
+            num[idx] = (up - down) / (2 * h)
+        err = np.abs(grads[name] - num).max()
+        assert err < 1e-8, f"d{name}: max |analytic - numeric| = {err:.3e}"
+
+
+def test_tutorial_gradient_differs_from_the_true_one():
+    """``gradient="tutorial"`` uses Whh where Whh.T belongs: wrong once T >= 2 (Whh not symmetric)."""
+    P = make_params(5, 4, 2, np.float64, scale=0.8)
+    sent = np.array([0, 1, 2], dtype=np.int32)
+    _, exact, _ = kernel_backward(P, sent, 1, "last", "exact")
+    _, tut, _ = kernel_backward(P, sent, 1, "last", "tutorial")
+    np.testing.assert_allclose(exact["Why"], tut["Why"])  # the output layer is not affected
+    assert np.abs(exact["Whh"] - tut["Whh"]).max() > 1e-6
+    one = np.array([3], dtype=np.int32)  # a one-word sentence never uses the recurrence
+    _, e1, _ = kernel_backward(P, one, 1, "last", "exact")
+    _, t1, _ = kernel_backward(P, one, 1, "last", "tutorial")
+    for name in P.names:
+        np.testing.assert_array_equal(e1[name], t1[name])
+
+
+def run_kernel_epochs(P, corpus, orders, **kw):
+    tokens, offsets, labels = corpus
+    tr = E.Trainer(P, **kw)
+    out = [tr.epoch(tokens, offsets, labels, order) for order in orders]
+    return out, tr
+
+
+def run_reference_epochs(R_params, corpus, orders, **kw):
+    tokens, offsets, labels = corpus
+    state = R.init_optimizer_state(kw.get("optimizer", "sgd"), *R_params.values())
+    state = dict(zip(("Wxh", "Whh", "Why", "bh", "by"), state.values()))
+    step = 0
+    out = []
+    for order in orders:
+        loss, correct, step = R.train_epoch(tokens, offsets, labels, order, R_params, state,
+                                            step=step, **kw)
+        out.append((loss, correct))
+    return out
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+@pytest.mark.parametrize("pooling", POOLINGS)
+@pytest.mark.parametrize("extra", [dict(), dict(clip=None), dict(clip_norm=0.5),
+                                   dict(weight_decay=1e-2, clip=0.3)],
+                         ids=["clip1", "noclip", "clipnorm", "wd"])
+def test_one_step_matches_reference(dtype, optimizer, pooling, extra):
+    corpus = make_corpus(n=1, V=10, min_len=6, max_len=6, O=3)
+    P = make_params(10, 8, 3, dtype, scale=1.0)
+    Rp = ref_params(P)
+    kw = dict(lr=0.05, optimizer=optimizer, pooling=pooling, gradient="exact", **extra)
+    (kl,), _ = run_kernel_epochs(P, corpus, [np.array([0])], **kw)
+    (rl,) = run_reference_epochs(Rp, corpus, [np.array([0])], **kw)
+    assert kl[1] == rl[1]
+    assert kl[0] == pytest.approx(rl[0], rel=1e-5)
+    assert_params_close(P, Rp, dtype, "after one step")
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("gradient", GRADIENTS)
+@pytest.mark.parametrize("recipe", [
+    dict(optimizer="sgd", pooling="last", lr=0.02),
+    dict(optimizer="adagrad", pooling="mean", lr=0.01, weight_decay=1e-2),
+    dict(optimizer="adam", pooling="max", lr=1e-3, clip_norm=5.0),
+], ids=["tutorial", "adagrad-mean-wd", "adam-max-norm"])
+def test_epochs_match_reference(dtype, gradient, recipe):
+    """Five epochs over 40 sentences (~1,000 updates) from the same weights and orders."""
+    corpus = make_corpus(n=40, V=25, max_len=9, O=2, seed=3)
+    P = make_params(25, 12, 2, dtype, scale=0.5)
+    Rp = ref_params(P)
+    rng = np.random.default_rng(0)
+    orders = [rng.permutation(40) for _ in range(5)]
+    kout, tr = run_kernel_epochs(P, corpus, orders, gradient=gradient, **recipe)
+    rout = run_reference_epochs(Rp, corpus, orders, gradient=gradient, **recipe)
+    for (kl, kc), (rl, rc) in zip(kout, rout):
+        assert kc == rc
+        assert kl == pytest.approx(rl, rel=1e-4 if dtype == np.float32 else 1e-10)
+    tol = dict(TOL[dtype])
+    if dtype == np.float32:  # float32 rounding compounds over 1,000 updates
+        tol = dict(rtol=1e-3, atol=1e-4)
+    for name, key in zip(P.names, ("Wxh", "Whh", "Why", "bh", "by")):
+        np.testing.assert_allclose(getattr(P, name), Rp[key], err_msg=name, **tol)
+    # the workspace invariants hold after the epoch
+    assert not tr.gX.any()
+    np.testing.assert_array_equal(P.WhhT, P.Whh.T)
+
+
+def test_dense_reference_equals_sparse_update():
+    """The tutorial's full (V, H) input update changes only the sentence's rows (clip(0) = 0)."""
+    corpus = make_corpus(n=10, V=30, O=2)
+    P = make_params(30, 6, 2)
+    A, B = ref_params(P), ref_params(P)
+    order = np.arange(10)
+    run = dict(lr=0.02, gradient="tutorial")
+    for params, dense in ((A, True), (B, False)):
+        st = R.init_optimizer_state("sgd", *params.values())
+        R.train_epoch(*corpus, order, params, st, dense=dense, **run)
+    for key in A:
+        np.testing.assert_array_equal(A[key], B[key])
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("pooling", POOLINGS)
+def test_predict_proba_matches_reference(dtype, pooling):
+    tokens, offsets, _ = make_corpus(n=57, V=20, max_len=15, O=3, seed=5)
+    P = make_params(20, 10, 3, dtype)
+    got = E.predict_proba(P, tokens, offsets, pooling)
+    ref = R.predict_proba(tokens, offsets, P.WxhT, P.Whh, P.bh, P.Why, P.by, pooling)
+    np.testing.assert_allclose(got, ref, **TOL[dtype])
+    np.testing.assert_allclose(got.sum(axis=1), 1, rtol=1e-6)
+
+
+def test_predict_proba_equals_training_forward_bitwise():
+    """Inference and the training forward do the same arithmetic in the same order."""
+    tokens, offsets, _ = make_corpus(n=9, V=12, max_len=8, O=2)
+    P = make_params(12, 64, 2)
+    got = E.predict_proba(P, tokens, offsets, "mean")
+    for s in range(9):
+        *_, y = kernel_forward(P, tokens[offsets[s]:offsets[s + 1]], "mean")
+        p = np.zeros(2)
+        K.softmax_loss(y, 0, p)
+        np.testing.assert_array_equal(got[s], p)
+
+
+def test_one_compilation_per_dtype():
+    """float32 and float64 each compile once; modes and sizes are runtime arguments."""
+    for dtype in DTYPES:
+        for H, pooling, opt in ((4, "last", "sgd"), (9, "mean", "adam")):
+            corpus = make_corpus(n=5, V=7)
+            run_kernel_epochs(make_params(7, H, 2, dtype), corpus, [np.arange(5)],
+                              lr=0.01, pooling=pooling, optimizer=opt)
+    sigs = K.train_epoch.signatures
+    assert len(sigs) == 2, sigs
+    assert {s[4].dtype.name for s in sigs} == {"float32", "float64"}
+
+
+def test_aligned_buffers():
+    P = make_params(5, 7, 3)
+    for a in P.arrays() + (P.WhhT,):
+        assert a.ctypes.data % E.ALIGN == 0 and a.flags.c_contiguous
