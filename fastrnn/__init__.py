@@ -1,4 +1,9 @@
-"""fastrnn: a Numba-JIT CPU engine for small vanilla (tanh) RNN text classifiers."""
+"""fastrnn: a Numba-JIT CPU engine for small vanilla (tanh) RNN text classifiers.
+
+Public API: :class:`RNN` (drop-in for the classic tutorial's class), :class:`Model`
+(scikit-learn-style text classifier), :class:`Vocabulary`, :mod:`fastrnn.datasets`,
+:mod:`fastrnn.reference` (the plain-numpy oracle).
+"""
 
 from importlib.metadata import PackageNotFoundError, version as _version
 
@@ -7,6 +12,8 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0+unknown"
 
-from . import reference  # noqa: E402
+from . import datasets, reference  # noqa: E402
+from .rnn import RNN  # noqa: E402
+from .vocab import Vocabulary  # noqa: E402
 
-__all__ = ["reference", "__version__"]
+__all__ = ["RNN", "Vocabulary", "datasets", "reference", "__version__"]

@@ -1,0 +1,200 @@
+"""The drop-in ``fastrnn.RNN``: the tutorial's interface, the tutorial's numbers, clear errors."""
+
+import random
+
+import numpy as np
+import pytest
+
+from fastrnn import RNN
+from fastrnn import reference as R
+
+TRAIN = {"good": 1, "bad": 0, "not good": 0, "not bad": 1, "i am very happy": 1,
+         "this is not sad": 1, "i am sad": 0, "this is very bad": 0, "good good": 1}
+WORDS = sorted({w for t in TRAIN for w in t.split()})
+V = len(WORDS)
+
+
+def one_hot(text):
+    out = []
+    for w in text.split():
+        v = np.zeros((V, 1))
+        v[WORDS.index(w)] = 1
+        out.append(v)
+    return out
+
+
+def softmax(y):
+    e = np.exp(y - y.max())
+    return e / e.sum()
+
+
+def tutorial_loop(rnn, epochs, seed):
+    """The tutorial's training loop (shuffle, forward, softmax, loss, d_y = p - 1_c, backprop)."""
+    rnd = random.Random(seed)
+    items = list(TRAIN.items())
+    orders = []
+    for _ in range(epochs):
+        rnd.shuffle(items)
+        orders.append([list(TRAIN).index(x) for x, _ in items])
+        loss, correct = 0.0, 0
+        for x, c in items:
+            out, _ = rnn.forward(one_hot(x))
+            probs = softmax(out)
+            loss -= float(np.log(probs[c, 0]))
+            correct += int(np.argmax(probs) == c)
+            d_y = probs
+            d_y[c] -= 1
+            rnn.backprop(d_y)
+    return orders, loss / len(items), correct / len(items)
+
+
+def reference_run(W, orders, gradient="tutorial"):
+    tokens = np.concatenate([[WORDS.index(w) for w in t.split()] for t in TRAIN]).astype(np.int32)
+    offsets = np.concatenate([[0], np.cumsum([len(t.split()) for t in TRAIN])])
+    labels = np.array(list(TRAIN.values()))
+    P = {"Wxh": W["Wxh"].T.copy(), "Whh": W["Whh"].copy(), "Why": W["Why"].copy(),
+         "bh": W["bh"].ravel().copy(), "by": W["by"].ravel().copy()}
+    st = R.init_optimizer_state("sgd", *P.values())
+    for order in orders:
+        R.train_epoch(tokens, offsets, labels, np.array(order), P, st, lr=0.02, clip=1.0,
+                      gradient=gradient, dense=True)
+    return P
+
+
+def weights(rnn):
+    return {k: getattr(rnn, k).copy() for k in ("Whh", "Wxh", "Why", "bh", "by")}
+
+
+def test_global_seed_gives_the_tutorials_initial_weights():
+    np.random.seed(7)
+    rnn = RNN(V, 2)
+    np.random.seed(7)
+    Whh = np.random.randn(64, 64) / 1000
+    Wxh = np.random.randn(64, V) / 1000
+    Why = np.random.randn(2, 64) / 1000
+    np.testing.assert_array_equal(rnn.Whh, Whh)
+    np.testing.assert_array_equal(rnn.Wxh, Wxh)
+    np.testing.assert_array_equal(rnn.Why, Why)
+    assert rnn.bh.shape == (64, 1) and rnn.by.shape == (2, 1) and not rnn.bh.any()
+
+
+def test_seed_uses_a_generator_and_leaves_global_state_alone():
+    np.random.seed(0)
+    before = np.random.get_state()[1].copy()
+    a, b = RNN(V, 2, seed=3), RNN(V, 2, seed=np.random.default_rng(3))
+    np.testing.assert_array_equal(a.Whh, b.Whh)
+    np.testing.assert_array_equal(np.random.get_state()[1], before)
+    assert not np.array_equal(a.Whh, RNN(V, 2, seed=4).Whh)
+
+
+@pytest.mark.parametrize("gradient", ["tutorial", "exact"])
+def test_tutorial_loop_matches_reference(gradient):
+    """50 epochs of the tutorial's loop through fastrnn.RNN vs the numpy reference, same order."""
+    rnn = RNN(V, 2, seed=0, gradient=gradient)
+    W0 = weights(rnn)
+    orders, loss, acc = tutorial_loop(rnn, 50, seed=1)
+    P = reference_run(W0, orders, gradient)
+    np.testing.assert_allclose(rnn.Wxh, P["Wxh"].T, rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(rnn.Whh, P["Whh"], rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(rnn.Why, P["Why"], rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(rnn.bh.ravel(), P["bh"], rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(rnn.by.ravel(), P["by"], rtol=1e-10, atol=1e-14)
+
+
+def test_train_epoch_equals_per_sample_calls():
+    a, b = RNN(V, 2, seed=5), RNN(V, 2, seed=5)
+    sents = [[WORDS.index(w) for w in t.split()] for t in TRAIN]
+    labels = list(TRAIN.values())
+    order = np.array([3, 1, 0, 2, 8, 7, 6, 5, 4])
+    for _ in range(3):
+        a.train_epoch(sents, labels, order=order)
+        for s in order:
+            out, _ = b.forward(sents[s])
+            p = softmax(out)
+            p[labels[s]] -= 1
+            b.backprop(p)
+    for k in ("Whh", "Wxh", "Why", "bh", "by"):
+        np.testing.assert_allclose(getattr(a, k), getattr(b, k), rtol=1e-12, atol=1e-15)
+
+
+def test_indices_and_one_hot_inputs_agree():
+    rnn = RNN(V, 3, hidden_size=5, seed=1)
+    y1, h1 = rnn.forward(one_hot("i am very happy"))
+    y2, h2 = rnn.forward([WORDS.index(w) for w in "i am very happy".split()])
+    assert y1.shape == (3, 1) and h1.shape == (5, 1)
+    np.testing.assert_array_equal(y1, y2)
+    np.testing.assert_array_equal(h1, h2)
+    assert len(rnn.last_hs) == 5 and rnn.last_hs[0].shape == (5, 1)
+
+
+def test_attributes_are_the_truth():
+    rnn = RNN(V, 2, seed=0)
+    x = [0, 1]
+    y0, _ = rnn.forward(x)
+    rnn.by[1, 0] += 1.0  # in-place edit
+    y1, _ = rnn.forward(x)
+    assert y1[1, 0] == pytest.approx(y0[1, 0] + 1.0)
+    rnn.Why = np.zeros((2, 64))  # reassignment
+    y2, _ = rnn.forward(x)
+    np.testing.assert_array_equal(y2.ravel(), rnn.by.ravel())
+    held = rnn.Wxh
+    rnn.backprop(np.array([[0.5], [-0.5]]))
+    assert held is rnn.Wxh  # updated in place, like the tutorial's -=
+
+
+def test_float32():
+    rnn = RNN(V, 2, seed=0, dtype=np.float32)
+    assert rnn.Whh.dtype == np.float32
+    out, h = rnn.forward([0, 1, 2])
+    assert out.dtype == np.float32
+    rnn.backprop(np.array([0.3, -0.3]))
+    assert rnn.Wxh.dtype == np.float32
+
+
+@pytest.mark.parametrize("inputs,exc,match", [
+    ([], ValueError, "empty"),
+    ([0, V], ValueError, "out of range"),
+    ([-1], ValueError, ">= 0"),
+    (np.array([0.5, 1.0]), TypeError, "integers"),
+    ([np.ones((V, 1))], ValueError, "not a one-hot"),
+    ([np.zeros((V + 1, 1))], ValueError, "shape"),
+    (5, TypeError, "list of one-hot"),
+])
+def test_bad_inputs(inputs, exc, match):
+    with pytest.raises(exc, match=match):
+        RNN(V, 2, seed=0).forward(inputs)
+
+
+def test_bad_weights_and_gradients():
+    rnn = RNN(V, 2, seed=0)
+    with pytest.raises(RuntimeError, match="forward"):
+        rnn.backprop(np.zeros((2, 1)))
+    rnn.forward([0])
+    with pytest.raises(ValueError, match="shape"):
+        rnn.backprop(np.zeros((3, 1)))
+    with pytest.raises(ValueError, match="NaN"):
+        rnn.backprop(np.array([[np.nan], [0]]))
+    for lr in (0, -1, np.inf, np.nan):
+        with pytest.raises(ValueError, match="learn_rate"):
+            rnn.backprop(np.zeros((2, 1)), learn_rate=lr)
+    rnn.Whh[0, 0] = np.inf
+    with pytest.raises(ValueError, match="Whh contains NaN"):
+        rnn.forward([0])
+    rnn.Whh = np.zeros((64, 64), dtype=np.float32)
+    with pytest.raises(TypeError, match="dtype float32"):
+        rnn.forward([0])
+    rnn.Whh = np.zeros((5, 5))
+    with pytest.raises(ValueError, match="shape"):
+        rnn.forward([0])
+
+
+@pytest.mark.parametrize("kwargs,exc,match", [
+    (dict(input_size=0, output_size=2), ValueError, "input_size"),
+    (dict(input_size=3, output_size=2, hidden_size=2.5), TypeError, "hidden_size"),
+    (dict(input_size=3, output_size=2, gradient="true"), ValueError, "gradient"),
+    (dict(input_size=3, output_size=2, clip=-1), ValueError, "clip"),
+    (dict(input_size=3, output_size=2, dtype=np.int32), TypeError, "dtype"),
+])
+def test_bad_constructor_arguments(kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        RNN(**kwargs)
