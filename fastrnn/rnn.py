@@ -13,6 +13,7 @@ import numpy as np
 
 from . import _engine as E
 from . import kernels as K
+from .kernels import dropin as DI
 from ._validation import (
     check_choice, check_corpus, check_dtype, check_float, check_int, check_labels, check_order,
 )
@@ -108,6 +109,9 @@ class RNN:
         self.by = np.zeros((O, 1), dtype=self.dtype)
         self._last = None
         self._work = {}
+        self._hp = None
+        self._checked = None
+        self._views = None
 
     # ---------------------------------------------------------------- attribute checks
     @property
@@ -123,7 +127,17 @@ class RNN:
         return self.Why.shape[0]
 
     def _check_weights(self):
-        """The attributes as they are now: right shapes, the RNN's dtype, finite."""
+        """The attributes as they are now: right shapes and the RNN's dtype; returns (H, V, O).
+
+        The result is remembered for the very same array objects (shape and dtype cannot change
+        in place), so the per-sample calls pay for it only after a reassignment.
+        """
+        current = (self.Whh, self.Wxh, self.Why, self.bh, self.by)
+        cached = self._checked
+        if cached is not None and all(a is b for a, b in zip(cached[0], current)):
+            return cached[1]
+        self._checked = None
+        self._views = None
         dt = self.dtype
         H = np.shape(self.Whh)[0] if np.ndim(self.Whh) == 2 else None
         V = np.shape(self.Wxh)[1] if np.ndim(self.Wxh) == 2 else None
@@ -141,9 +155,46 @@ class RNN:
                 raise TypeError(f"{name} has dtype {a.dtype} but this RNN computes in {dt}; "
                                 f"assign {name}.astype(np.{dt.name}) or create the RNN with "
                                 f"dtype=np.{a.dtype.name}")
+        self._checked = (current, (H, V, O))
+        return H, V, O
+
+    def _kernel_arrays(self):
+        """C-contiguous views of the attributes (copies only for exotic layouts, written back),
+        after checking that they are finite."""
+        arrs = self._views
+        if arrs is None:
+            arrs = {}
+            for name in ("Wxh", "Whh", "Why", "bh", "by"):
+                a = getattr(self, name)
+                k = a.reshape(-1) if name in ("bh", "by") else a
+                if not k.flags.c_contiguous or not np.may_share_memory(k, a):
+                    k = np.ascontiguousarray(k)
+                arrs[name] = k
+            if all(np.may_share_memory(k, getattr(self, n)) for n, k in arrs.items()):
+                self._views = arrs  # pure views: valid while the attributes are these objects
+        else:
+            arrs = dict(arrs)
+        return arrs
+
+    def _raise_not_finite(self, arrs, dy=None):
+        for name, a in arrs.items():
             if not np.isfinite(a).all():
                 raise ValueError(f"{name} contains NaN or infinity")
-        return H, V, O
+        if dy is not None and not np.isfinite(dy).all():
+            raise ValueError("d_y contains NaN or infinity")
+
+    def _check_finite(self):
+        arrs = self._kernel_arrays()
+        if not DI.all_finite(arrs["Whh"], arrs["Wxh"], arrs["Why"], arrs["bh"], arrs["by"]):
+            self._raise_not_finite(arrs)
+
+    def _write_back(self, arrs):
+        for name, k in arrs.items():
+            a = getattr(self, name)
+            if not np.may_share_memory(k, a):
+                a[...] = k.reshape(a.shape)
+        if self._views is None:
+            self._check_weights()
 
     def _buffers(self, T, H, O):
         w = self._work
@@ -154,7 +205,11 @@ class RNN:
                      vecs=np.zeros((K.N_VECS, H), dt), amax=np.zeros(H, np.int64),
                      pooled=np.zeros(H, dt), y=np.zeros(O, dt), dWhh=np.zeros((H, H), dt),
                      dWhy=np.zeros((O, H), dt), rows=np.arange(max(H, O), dtype=np.int64),
-                     uniq=np.zeros(n, np.int64), counters=np.zeros(2, np.int64))
+                     uniq=np.zeros(2 * n, np.int64), local=np.zeros(2 * n, np.int32),
+                     sub=np.zeros((n, H), dt), gX=np.zeros((n, H), dt),
+                     mark=np.zeros(n, np.int64), counters=np.zeros(2, np.int64),
+                     WhhT=np.zeros((H, H), dt), S3=np.zeros((0, 0, 0), dt),
+                     Sbh=np.zeros((0, H), dt), Sby=np.zeros((0, O), dt))
         return w
 
     # ---------------------------------------------------------------- the tutorial's API
@@ -167,13 +222,12 @@ class RNN:
         H, V, O = self._check_weights()
         tokens = _encode_sentence(inputs, V)
         T = len(tokens)
+        a = self._kernel_arrays()
         w = self._buffers(T, H, O)
-        # only the sentence's input columns, as rows: the cost does not grow with V
-        uniq, local = np.unique(tokens, return_inverse=True)
-        sub = np.ascontiguousarray(self.Wxh[:, uniq].T)
-        WhhT = np.ascontiguousarray(self.Whh.T)
-        K.forward(local.astype(np.int32), sub, WhhT, self.bh.reshape(-1), self.Why,
-                  self.by.reshape(-1), K.POOL_LAST, w["hs"], w["pooled"], w["amax"], w["y"])
+        if not DI.dropin_forward(tokens, a["Wxh"], a["Whh"], a["bh"], a["Why"], a["by"],
+                                 w["uniq"], w["local"], w["sub"], w["WhhT"], w["hs"], w["pooled"],
+                                 w["amax"], w["y"]):
+            self._raise_not_finite(a)
         self._last = (inputs, tokens, w["hs"][:T + 1].copy())
         return w["y"].reshape(O, 1).copy(), w["hs"][T].reshape(H, 1).copy()
 
@@ -202,45 +256,27 @@ class RNN:
         dy = np.asarray(d_y)
         if dy.shape not in ((O, 1), (O,)):
             raise ValueError(f"d_y must have shape ({O}, 1), got {dy.shape}")
-        if not np.issubdtype(dy.dtype, np.number) or np.iscomplexobj(dy):
+        if dy.dtype.kind not in "fiu":
             raise TypeError(f"d_y must be real numbers, got dtype {dy.dtype}")
-        if not np.isfinite(dy).all():
-            raise ValueError("d_y contains NaN or infinity")
         _, tokens, hs = self._last
         if hs.shape[1] != H:
             raise ValueError("the weights changed shape since forward(); call forward() again")
         T = len(tokens)
         w = self._buffers(T, H, O)
         dy = np.ascontiguousarray(dy.reshape(O), dtype=self.dtype)
-        uniq, local = np.unique(tokens, return_inverse=True)
-        local = local.astype(np.int32)
-        sub = np.ascontiguousarray(self.Wxh[:, uniq].T)
-        Whh = self.Whh if self.Whh.flags.c_contiguous else np.ascontiguousarray(self.Whh)
-        Why = self.Why if self.Why.flags.c_contiguous else np.ascontiguousarray(self.Why)
-        WhhT = np.ascontiguousarray(Whh.T)
-        bh = np.ascontiguousarray(self.bh.reshape(H))
-        by = np.ascontiguousarray(self.by.reshape(O))
-        pooled = np.ascontiguousarray(hs[T])
-        G, vecs = w["G"], w["vecs"]
-        K.backward_steps(T, hs, w["amax"], Whh, WhhT, Why, dy, K.POOL_LAST,
-                         E.GRADIENTS.index(self.gradient), G, vecs)
-        U = len(uniq)
-        gX = np.zeros((U, H), self.dtype)
-        mark = np.zeros(U, np.int64)
-        empty = np.zeros((0,) + (0, 0), self.dtype)
-        hp = E.hyperparameters(self.dtype, lr, self.clip)
-        K.apply_update(local, hs, pooled, G, dy, sub, Whh, WhhT, Why, bh, by,
-                       empty, empty, empty, np.zeros((0, H), self.dtype),
-                       np.zeros((0, O), self.dtype), hp, K.OPT_SGD, w["counters"], gX, mark,
-                       vecs, w["y"], w["dWhh"], w["dWhy"], w["rows"], w["uniq"])
-        # write back in place, so references the caller holds see the update
-        self.Wxh[:, uniq] = sub.T
-        if Whh is not self.Whh:
-            self.Whh[...] = Whh
-        if Why is not self.Why:
-            self.Why[...] = Why
-        self.bh[...] = bh.reshape(H, 1)
-        self.by[...] = by.reshape(O, 1)
+        if self._hp is None or self._hp[0] != lr:
+            self._hp = E.hyperparameters(self.dtype, lr, self.clip)
+        a = self._kernel_arrays()
+        S3 = w["S3"]
+        ok = DI.dropin_backprop(tokens, a["Wxh"], a["Whh"], a["bh"], a["Why"], a["by"], dy, hs,
+                           E.GRADIENTS.index(self.gradient), self._hp, w["uniq"], w["local"],
+                           w["sub"], w["WhhT"], w["G"], w["vecs"], w["amax"], w["y"],
+                           w["counters"], w["gX"], w["mark"], w["dWhh"], w["dWhy"], w["rows"],
+                           S3, S3, S3, w["Sbh"], w["Sby"])
+        if not ok:
+            self._raise_not_finite(a, dy)
+        if self._views is None:
+            self._write_back(a)
 
     # ---------------------------------------------------------------- fast paths
     def _params(self):
@@ -266,6 +302,7 @@ class RNN:
         """
         lr = check_float("learn_rate", learn_rate, positive=True)
         H, V, O = self._check_weights()
+        self._check_finite()
         tokens, offsets = self._corpus(sentences, V)
         n = len(offsets) - 1
         labels = check_labels(targets, n, O)
@@ -284,6 +321,7 @@ class RNN:
     def predict_proba(self, sentences):
         """Softmax probabilities ``(n, O)`` for many sentences, in parallel."""
         H, V, O = self._check_weights()
+        self._check_finite()
         tokens, offsets = self._corpus(sentences, V)
         return E.predict_proba(self._params(), tokens, offsets, "last")
 
