@@ -1,0 +1,296 @@
+"""``fastrnn-bench``: throughput of the Numba kernels against the numpy reference.
+
+    fastrnn-bench run [SCENARIO ...] [--quick] [--json F] [--csv F] [--plot F.png]
+    fastrnn-bench compare A.json B.json
+    fastrnn-bench profile SCENARIO
+    fastrnn-bench list
+
+Method, FLOP counts and how to regenerate the published numbers: ``bench/README.md``.
+"""
+
+import os
+import sys
+import time
+
+import click
+
+from . import backends as B
+from . import runner as R
+from . import scenarios as S
+
+DTYPES = ("float64", "float32")
+
+
+def _console():
+    """A rich console; wide when the output is not a terminal (files, pipes, CI logs)."""
+    from rich.console import Console
+    c = Console()
+    return c if c.is_terminal else Console(width=160)
+
+
+def _int_list(ctx, param, value):
+    if value is None:
+        return None
+    out = []
+    for part in value.replace(" ", "").split(","):
+        if not part:
+            continue
+        try:
+            v = int(float(part)) if "e" in part.lower() else int(part)
+        except ValueError:
+            raise click.BadParameter("%r is not an integer" % part) from None
+        if v < 1:
+            raise click.BadParameter("values must be >= 1, got %d" % v)
+        out.append(v)
+    if not out:
+        raise click.BadParameter("give at least one value, e.g. 16,64,256")
+    return out
+
+
+def _split(values):
+    out = []
+    for v in values:
+        out.extend(p for p in v.replace(" ", "").split(",") if p)
+    return out
+
+
+def _backends(names, reference, console_note):
+    objs = []
+    for name in _split(names):
+        if name not in B.BACKENDS:
+            raise click.BadParameter("unknown backend %r; choose from %s"
+                                     % (name, ", ".join(B.BACKENDS)), param_hint="--backend")
+        be = B.make_backend(name, reference)
+        ok, why = be.available()
+        if not ok:
+            console_note("backend %s skipped: %s" % (name, why))
+            continue
+        if any(o.name == be.name for o in objs):
+            continue
+        objs.append(be)
+    if not objs:
+        raise click.UsageError("no backend left to run")
+    return objs
+
+
+size_options = [
+    click.option("--hidden", type=click.IntRange(min=1), help="H for the non-swept cells "
+                 "(default 64)."),
+    click.option("--vocab", type=click.IntRange(min=1), help="V for the non-swept cells (18)."),
+    click.option("--length", type=click.IntRange(min=1), help="fixed sentence length "
+                 "(default: random, mean 4.3)."),
+    click.option("--samples", type=click.IntRange(min=1), help="sentences per cell (default: "
+                 "58 for tutorial, set by a FLOP budget in sweeps, 5000 for threads)."),
+    click.option("--epochs", type=click.IntRange(min=1), help="timed epochs per repeat "
+                 "(tutorial 10, sweeps 3)."),
+    click.option("--seed", type=int, default=0, show_default=True, help="RNG seed of the data "
+                 "and initial weights."),
+]
+
+
+def with_sizes(f):
+    for opt in reversed(size_options):
+        f = opt(f)
+    return f
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main():
+    """Throughput profiler for fastrnn's kernels (per-sample SGD of a tanh RNN)."""
+
+
+@main.command("list")
+def list_cmd():
+    """List the scenarios and backends."""
+    for name, sc in S.SCENARIOS.items():
+        vals = sc.values()
+        click.echo("%-9s %s [%s: %s]" % (name, sc.help, sc.param or "samples",
+                                         ",".join(map(str, vals))))
+    for name in B.BACKENDS:
+        ok, why = B.make_backend(name).available()
+        click.echo("backend %-6s %s" % (name, "available" if ok else "unavailable: " + why))
+
+
+@main.command()
+@click.argument("scenarios", nargs=-1)
+@click.option("-b", "--backend", "backend_names", multiple=True, default=("numba", "numpy"),
+              show_default=True, help="backends, repeatable or comma-separated: "
+              + ", ".join(B.BACKENDS) + ".")
+@click.option("--reference", type=click.Choice(["dense", "lean"]), default="dense",
+              show_default=True, help="numpy backend: the tutorial's dense update or the lean "
+              "sparse one.")
+@click.option("--dtype", "dtypes", multiple=True, type=click.Choice(DTYPES + ("both",)),
+              help="float64, float32 or both (default both; --quick: float64).")
+@click.option("--values", callback=_int_list, help="override the swept values, e.g. "
+              "16,64,256.")
+@with_sizes
+@click.option("--repeats", type=click.IntRange(min=1, max=10000), help="timed repeats per cell "
+              "after one warm-up (default 5, --quick 3).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="write all results "
+              "and the machine description as JSON.")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="write one row per "
+              "cell and backend as CSV.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="plot throughput "
+              "and speed-up vs the swept parameter (needs matplotlib).")
+@click.option("--quick", is_flag=True, help="a few-second smoke run: tutorial, float64, small "
+              "sweeps, no cold-compile subprocess.")
+@click.option("--compile/--no-compile", "compile_times", default=True, show_default=True,
+              help="measure numba compile time in subprocesses (cold: fresh NUMBA_CACHE_DIR; "
+              "cached).")
+def run(scenarios, backend_names, reference, dtypes, values, hidden, vocab, length, samples,
+        epochs, seed, repeats, json_path, csv_path, plot_path, quick, compile_times):
+    """Time SCENARIOS (default: tutorial) on every backend and print a table.
+
+    Scenarios: tutorial, hidden, length, vocab, infer, threads.  Every backend trains the same
+    model from the same weights on the same sample order; results that disagree with the numpy
+    reference are reported as failures (exit code 1), not as times.
+    """
+    from rich.console import Console
+    from . import report
+    console = _console()
+    err = Console(stderr=True)
+    notes = []
+
+    def note(msg):
+        notes.append(msg)
+        err.print("note: " + msg)
+
+    scenarios = list(scenarios) or ["tutorial"]
+    for name in scenarios:
+        if name not in S.SCENARIOS:
+            raise click.BadParameter("unknown scenario %r; choose from %s"
+                                     % (name, ", ".join(S.SCENARIOS)), param_hint="SCENARIO")
+    outputs = [(p, w) for p, w in ((json_path, "--json"), (csv_path, "--csv"),
+                                   (plot_path, "--plot")) if p]
+    seen = set()
+    for p, what in outputs:
+        try:
+            full = R.check_writable(p, what)
+        except R.BenchError as exc:
+            raise click.BadParameter(str(exc).split(": ", 1)[1], param_hint=what) from None
+        if full in seen:
+            raise click.UsageError("%s: the same file is given for two outputs" % p)
+        seen.add(full)
+    if plot_path:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            raise click.UsageError("--plot needs matplotlib: pip install 'fastrnn[plot]'") \
+                from None
+    dts = []
+    for d in dtypes or (("float64",) if quick else ("both",)):
+        for x in (DTYPES if d == "both" else (d,)):
+            if x not in dts:
+                dts.append(x)
+    bes = _backends(backend_names, reference, note)
+    opts = dict(hidden=hidden, vocab=vocab, length=length, samples=samples, seed=seed,
+                reference=reference if any(isinstance(b, B.NumpyBackend) for b in bes)
+                else "lean", epochs=epochs or (3 if quick else None))
+    try:
+        cells = R.build_cells(scenarios, dts, opts, values=values, quick=quick)
+    except R.BenchError as exc:
+        raise click.UsageError(str(exc)) from None
+    settings = R.Settings(repeats=repeats or (3 if quick else 5), reference=reference,
+                          compile_times=compile_times, cold_compile=not quick)
+    if quick and compile_times:
+        notes.append("--quick: cold compile time not measured (run without --quick)")
+
+    t0 = time.perf_counter()
+    if console.is_terminal:
+        from rich.progress import Progress, BarColumn, TimeElapsedColumn, TextColumn
+        with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn(
+                "{task.completed}/{task.total} cells"), TimeElapsedColumn(),
+                console=console, transient=True) as prog:
+            task = prog.add_task("starting", total=len(cells))
+
+            def progress(advance, desc):
+                prog.update(task, advance=advance, description=desc)
+            result = R.run_benchmark(cells, bes, settings, progress)
+    else:
+        result = R.run_benchmark(cells, bes, settings)
+    result.notes.extend(notes)
+    report.print_run(result, console)
+    console.print("[dim]%d cells in %.1f s[/]" % (len(cells), time.perf_counter() - t0))
+    if json_path:
+        R.write_json(result, json_path)
+    if csv_path:
+        R.write_csv(result, csv_path)
+    if plot_path:
+        report.plot(result, plot_path)
+    for p in (json_path, csv_path, plot_path):
+        if p:
+            console.print("wrote %s" % p)
+    if result.failures:
+        err.print("[bold red]%d result(s) FAILED the agreement check or crashed[/]"
+                  % len(result.failures))
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("a", type=click.Path(dir_okay=False))
+@click.argument("b", type=click.Path(dir_okay=False))
+@click.option("--fail-above", type=click.FloatRange(min=1.0), help="exit 1 if a cell is this "
+              "many times slower in B (e.g. 1.10).")
+def compare(a, b, fail_above):
+    """Per-cell time ratios B/A of two saved runs (--json files), regressions first."""
+    from rich.console import Console
+    from . import report
+    try:
+        da, db = R.load_json(a), R.load_json(b)
+    except R.BenchError as exc:
+        raise click.UsageError(str(exc)) from None
+    rows = R.compare(da, db)
+    console = _console()
+    console.print(report.compare_table(rows, a, b))
+    for d, name in ((da, "A"), (db, "B")):
+        console.print("[dim]%s: %s[/]" % (name, report.machine_line(d.get("machine", {}))))
+    if fail_above and any(r["ratio"] and r["ratio"] > fail_above for r in rows):
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("scenario")
+@click.option("--value", type=click.IntRange(min=1), help="the swept parameter's value "
+              "(default: tutorial size).")
+@click.option("--dtype", type=click.Choice(DTYPES), default="float64", show_default=True)
+@with_sizes
+@click.option("--repeats", type=click.IntRange(min=1, max=10000), default=5, show_default=True)
+def profile(scenario, value, dtype, hidden, vocab, length, samples, epochs, seed, repeats):
+    """Where the time of a training sample goes: forward, backward, update, Python overhead."""
+    from rich.console import Console
+    from rich.table import Table
+    from .machine import machine_info
+    from .profile import profile as run_profile
+    sc = S.SCENARIOS.get(scenario)
+    if sc is None:
+        raise click.BadParameter("unknown scenario %r; choose from %s"
+                                 % (scenario, ", ".join(S.SCENARIOS)), param_hint="SCENARIO")
+    if sc.kind != "train":
+        raise click.BadParameter("%r measures inference; profile needs a training scenario (%s)"
+                                 % (scenario, ", ".join(n for n, s in S.SCENARIOS.items()
+                                                        if s.kind == "train")),
+                                 param_hint="SCENARIO")
+    opts = dict(hidden=hidden, vocab=vocab, length=length, samples=samples, seed=seed,
+                reference="dense", epochs=1)
+    base = {"hidden": S.BASE["H"], "vocab": S.BASE["V"], "length": 10, "tutorial": 58}
+    v = value or base[scenario]
+    try:
+        cell = R.build_cells([scenario], [dtype], opts, values=[v])[0]
+    except R.BenchError as exc:
+        raise click.UsageError(str(exc)) from None
+    cell.epochs = 1
+    machine = machine_info()
+    rows, info = run_profile(cell, repeats, machine)
+    t = Table(title="profile %s (%s, n=%d, V=%d, H=%d, %s): µs per training sample"
+              % (scenario, dtype, cell.n, cell.V, cell.H,
+                 "T=%d" % cell.length if cell.length else "T~4.3"), header_style="bold")
+    t.add_column("phase")
+    t.add_column("µs/sample", justify="right")
+    t.add_column("how")
+    for name, us, how in rows:
+        t.add_row(name, "%.0f" % us if name == "tanh evaluations" else "%.2f" % us, how)
+    _console().print(t)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,440 @@
+"""The benchmark runner: time every backend on every cell, check that they agree, record it all.
+
+Question each cell answers: how many microseconds does one training sample (or one predicted
+sentence) take in each backend, on the same model, weights and sample order, and how far is
+that from the reference and from the machine's peak?
+
+Method per cell and backend: ``warm`` (JIT compile, untimed), one warm-up repeat (untimed; its
+Python/numpy allocations are traced with :mod:`tracemalloc` for the peak-memory figure), then
+``repeats`` timed repeats, each from the same initial weights (``prepare`` untimed, ``run``
+timed with ``time.perf_counter``, garbage collector off).  Figures: median and interquartile
+range of the microseconds per sample over the repeats, samples/s, the speed-up against the numpy
+reference of the same cell, and GFLOP/s counting the minimal FLOPs of
+:mod:`fastrnn.bench.scenarios`.
+
+Agreement: every backend's final weights (training) or probabilities (inference) are compared
+with the numpy reference's in the same dtype, as ``max |a - b| / max |b|`` per array.  Tolerance:
+float64 ``1e-9``; float32 ``1e-4`` (float32 training drifts by a few ulp per step, and the cells
+run hundreds of steps).  A backend above tolerance is a failure: its time is not reported.
+"""
+
+import gc
+import json
+import math
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import backends as B
+from . import scenarios as S
+from .machine import machine_info
+
+SCHEMA = "fastrnn-bench/1"
+TOL = {"float64": 1e-9, "float32": 1e-4}
+CSV_FIELDS = ("scenario", "param", "value", "dtype", "backend", "status", "n", "V", "H", "O",
+              "epochs", "threads", "samples_timed", "repeats", "median_us", "q1_us", "q3_us",
+              "min_us", "max_us", "samples_per_s", "speedup", "flops_per_sample", "gflops",
+              "pct_peak", "rel_err", "tol", "peak_traced_bytes", "message")
+
+
+class BenchError(ValueError):
+    """Bad benchmark input; the CLI turns it into a one-line usage error."""
+
+
+@dataclass
+class Settings:
+    repeats: int = 5
+    warmup: int = 1
+    reference: str = "dense"
+    compile_times: bool = True
+    cold_compile: bool = True
+
+
+@dataclass
+class Run:
+    """Everything one ``fastrnn-bench run`` measured (JSON-ready through :meth:`to_json`)."""
+    machine: dict
+    settings: dict
+    results: list = field(default_factory=list)
+    compile: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
+    started: str = ""
+    seconds: float = 0.0
+
+    def to_json(self):
+        return {"schema": SCHEMA, "started": self.started, "seconds": self.seconds,
+                "command": sys.argv, "machine": self.machine, "settings": self.settings,
+                "compile": self.compile, "notes": self.notes, "results": self.results,
+                "max_rss_bytes": max_rss_bytes()}
+
+    @property
+    def failures(self):
+        return [r for r in self.results if r["status"] == "FAIL"]
+
+
+def max_rss_bytes():
+    """Peak resident set size of this process (``resource.getrusage``; Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+# --------------------------------------------------------------------------------------------
+# cells
+# --------------------------------------------------------------------------------------------
+def build_cells(names, dtypes, opts, values=None, quick=False):
+    """The cells of the named scenarios; raises :class:`BenchError` on a bad name or size."""
+    cells = []
+    for name in names:
+        sc = S.SCENARIOS.get(name)
+        if sc is None:
+            raise BenchError("unknown scenario %r; choose from %s"
+                             % (name, ", ".join(S.SCENARIOS)))
+        vals = sc.values(values, quick)
+        for v in vals:
+            if v < sc.lo or (sc.hi is not None and v > sc.hi):
+                raise BenchError("%s: %s=%d is out of range %d..%s"
+                                 % (name, sc.param or "samples", v, sc.lo, sc.hi))
+        for dt in dtypes:
+            for v in vals:
+                cells.append(sc.cell(v, dt, opts))
+    for c in cells:
+        for attr, lo in (("n", 1), ("V", 1), ("H", 1), ("epochs", 1)):
+            if getattr(c, attr) < lo:
+                raise BenchError("%s: %s must be >= %d, got %d" % (c.key, attr, lo,
+                                                                  getattr(c, attr)))
+        need = S.estimate_bytes(c)
+        if need > S.MAX_BYTES:
+            raise BenchError("%s needs about %.1f GiB (n=%d, V=%d, H=%d, T=%s), more than the "
+                             "%d GiB limit" % (c.key, need / 2**30, c.n, c.V, c.H,
+                                               c.length or "~4", S.MAX_BYTES // 2**30))
+    return cells
+
+
+# --------------------------------------------------------------------------------------------
+# timing one backend on one cell
+# --------------------------------------------------------------------------------------------
+def _set_threads(cell):
+    if cell.threads:
+        import numba
+        numba.set_num_threads(cell.threads)
+
+
+def time_backend(backend, cell, data, repeats, warmup=1, trace=True):
+    """``(times in s, result, peak traced bytes)`` of ``repeats`` timed runs after ``warmup``."""
+    _set_threads(cell)
+    t0 = time.perf_counter()
+    backend.warm(cell, data)
+    backend.warm_s = time.perf_counter() - t0
+    peak = None
+    for w in range(warmup):
+        if trace and w == 0:
+            tracemalloc.start()
+        st = backend.prepare(cell, data)
+        backend.run(st)
+        if trace and w == 0:
+            peak = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+        del st
+    times = []
+    st = None
+    for _ in range(repeats):
+        st = backend.prepare(cell, data)
+        gc.collect()
+        gc.disable()
+        try:
+            t0 = time.perf_counter()
+            backend.run(st)
+            t1 = time.perf_counter()
+        finally:
+            gc.enable()
+        times.append(t1 - t0)
+    return times, backend.result(st), peak
+
+
+def rel_error(a, b):
+    """Largest ``max |a - b| / max |b|`` over the arrays of two results."""
+    worst = 0.0
+    for k, ref in b.items():
+        got = a.get(k)
+        if got is None or got.shape != ref.shape:
+            return math.inf
+        if not np.all(np.isfinite(got)):
+            return math.inf
+        scale = float(np.max(np.abs(ref))) if ref.size else 0.0
+        err = float(np.max(np.abs(got - ref))) if ref.size else 0.0
+        worst = max(worst, err / scale if scale > 0 else err)
+    return worst
+
+
+def _row(cell, backend, times, samples, flops, peak_gflops, rel, tol, peak_bytes, status,
+         message="", warm_s=None):
+    row = {"scenario": cell.scenario, "param": cell.param, "value": cell.value,
+           "dtype": cell.dtype, "backend": backend, "status": status, "n": cell.n,
+           "V": cell.V, "H": cell.H, "O": cell.O, "epochs": cell.epochs,
+           "threads": cell.threads, "samples_timed": samples, "repeats": len(times),
+           "median_us": None, "q1_us": None, "q3_us": None, "min_us": None, "max_us": None,
+           "samples_per_s": None, "speedup": None, "flops_per_sample": flops, "gflops": None,
+           "pct_peak": None, "rel_err": rel, "tol": tol, "peak_traced_bytes": peak_bytes,
+           "message": message, "warm_s": warm_s}
+    if status == "ok" and times:
+        us = np.asarray(times) / samples * 1e6
+        med = float(np.median(us))
+        row.update(median_us=med, q1_us=float(np.percentile(us, 25)),
+                   q3_us=float(np.percentile(us, 75)), min_us=float(us.min()),
+                   max_us=float(us.max()), samples_per_s=1e6 / med,
+                   gflops=flops / med * 1e-3)
+        if peak_gflops:
+            row["pct_peak"] = 100.0 * row["gflops"] / peak_gflops
+    return row
+
+
+def run_cell(cell, backends, settings, machine, data=None):
+    """Rows (one per backend) for one cell.  The first numpy backend is the oracle; when none is
+    selected, the lean reference runs once, untimed, to check the others."""
+    data = data if data is not None else S.make_data(cell)
+    flops = S.cell_flops(cell, data)
+    samples = cell.n * (cell.epochs if cell.kind == "train" else 1)
+    peak = machine.get("peak_gflops_per_core", {}).get(cell.dtype)
+    if peak and cell.kind == "infer":
+        import numba
+        peak *= numba.get_num_threads() if not cell.threads else cell.threads
+    measured = []
+    oracle = None
+    for be in backends:
+        try:
+            times, res, pk = time_backend(be, cell, data, settings.repeats, settings.warmup)
+        except Exception as exc:  # a backend that crashes is a failure of that cell
+            measured.append((be, [], None, None, "%s: %s" % (type(exc).__name__, exc)))
+            continue
+        measured.append((be, times, res, pk, ""))
+        if oracle is None and isinstance(be, B.NumpyBackend):
+            oracle = res
+    if oracle is None:
+        ref = B.NumpyBackend(dense=False)
+        st = ref.prepare(cell, data)
+        ref.run(st)
+        oracle = ref.result(st)
+    rows = []
+    tol = TOL[cell.dtype]
+    for be, times, res, pk, msg in measured:
+        label = be.name + ("-" + be.note if be.note else "")
+        if res is None:
+            rows.append(_row(cell, label, times, samples, flops, peak, None, tol, pk,
+                             "FAIL", msg))
+            continue
+        rel = rel_error(res, oracle)
+        if rel <= tol:
+            rows.append(_row(cell, label, times, samples, flops, peak, rel, tol, pk, "ok",
+                             warm_s=getattr(be, "warm_s", None)))
+        else:
+            rows.append(_row(cell, label, times, samples, flops, peak, rel, tol, pk, "FAIL",
+                             "results differ from the numpy reference: rel err %.3g > %.0e"
+                             % (rel, tol)))
+    ref_us = next((r["median_us"] for r in rows
+                   if r["backend"].startswith("numpy") and r["status"] == "ok"), None)
+    for r in rows:
+        if ref_us and r["median_us"]:
+            r["speedup"] = ref_us / r["median_us"]
+    return rows
+
+
+# --------------------------------------------------------------------------------------------
+# compile time
+# --------------------------------------------------------------------------------------------
+_PROBE = r"""
+import json, sys, time
+t0 = time.perf_counter()
+from fastrnn.bench import backends as B, scenarios as S
+t1 = time.perf_counter()
+kind, dtype = sys.argv[1], sys.argv[2]
+cell = S.Cell("probe", "", 0, dtype, kind, 4, 18, 16, 2, epochs=1)
+data = S.make_data(cell)
+be = B.NumbaBackend()
+st = be.prepare(cell, data)
+t2 = time.perf_counter(); be.run(st); t3 = time.perf_counter()
+st = be.prepare(cell, data)
+t4 = time.perf_counter(); be.run(st); t5 = time.perf_counter()
+print(json.dumps({"import_s": t1 - t0, "first_call_s": t3 - t2, "second_call_s": t5 - t4}))
+"""
+
+
+def compile_time(kind, dtype, cold):
+    """Seconds to compile (``cold``: a fresh ``NUMBA_CACHE_DIR``) or load from the cache the
+    kernels of ``kind`` in ``dtype``, in a subprocess: first call minus second call."""
+    env = dict(os.environ)
+    tmp = None
+    if cold:
+        tmp = tempfile.TemporaryDirectory(prefix="fastrnn-bench-cache-")
+        env["NUMBA_CACHE_DIR"] = tmp.name
+    try:
+        t0 = time.perf_counter()
+        out = subprocess.run([sys.executable, "-c", _PROBE, kind, dtype], env=env,
+                             capture_output=True, text=True, timeout=600)
+        wall = time.perf_counter() - t0
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+    if out.returncode != 0:
+        return {"kind": kind, "dtype": dtype, "cache": "cold" if cold else "cached",
+                "error": (out.stderr.strip().splitlines() or ["?"])[-1]}
+    d = json.loads(out.stdout.strip().splitlines()[-1])
+    return {"kind": kind, "dtype": dtype, "cache": "cold" if cold else "cached",
+            "compile_s": d["first_call_s"] - d["second_call_s"], "import_s": d["import_s"],
+            "process_s": wall}
+
+
+# --------------------------------------------------------------------------------------------
+# the whole run
+# --------------------------------------------------------------------------------------------
+def run_benchmark(cells, backends, settings=None, progress=None):
+    """Measure ``cells`` on ``backends`` (Backend instances); returns a :class:`Run`.
+
+    ``progress(advance_by, description)`` is called as cells finish, if given.
+    """
+    settings = settings or Settings()
+    t0 = time.perf_counter()
+    run = Run(machine={}, settings=dict(settings.__dict__),
+              started=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+    if settings.compile_times and any(isinstance(b, B.NumbaBackend) for b in backends):
+        seen = sorted({(c.kind, c.dtype) for c in cells})
+        for kind, dt in seen:
+            if progress:
+                progress(0, "compile %s %s" % (kind, dt))
+            if settings.cold_compile:
+                run.compile.append(compile_time(kind, dt, cold=True))
+    for i, cell in enumerate(cells):
+        if progress:
+            progress(0, cell.key)
+        run.results.extend(run_cell(cell, backends, settings, machine_info()))
+        if progress:
+            progress(1, cell.key)
+    numba_rows = [r for r in run.results if r["backend"] == "numba" and r.get("warm_s")]
+    for kind, dt in sorted({(c.kind, c.dtype) for c in cells}):
+        first = next((r["warm_s"] for r in numba_rows
+                      if r["dtype"] == dt and (r["scenario"] in ("infer", "threads"))
+                      == (kind == "infer")), None)
+        if first is not None:
+            run.compile.append({"kind": kind, "dtype": dt, "cache": "this process",
+                                "compile_s": first, "import_s": None,
+                                "note": "first warm-up call in this run: compile or cache load"})
+    if settings.compile_times and settings.cold_compile and any(
+            isinstance(b, B.NumbaBackend) for b in backends):
+        # the cache is warm now: this process compiled (or loaded) every kernel it used
+        for kind, dt in sorted({(c.kind, c.dtype) for c in cells}):
+            run.compile.append(compile_time(kind, dt, cold=False))
+    import numba
+    run.machine = machine_info()
+    run.machine["numba_threads_at_end"] = numba.get_num_threads()
+    run.seconds = time.perf_counter() - t0
+    return run
+
+
+# --------------------------------------------------------------------------------------------
+# output files: checked before the run, written atomically
+# --------------------------------------------------------------------------------------------
+def check_writable(path, what):
+    """Raise :class:`BenchError` unless ``path`` can be created or replaced."""
+    path = os.path.abspath(os.fspath(path))
+    parent = os.path.dirname(path)
+    if os.path.isdir(path):
+        raise BenchError("%s: %s is a directory" % (what, path))
+    if not os.path.isdir(parent):
+        raise BenchError("%s: folder %s does not exist" % (what, parent))
+    if not os.access(parent, os.W_OK | os.X_OK) or (os.path.exists(path)
+                                                    and not os.access(path, os.W_OK)):
+        raise BenchError("%s: cannot write %s (permission denied)" % (what, path))
+    return path
+
+
+def write_atomic(path, write, binary=False):
+    """Call ``write(fileobj)`` on a temporary file beside ``path``, then ``os.replace`` it."""
+    path = os.path.abspath(os.fspath(path))
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".",
+                               suffix=".tmp", dir=os.path.dirname(path))
+    try:
+        with os.fdopen(fd, "wb" if binary else "w", **({} if binary else
+                                                        {"encoding": "utf-8", "newline": ""})) as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _jsonable(x):
+    if isinstance(x, dict):
+        return {k: _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, (np.integer,)):
+        return int(x)
+    if isinstance(x, (np.floating, float)):
+        x = float(x)
+        return x if math.isfinite(x) else None
+    return x
+
+
+def write_json(run, path):
+    data = _jsonable(run.to_json())
+    write_atomic(path, lambda f: json.dump(data, f, indent=1))
+
+
+def write_csv(run, path):
+    import csv
+
+    def w(f):
+        wr = csv.DictWriter(f, fieldnames=CSV_FIELDS, extrasaction="ignore")
+        wr.writeheader()
+        for r in run.results:
+            wr.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in CSV_FIELDS})
+    write_atomic(path, w)
+
+
+def load_json(path):
+    """A saved run's dict; raises :class:`BenchError` if it is not one."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            d = json.load(f)
+    except OSError as exc:
+        raise BenchError("%s: %s" % (path, exc.strerror or exc)) from None
+    except ValueError as exc:
+        raise BenchError("%s: not JSON (%s)" % (path, exc)) from None
+    if not isinstance(d, dict) or d.get("schema") != SCHEMA or not isinstance(d.get("results"),
+                                                                               list):
+        raise BenchError("%s: not a fastrnn-bench result file (schema %s)" % (path, SCHEMA))
+    return d
+
+
+def cell_key(r):
+    return (r["scenario"], r["param"], r["value"], r["dtype"], r["backend"], r.get("threads", 0))
+
+
+def compare(a, b):
+    """Per-cell ``B / A`` ratios of median microseconds, regressions (largest ratio) first.
+
+    Rows: dicts with the key fields, ``a_us``, ``b_us``, ``ratio`` (None when a side failed or
+    is missing).
+    """
+    ia = {cell_key(r): r for r in a["results"]}
+    ib = {cell_key(r): r for r in b["results"]}
+    rows = []
+    for k in list(ia) + [k for k in ib if k not in ia]:
+        ra, rb = ia.get(k), ib.get(k)
+        au = ra and ra.get("median_us")
+        bu = rb and rb.get("median_us")
+        rows.append({"scenario": k[0], "param": k[1], "value": k[2], "dtype": k[3],
+                     "backend": k[4], "a_us": au, "b_us": bu,
+                     "ratio": (bu / au) if (au and bu) else None,
+                     "note": ("only in A" if rb is None else "only in B" if ra is None else
+                              "failed" if not (au and bu) else "")})
+    rows.sort(key=lambda r: (r["ratio"] is None, -(r["ratio"] or 0)))
+    return rows
