@@ -13,7 +13,9 @@ except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0+unknown"
 
 from . import datasets, reference  # noqa: E402
+from .model import Model, NotFittedError  # noqa: E402
 from .rnn import RNN  # noqa: E402
 from .vocab import Vocabulary  # noqa: E402
 
-__all__ = ["RNN", "Vocabulary", "datasets", "reference", "__version__"]
+__all__ = ["Model", "NotFittedError", "RNN", "Vocabulary", "datasets", "reference",
+           "__version__"]

@@ -1,0 +1,164 @@
+"""The ``fastrnn`` command line: demo, train, predict, evaluate.
+
+User mistakes (missing files, unknown columns, one-class data, unreadable models) end with a
+one-line message on stderr and a non-zero exit code, never a traceback.
+"""
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import click
+import numpy as np
+
+from . import __version__
+from .datasets import load, load_demo
+from .model import Model
+
+DTYPES = click.Choice(["float32", "float64"])
+
+
+def _fail(message):
+    """Exit with a one-line error (exit code 1) for a problem with the user's data or files."""
+    raise click.ClickException(message)
+
+
+def _load_data(path, text_col, label_col):
+    try:
+        texts, labels = load(path, text=text_col, label=label_col)
+    except (OSError, ValueError, TypeError) as e:
+        _fail(str(e).splitlines()[0] if str(e) else f"cannot read {path}")
+    if len(texts) == 0:
+        _fail(f"{path}: the dataset is empty")
+    return texts, labels
+
+
+def _load_model(path):
+    try:
+        return Model.load(path)
+    except (OSError, ValueError) as e:
+        _fail(str(e))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="fastrnn")
+def main():
+    """Train small tanh-RNN text classifiers fast on the CPU (Numba kernels)."""
+
+
+@main.command()
+@click.option("--epochs", default=20, show_default=True, type=click.IntRange(1, 10000),
+              help="Maximum epochs (early stopping may stop sooner).")
+@click.option("--train-size", default=2000, show_default=True, type=click.IntRange(10, 10**6))
+@click.option("--test-size", default=500, show_default=True, type=click.IntRange(10, 10**6))
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(0))
+@click.option("--dtype", type=DTYPES, default="float32", show_default=True)
+def demo(epochs, train_size, test_size, seed, dtype):
+    """Train on the built-in generated sentiment corpus and print a tutorial-style log."""
+    (tr, ytr), (te, yte) = load_demo(n_train=train_size, n_test=test_size, seed=seed)
+    click.echo(f"built-in corpus: {len(tr)} training and {len(te)} test sentences")
+    model = Model(epochs=epochs, seed=seed, dtype=dtype, progress=False)
+    t0 = time.perf_counter()
+
+    def log(m):
+        test = model.evaluate(te, yte)
+        click.echo(f"--- Epoch {m['epoch']}")
+        click.echo(f"Train:\tLoss {m['loss']:.3f} | Accuracy: {m['accuracy']:.3f}")
+        click.echo(f"Test:\tLoss {test['loss']:.3f} | Accuracy: {test['accuracy']:.3f}")
+
+    model.fit(tr, ytr, callback=log)
+    elapsed = time.perf_counter() - t0
+    final = model.evaluate(te, yte)
+    click.echo(f"best epoch {model.best_epoch_} of {model.n_epochs_}: test accuracy "
+               f"{final['accuracy']:.3f}, loss {final['loss']:.3f}; {elapsed:.2f} s in all")
+
+
+def _common_train_options(f):
+    f = click.option("--dtype", type=DTYPES, default="float32", show_default=True)(f)
+    f = click.option("--seed", type=click.IntRange(0), default=None, help="Random seed.")(f)
+    f = click.option("--learning-rate", type=float, default=0.01, show_default=True)(f)
+    f = click.option("--hidden-size", type=click.IntRange(1, 65536), default=64,
+                     show_default=True)(f)
+    f = click.option("--epochs", type=click.IntRange(1, 10000), default=20,
+                     show_default=True)(f)
+    return f
+
+
+@main.command()
+@click.argument("data", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the model (.npz).")
+@click.option("--text-col", default="text", show_default=True, help="Text column / key.")
+@click.option("--label-col", default="label", show_default=True, help="Label column / key.")
+@click.option("--validation", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Validation data (same format) for early stopping instead of a split.")
+@_common_train_options
+def train(data, output, text_col, label_col, validation, epochs, hidden_size, learning_rate,
+          seed, dtype):
+    """Train a model on DATA (.tsv, .csv or .jsonl with a text and a label column)."""
+    if learning_rate <= 0 or not np.isfinite(learning_rate):
+        raise click.BadParameter("must be a positive number", param_hint="--learning-rate")
+    if not output.parent.is_dir():
+        _fail(f"cannot write {output}: folder {output.parent} does not exist")
+    texts, labels = _load_data(data, text_col, label_col)
+    val = _load_data(validation, text_col, label_col) if validation else None
+    model = Model(epochs=epochs, hidden_size=hidden_size, learning_rate=learning_rate,
+                  seed=seed, dtype=dtype)
+    try:
+        model.fit(texts, labels, validation_data=val)
+    except (ValueError, TypeError, FloatingPointError) as e:
+        _fail(f"{data}: {e}")
+    model.save(output)
+    last = model.history_[model.best_epoch_ - 1]
+    msg = f"trained on {len(texts)} texts, {len(model.classes_)} classes, " \
+          f"{len(model.vocabulary_)} words; epoch {model.best_epoch_} of {model.n_epochs_}"
+    if "val_accuracy" in last:
+        msg += f", validation accuracy {last['val_accuracy']:.3f}"
+    click.echo(f"{msg}; {model.fit_time_:.2f} s; saved {output}")
+
+
+@main.command()
+@click.argument("model_path", metavar="MODEL", type=click.Path(path_type=Path))
+@click.argument("text", nargs=-1)
+@click.option("--file", "file_", type=click.File("r", encoding="utf-8"), default=None,
+              help="Read texts from this file, one per line ('-' for stdin).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")
+def predict(model_path, text, file_, as_json):
+    """Predict labels for TEXT arguments or the lines of --file."""
+    model = _load_model(model_path)
+    texts = list(text)
+    if file_ is not None:
+        texts += [line.rstrip("\n") for line in file_]
+    if not texts:
+        raise click.UsageError("give at least one TEXT or --file")
+    proba = model.predict_proba(texts)
+    best = np.argmax(proba, axis=1)
+    for t, i, p in zip(texts, best, proba):
+        label = model.classes_[i].item()
+        if as_json:
+            click.echo(json.dumps({"text": t, "label": label, "probability": float(p[i]),
+                                   "probabilities": {str(c): float(q) for c, q in
+                                                     zip(model.classes_.tolist(), p)}}))
+        else:
+            click.echo(f"{label}\t{p[i]:.3f}\t{t}")
+
+
+@main.command()
+@click.argument("model_path", metavar="MODEL", type=click.Path(path_type=Path))
+@click.argument("data", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--text-col", default="text", show_default=True)
+@click.option("--label-col", default="label", show_default=True)
+def evaluate(model_path, data, text_col, label_col):
+    """Loss and accuracy of MODEL on labelled DATA."""
+    model = _load_model(model_path)
+    texts, labels = _load_data(data, text_col, label_col)
+    try:
+        r = model.evaluate(texts, labels)
+    except ValueError as e:
+        _fail(f"{data}: {e}")
+    click.echo(f"{len(texts)} texts: loss {r['loss']:.4f}, accuracy {r['accuracy']:.4f}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,499 @@
+"""``fastrnn.Model``: a scikit-learn-style text classifier trained by the Numba kernels.
+
+Text in, labels out: :class:`~fastrnn.vocab.Vocabulary` encodes the texts, the epoch kernel
+trains a many-to-one tanh RNN with per-sample updates (the update policy — optimizer, rate,
+clipping, weight decay — is the model's, the arithmetic runs fused inside the kernel), and early
+stopping keeps the best epoch's weights.
+
+The defaults are the recipe measured to learn real sentiment data (mean pooling, per-sample
+Adagrad, Xavier init, lazy L2 weight decay, vocabulary ``min_count=2``, early stopping).  The
+tutorial's recipe is one set of arguments away::
+
+    Model(pooling="last", optimizer="sgd", learning_rate=0.02, init="tutorial",
+          weight_decay=0.0, min_count=1, early_stopping=False, gradient="tutorial")
+"""
+
+import json
+import math
+import os
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from . import _engine as E
+from . import reference as R
+from ._validation import (
+    check_choice, check_dtype, check_float, check_int,
+)
+from .vocab import Vocabulary
+
+__all__ = ["Model", "NotFittedError", "FORMAT_VERSION"]
+
+FORMAT_VERSION = 1
+
+
+class NotFittedError(ValueError, AttributeError):
+    """Raised when a model is used before :meth:`Model.fit` (scikit-learn's convention)."""
+
+
+_PARAMS = ("hidden_size", "learning_rate", "epochs", "clip", "clip_norm", "gradient", "pooling",
+           "optimizer", "init", "weight_decay", "early_stopping", "validation_fraction",
+           "n_iter_no_change", "min_count", "max_size", "dtype", "seed", "shuffle", "backend",
+           "tokenizer", "progress")
+
+
+def _texts(texts, name="texts"):
+    if isinstance(texts, (str, bytes)):
+        raise TypeError(f"{name} must be a sequence of strings, not a single string")
+    try:
+        texts = list(texts)
+    except TypeError:
+        raise TypeError(f"{name} must be a sequence of strings, got "
+                        f"{type(texts).__name__}") from None
+    for i, t in enumerate(texts):
+        if not isinstance(t, str):
+            raise TypeError(f"{name}[{i}] is {type(t).__name__}, not str")
+    return texts
+
+
+class Model:
+    """A tanh-RNN sentiment/text classifier with a scikit-learn interface.
+
+    Parameters
+    ----------
+    hidden_size : int, default 64
+    learning_rate : float, default 0.01
+    epochs : int, default 20
+        Maximum number of passes over the training data (early stopping may stop sooner).
+    clip : float or None, default 1.0
+        Elementwise gradient clip (the tutorial's); ``None`` disables it.
+    clip_norm : float or None, default None
+        Rescale each sample's whole gradient to at most this L2 norm.
+    gradient : {"exact", "tutorial"}, default "exact"
+        The true BPTT gradient, or the tutorial's ``d_h = Whh @ g``.
+    pooling : {"mean", "last", "max"}, default "mean"
+        What the classifier reads: the mean, last or elementwise max of the hidden states.
+    optimizer : {"adagrad", "sgd", "adam"}, default "adagrad"
+        Per-sample update; Adagrad/Adam state is updated lazily for the input rows.
+    init : {"xavier", "tutorial"}, default "xavier"
+        Glorot-uniform, or the tutorial's ``randn / 1000``.
+    weight_decay : float, default 0.01
+        L2 penalty on the weight matrices (lazily on the rows of each sentence's words).
+    early_stopping : bool, default True
+        Hold out ``validation_fraction`` of the training data (stratified), keep the weights of
+        the best validation epoch and stop after ``n_iter_no_change`` epochs without improvement.
+        With ``validation_data`` given to :meth:`fit`, that data is used instead.
+    validation_fraction : float in (0, 1), default 0.1
+    n_iter_no_change : int, default 3
+    min_count : int, default 2
+        Words seen fewer times in training map to the unknown-word id.
+    max_size : int or None
+        Keep at most this many words.
+    dtype : {"float32", "float64"}, default "float32"
+    seed : None, int or numpy.random.Generator
+        Same seed and data give bit-identical weights.
+    shuffle : bool, default True
+        Shuffle the sample order every epoch.
+    backend : {"numba", "numpy"}, default "numba"
+        ``"numpy"`` trains with :mod:`fastrnn.reference`, to re-check any result.
+    tokenizer : callable or None
+        ``str -> list[str]``; default: lowercase Unicode words.
+    progress : bool or None
+        Show a progress bar; ``None`` (default) shows one only on a terminal.
+    """
+
+    def __init__(self, hidden_size=64, learning_rate=0.01, epochs=20, clip=1.0, clip_norm=None,
+                 gradient="exact", pooling="mean", optimizer="adagrad", init="xavier",
+                 weight_decay=0.01, early_stopping=True, validation_fraction=0.1,
+                 n_iter_no_change=3, min_count=2, max_size=None, dtype="float32", seed=None,
+                 shuffle=True, backend="numba", tokenizer=None, progress=None):
+        self.hidden_size = hidden_size
+        self.learning_rate = learning_rate
+        self.epochs = epochs
+        self.clip = clip
+        self.clip_norm = clip_norm
+        self.gradient = gradient
+        self.pooling = pooling
+        self.optimizer = optimizer
+        self.init = init
+        self.weight_decay = weight_decay
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.min_count = min_count
+        self.max_size = max_size
+        self.dtype = dtype
+        self.seed = seed
+        self.shuffle = shuffle
+        self.backend = backend
+        self.tokenizer = tokenizer
+        self.progress = progress
+
+    # ------------------------------------------------------------------ scikit-learn plumbing
+    _estimator_type = "classifier"
+
+    def __sklearn_tags__(self):
+        """Tags for scikit-learn >= 1.6 (imported lazily: scikit-learn is optional)."""
+        from sklearn.utils import ClassifierTags, InputTags, Tags, TargetTags
+        return Tags(estimator_type="classifier", target_tags=TargetTags(required=True),
+                    classifier_tags=ClassifierTags(),
+                    input_tags=InputTags(one_d_array=True, two_d_array=False, string=True))
+
+    def get_params(self, deep=True):
+        """The constructor's parameters as a dict (scikit-learn's estimator contract)."""
+        return {name: getattr(self, name) for name in _PARAMS}
+
+    def set_params(self, **params):
+        """Set constructor parameters; unknown names raise ``ValueError``."""
+        for name, value in params.items():
+            if name not in _PARAMS:
+                raise ValueError(f"invalid parameter {name!r} for Model; valid parameters: "
+                                 f"{', '.join(_PARAMS)}")
+            setattr(self, name, value)
+        return self
+
+    def __repr__(self):
+        default = Model()
+        changed = [f"{k}={v!r}" for k, v in self.get_params().items()
+                   if not (v is getattr(default, k) or (isinstance(v, (int, float, str))
+                                                         and v == getattr(default, k)))]
+        return f"Model({', '.join(changed)})"
+
+    def _validate(self):
+        """Check every hyperparameter; returns the normalised settings."""
+        s = {}
+        s["H"] = check_int("hidden_size", self.hidden_size, 1, 65536)
+        s["lr"] = check_float("learning_rate", self.learning_rate, positive=True)
+        s["epochs"] = check_int("epochs", self.epochs, 1, 10**6)
+        s["clip"] = check_float("clip", self.clip, positive=True, allow_none=True)
+        s["clip_norm"] = check_float("clip_norm", self.clip_norm, positive=True, allow_none=True)
+        check_choice("gradient", self.gradient, E.GRADIENTS)
+        check_choice("pooling", self.pooling, E.POOLINGS)
+        check_choice("optimizer", self.optimizer, E.OPTIMIZERS)
+        check_choice("init", self.init, E.INITS)
+        s["wd"] = check_float("weight_decay", self.weight_decay, nonnegative=True)
+        if not isinstance(self.early_stopping, (bool, np.bool_)):
+            raise TypeError(f"early_stopping must be True or False, got {self.early_stopping!r}")
+        vf = check_float("validation_fraction", self.validation_fraction)
+        if not 0 < vf < 1:
+            raise ValueError(f"validation_fraction must be in (0, 1), got {vf}")
+        s["vf"] = vf
+        s["patience"] = check_int("n_iter_no_change", self.n_iter_no_change, 1)
+        check_int("min_count", self.min_count, 1)
+        if self.max_size is not None:
+            check_int("max_size", self.max_size, 1)
+        s["dtype"] = check_dtype(self.dtype)
+        if self.seed is not None and not isinstance(self.seed, np.random.Generator):
+            check_int("seed", self.seed, 0)
+        check_choice("backend", self.backend, ("numba", "numpy"))
+        if self.tokenizer is not None and not callable(self.tokenizer):
+            raise TypeError("tokenizer must be a callable str -> list of str, or None")
+        return s
+
+    # ------------------------------------------------------------------ fitting
+    def _labels(self, labels, n, name="labels"):
+        y = np.asarray(labels)
+        if y.ndim != 1 or y.shape[0] != n:
+            raise ValueError(f"{name} must be 1-D with one label per text ({n}), got shape "
+                             f"{y.shape}")
+        return y
+
+    def fit(self, texts, labels, validation_data=None, progress=None, callback=None):
+        """Train on ``texts`` (sequence of str) and ``labels`` (bool, int or str, any classes).
+
+        ``validation_data=(texts, labels)`` is scored every epoch (and used for early stopping);
+        ``callback(metrics: dict)`` is called after every epoch with ``epoch``, ``loss``,
+        ``accuracy`` and, with validation, ``val_loss`` and ``val_accuracy``; returning ``False``
+        stops training.  Returns ``self``; per-epoch metrics are in ``history_``.
+        """
+        s = self._validate()
+        texts = _texts(texts)
+        if not texts:
+            raise ValueError("cannot fit on an empty dataset")
+        y = self._labels(labels, len(texts))
+        classes, yi = np.unique(y, return_inverse=True)
+        if len(classes) < 2:
+            raise ValueError(f"labels must contain at least two classes, got only {classes!r}")
+        rng = np.random.default_rng(self.seed)
+
+        val = None
+        train_idx = np.arange(len(texts))
+        if validation_data is not None:
+            vt, vl = validation_data
+            vt = _texts(vt, "validation texts")
+            vy = self._labels(vl, len(vt), "validation labels")
+            unknown = ~np.isin(vy, classes)
+            if unknown.any():
+                raise ValueError(f"validation labels contain classes not seen in training: "
+                                 f"{np.unique(vy[unknown])!r}")
+            val = (vt, np.searchsorted(classes, vy))
+        elif self.early_stopping:
+            train_idx, val_idx = _stratified_split(yi, s["vf"], rng)
+            if (len(np.unique(yi[val_idx])) < len(classes)
+                    or len(np.unique(yi[train_idx])) < len(classes)):
+                raise ValueError(
+                    f"validation_fraction={s['vf']} leaves a class without training or "
+                    f"validation samples ({len(texts)} samples, {len(classes)} classes); use more "
+                    "data, another validation_fraction, or early_stopping=False")
+            val = ([texts[i] for i in val_idx], yi[val_idx])
+
+        vocab = Vocabulary(tokenizer=self.tokenizer, min_count=self.min_count,
+                           max_size=self.max_size)
+        train_texts = [texts[i] for i in train_idx]
+        vocab.fit(train_texts)
+        tokens, offsets = vocab.encode(train_texts)
+        labels_i = yi[train_idx].astype(np.int64)
+        V, H, O = len(vocab), s["H"], len(classes)
+        if V * H > 2**31:
+            raise ValueError(f"vocabulary ({V} words) x hidden_size ({H}) is too large; "
+                             "set max_size or min_count")
+        params = E.Params.initial(V, H, O, self.init, rng, s["dtype"])
+        self.vocabulary_ = vocab
+        self.classes_ = classes
+        self.params_ = params
+        vtok = None
+        if val is not None:
+            vtok = vocab.encode(val[0]) + (val[1].astype(np.int64),)
+
+        trainer = self._trainer(params, s)
+        self.history_ = []
+        best, best_params, bad = -1.0, None, 0
+        show = self.progress if progress is None else progress
+        if show is None:
+            show = sys.stderr.isatty()
+        bar = _Progress(s["epochs"], enabled=bool(show))
+        n = len(labels_i)
+        t0 = time.perf_counter()
+        try:
+            for epoch in range(1, s["epochs"] + 1):
+                order = rng.permutation(n) if self.shuffle else np.arange(n)
+                loss, correct = trainer(tokens, offsets, labels_i, order.astype(np.int64))
+                m = {"epoch": epoch, "loss": loss / n, "accuracy": correct / n,
+                     "time": time.perf_counter() - t0}
+                if vtok is not None:
+                    vl_, va_ = self._evaluate_encoded(*vtok)
+                    m.update(val_loss=vl_, val_accuracy=va_)
+                self.history_.append(m)
+                bar.update(m)
+                stop = callback is not None and callback(dict(m)) is False
+                if vtok is not None and self.early_stopping:
+                    if m["val_accuracy"] > best:
+                        best, best_params, bad = m["val_accuracy"], params.copy(), 0
+                        self.best_epoch_ = epoch
+                    else:
+                        bad += 1
+                        if bad >= s["patience"]:
+                            stop = True
+                if stop:
+                    break
+        finally:
+            bar.close()
+        if best_params is not None:
+            self.params_ = best_params
+        else:
+            self.best_epoch_ = len(self.history_)
+        self.n_epochs_ = len(self.history_)
+        self.fit_time_ = time.perf_counter() - t0
+        return self
+
+    def _trainer(self, params, s):
+        kw = dict(lr=s["lr"], clip=s["clip"], clip_norm=s["clip_norm"], weight_decay=s["wd"],
+                  optimizer=self.optimizer, gradient=self.gradient, pooling=self.pooling)
+        if self.backend == "numba":
+            tr = E.Trainer(params, **kw)
+            return tr.epoch
+        P = {"Wxh": params.WxhT, "Whh": params.Whh, "Why": params.Why, "bh": params.bh,
+             "by": params.by}
+        state = R.init_optimizer_state(self.optimizer, *P.values())
+        state = dict(zip(P, state.values()))
+        step = [0]
+        kw.pop("lr")
+
+        def epoch(tokens, offsets, labels, order):
+            loss, correct, step[0] = R.train_epoch(tokens, offsets, labels, order, P, state,
+                                                   lr=s["lr"], step=step[0], **kw)
+            params.sync_transpose()
+            if not math.isfinite(loss) or not params.all_finite():
+                raise FloatingPointError("training diverged: the loss or the weights became "
+                                         "NaN or infinite; lower the learning rate")
+            return loss, correct
+        return epoch
+
+    # ------------------------------------------------------------------ inference
+    def _check_fitted(self):
+        if not hasattr(self, "params_"):
+            raise NotFittedError("this Model is not fitted yet: call fit(texts, labels) first")
+
+    def _proba_encoded(self, tokens, offsets):
+        if self.backend == "numpy":
+            P = self.params_
+            return R.predict_proba(tokens, offsets, P.WxhT, P.Whh, P.bh, P.Why, P.by,
+                                   self.pooling)
+        return E.predict_proba(self.params_, tokens, offsets, self.pooling)
+
+    def _evaluate_encoded(self, tokens, offsets, yi):
+        p = self._proba_encoded(tokens, offsets)
+        pc = p[np.arange(len(yi)), yi].astype(np.float64)
+        loss = float(-np.mean(np.log(np.maximum(pc, np.finfo(np.float64).tiny))))
+        return loss, float(np.mean(np.argmax(p, axis=1) == yi))
+
+    def predict_proba(self, texts):
+        """Class probabilities, shape ``(n, n_classes)``, columns ordered as ``classes_``."""
+        self._check_fitted()
+        texts = _texts(texts)
+        if not texts:
+            return np.zeros((0, len(self.classes_)), dtype=self.params_.dtype)
+        return self._proba_encoded(*self.vocabulary_.encode(texts))
+
+    def predict(self, texts):
+        """Predicted labels (of the same kind as the training labels)."""
+        p = self.predict_proba(texts)
+        return self.classes_[np.argmax(p, axis=1)]
+
+    def _encode_labels(self, labels, n):
+        y = self._labels(labels, n)
+        unknown = ~np.isin(y, self.classes_)
+        if unknown.any():
+            raise ValueError(f"labels contain classes the model was not trained on: "
+                             f"{np.unique(y[unknown])!r}")
+        return np.searchsorted(self.classes_, y)
+
+    def evaluate(self, texts, labels):
+        """``{"loss": mean cross-entropy, "accuracy": fraction correct}`` on labelled texts."""
+        self._check_fitted()
+        texts = _texts(texts)
+        if not texts:
+            raise ValueError("cannot evaluate on an empty dataset")
+        yi = self._encode_labels(labels, len(texts))
+        loss, acc = self._evaluate_encoded(*self.vocabulary_.encode(texts), yi)
+        return {"loss": loss, "accuracy": acc}
+
+    def score(self, texts, labels):
+        """Accuracy (scikit-learn's classifier ``score``)."""
+        return self.evaluate(texts, labels)["accuracy"]
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path):
+        """Write weights, vocabulary, classes and hyperparameters to one ``.npz`` (no pickle).
+
+        The file is written to a temporary file beside ``path`` and renamed, so a failure never
+        leaves a half-written model.
+        """
+        self._check_fitted()
+        path = Path(path)
+        if self.tokenizer is not None:
+            raise ValueError("a model with a custom tokenizer cannot be saved: the tokenizer is "
+                             "code; save with the default tokenizer")
+        params = {k: v for k, v in self.get_params().items()
+                  if k not in ("tokenizer", "progress", "seed")}
+        params["dtype"] = np.dtype(params["dtype"]).name
+        if isinstance(self.seed, (int, np.integer)):
+            params["seed"] = int(self.seed)
+        meta = {"format": "fastrnn.Model", "format_version": FORMAT_VERSION,
+                "params": params, "vocabulary": self.vocabulary_.to_dict(),
+                "classes": self.classes_.tolist(), "classes_dtype": self.classes_.dtype.str,
+                "best_epoch": getattr(self, "best_epoch_", None)}
+        arrays = {name: getattr(self.params_, name) for name in self.params_.names}
+        arrays["meta"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
+        folder = path.parent if str(path.parent) else Path(".")
+        if not folder.is_dir():
+            raise FileNotFoundError(f"cannot save model to {path}: folder {folder} does not exist")
+        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=folder)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez(f, **arrays)
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+        return path
+
+    @classmethod
+    def load(cls, path):
+        """Load a model written by :meth:`save`; a bad file raises ``ValueError`` naming it."""
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"model file {path} does not exist")
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                data = {k: z[k] for k in z.files}
+        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+            raise ValueError(f"{path} is not a readable fastrnn model file ({e})") from None
+        try:
+            meta = json.loads(bytes(data.pop("meta")).decode("utf-8"))
+        except (KeyError, ValueError, UnicodeDecodeError):
+            raise ValueError(f"{path} is not a fastrnn model file (no readable metadata)") from None
+        if not isinstance(meta, dict) or meta.get("format") != "fastrnn.Model":
+            raise ValueError(f"{path} is not a fastrnn model file")
+        if meta.get("format_version") != FORMAT_VERSION:
+            raise ValueError(f"{path} has model format version {meta.get('format_version')!r}; "
+                             f"this fastrnn reads version {FORMAT_VERSION}")
+        try:
+            model = cls(**meta["params"])
+            model._validate()
+            vocab = Vocabulary.from_dict(meta["vocabulary"])
+            classes = np.array(meta["classes"], dtype=np.dtype(meta["classes_dtype"]))
+            arrays = [data[name] for name in E.Params.names]
+            params = E.Params(*arrays, dtype=model.dtype)
+            V, H, O = params.shape
+            if V != len(vocab) or O != len(classes) or H != model.hidden_size:
+                raise ValueError("weights do not match the vocabulary, classes or hidden size")
+            if not params.all_finite():
+                raise ValueError("weights contain NaN or infinity")
+        except (KeyError, TypeError, ValueError) as e:
+            raise ValueError(f"{path} is not a valid fastrnn model file: {e}") from None
+        model.vocabulary_ = vocab
+        model.classes_ = classes
+        model.params_ = params
+        model.best_epoch_ = meta.get("best_epoch")
+        return model
+
+
+def _stratified_split(yi, fraction, rng):
+    """Seeded stratified split: about ``fraction`` of each class (at least one) to validation."""
+    train, val = [], []
+    for c in np.unique(yi):
+        idx = np.flatnonzero(yi == c)
+        idx = idx[rng.permutation(len(idx))]
+        k = int(round(fraction * len(idx)))
+        k = min(max(k, 1), len(idx) - 1) if len(idx) > 1 else 0
+        val.append(idx[:k])
+        train.append(idx[k:])
+    return np.sort(np.concatenate(train)), np.sort(np.concatenate(val))
+
+
+class _Progress:
+    """A click progress bar over epochs with live metrics; silent when disabled."""
+
+    def __init__(self, epochs, enabled):
+        self.bar = None
+        self.last = {}
+        if enabled:
+            import click
+            self.bar = click.progressbar(length=epochs, label="training", file=sys.stderr,
+                                         item_show_func=lambda _: self._text())
+            self.bar.__enter__()
+
+    def _text(self):
+        m = self.last
+        if not m:
+            return ""
+        s = f"loss {m['loss']:.3f} acc {m['accuracy']:.3f}"
+        if "val_accuracy" in m:
+            s += f" val_acc {m['val_accuracy']:.3f}"
+        return s
+
+    def update(self, metrics):
+        self.last = metrics
+        if self.bar is not None:
+            self.bar.update(1)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None

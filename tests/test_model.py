@@ -1,0 +1,206 @@
+"""fastrnn.Model: fitting, prediction, determinism, backends, persistence, bad input."""
+
+import numpy as np
+import pytest
+
+import fastrnn
+from fastrnn import Model, NotFittedError
+from fastrnn.datasets import load_demo
+
+FAST = dict(hidden_size=16, epochs=3, progress=False)
+TUTORIAL_RECIPE = dict(pooling="last", optimizer="sgd", learning_rate=0.02, init="tutorial",
+                       weight_decay=0.0, min_count=1, early_stopping=False, gradient="tutorial")
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return load_demo(n_train=600, n_test=200, seed=1)
+
+
+def test_defaults_learn_the_builtin_corpus():
+    """The issue's bar: >= 99% test accuracy on the built-in corpus with defaults."""
+    (tr, ytr), (te, yte) = load_demo()
+    model = Model(seed=0, progress=False).fit(tr, ytr)
+    assert model.score(te, yte) >= 0.99
+
+
+def test_fit_predict_shapes_and_history(demo):
+    (tr, ytr), (te, yte) = demo
+    m = Model(seed=0, **FAST).fit(tr, ytr)
+    assert m is not None and list(m.classes_) == [0, 1]
+    p = m.predict_proba(te)
+    assert p.shape == (len(te), 2) and np.allclose(p.sum(axis=1), 1, atol=1e-5)
+    assert set(np.unique(m.predict(te))) <= {0, 1}
+    assert 1 <= len(m.history_) <= 3
+    assert {"epoch", "loss", "accuracy", "val_loss", "val_accuracy"} <= set(m.history_[0])
+    ev = m.evaluate(te, yte)
+    assert ev["accuracy"] == m.score(te, yte)
+    assert ev["loss"] > 0
+
+
+def test_string_labels_and_three_classes():
+    texts = ["good", "great film", "bad", "awful", "okay", "fine i guess"] * 20
+    labels = ["pos", "pos", "neg", "neg", "meh", "meh"] * 20
+    m = Model(seed=0, early_stopping=False, epochs=30, hidden_size=8, min_count=1,
+              learning_rate=0.1, progress=False).fit(texts, labels)
+    assert list(m.classes_) == ["meh", "neg", "pos"]
+    assert m.predict(["good", "awful", "okay"]).tolist() == ["pos", "neg", "meh"]
+    assert m.predict_proba(["good"]).shape == (1, 3)
+
+
+def test_bool_labels():
+    m = Model(seed=0, early_stopping=False, epochs=20, hidden_size=8, min_count=1,
+              learning_rate=0.1, progress=False).fit(["yes", "no"] * 10, [True, False] * 10)
+    assert m.predict(["yes"]).tolist() == [True]
+
+
+def test_same_seed_same_weights_bitwise(demo):
+    (tr, ytr), _ = demo
+    a = Model(seed=3, **FAST).fit(tr, ytr)
+    b = Model(seed=3, **FAST).fit(tr, ytr)
+    for name in a.params_.names:
+        np.testing.assert_array_equal(getattr(a.params_, name), getattr(b.params_, name))
+    c = Model(seed=4, **FAST).fit(tr, ytr)
+    assert not np.array_equal(a.params_.Whh, c.params_.Whh)
+
+
+@pytest.mark.parametrize("recipe", [dict(), TUTORIAL_RECIPE], ids=["default", "tutorial"])
+def test_numpy_backend_matches_numba(demo, recipe):
+    (tr, ytr), (te, _) = demo
+    kw = dict(FAST, seed=2, dtype="float64", **dict(dict(early_stopping=False), **recipe))
+    a = Model(backend="numba", **kw).fit(tr[:150], ytr[:150])
+    b = Model(backend="numpy", **kw).fit(tr[:150], ytr[:150])
+    for name in a.params_.names:
+        np.testing.assert_allclose(getattr(a.params_, name), getattr(b.params_, name),
+                                   rtol=1e-9, atol=1e-12, err_msg=name)
+    np.testing.assert_allclose(a.predict_proba(te), b.predict_proba(te), rtol=1e-9)
+
+
+def test_early_stopping_keeps_best_epoch(demo):
+    (tr, ytr), _ = demo
+    m = Model(seed=0, hidden_size=16, epochs=12, n_iter_no_change=2, progress=False)
+    m.fit(tr, ytr)
+    best = max(h["val_accuracy"] for h in m.history_)
+    assert m.history_[m.best_epoch_ - 1]["val_accuracy"] == best
+    assert m.n_epochs_ <= 12
+
+
+def test_validation_data_and_callback(demo):
+    (tr, ytr), (te, yte) = demo
+    seen = []
+    m = Model(seed=0, **FAST).fit(tr, ytr, validation_data=(te, yte),
+                                  callback=lambda h: seen.append(h) or len(seen) < 2)
+    assert len(seen) == 2 == len(m.history_)
+    assert seen[0]["val_accuracy"] == pytest.approx(m.history_[0]["val_accuracy"])
+
+
+def test_unknown_words_at_predict_time(demo):
+    (tr, ytr), _ = demo
+    m = Model(seed=0, **FAST).fit(tr, ytr)
+    p = m.predict_proba(["zzz qqq never seen", "", "!!!"])
+    assert p.shape == (3, 2) and np.isfinite(p).all()
+
+
+def test_save_load_round_trip(tmp_path, demo):
+    (tr, ytr), (te, _) = demo
+    m = Model(seed=0, **FAST).fit(tr, ytr)
+    path = m.save(tmp_path / "m.npz")
+    m2 = Model.load(path)
+    np.testing.assert_array_equal(m.predict_proba(te), m2.predict_proba(te))
+    assert m2.get_params()["hidden_size"] == 16
+    assert list(tmp_path.iterdir()) == [path]  # no temp file left
+
+
+def test_load_rejects_bad_files(tmp_path, demo):
+    (tr, ytr), _ = demo
+    m = Model(seed=0, **FAST).fit(tr, ytr)
+    good = m.save(tmp_path / "m.npz")
+    data = good.read_bytes()
+    (tmp_path / "trunc.npz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="trunc.npz"):
+        Model.load(tmp_path / "trunc.npz")
+    (tmp_path / "text.npz").write_text("hello")
+    with pytest.raises(ValueError, match="text.npz"):
+        Model.load(tmp_path / "text.npz")
+    np.savez(tmp_path / "other.npz", a=np.zeros(3))
+    with pytest.raises(ValueError, match="not a fastrnn model"):
+        Model.load(tmp_path / "other.npz")
+    with pytest.raises(FileNotFoundError, match="missing.npz"):
+        Model.load(tmp_path / "missing.npz")
+    import json
+    with np.load(good) as z:
+        arrays = {k: z[k] for k in z.files}
+    meta = json.loads(bytes(arrays["meta"]))
+    meta["format_version"] = 99
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    np.savez(tmp_path / "v99.npz", **arrays)
+    with pytest.raises(ValueError, match="version 99"):
+        Model.load(tmp_path / "v99.npz")
+    meta["format_version"] = 1
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    arrays["Whh"] = arrays["Whh"][:3]
+    np.savez(tmp_path / "shape.npz", **arrays)
+    with pytest.raises(ValueError, match="shape.npz"):
+        Model.load(tmp_path / "shape.npz")
+
+
+def test_not_fitted():
+    with pytest.raises(NotFittedError, match="not fitted"):
+        Model().predict(["good"])
+
+
+@pytest.mark.parametrize("kwargs,exc,match", [
+    (dict(pooling="median"), ValueError, "pooling"),
+    (dict(optimizer="rmsprop"), ValueError, "optimizer"),
+    (dict(init="orthogonal"), ValueError, "init"),
+    (dict(validation_fraction=1.0), ValueError, "validation_fraction"),
+    (dict(validation_fraction=0), ValueError, "validation_fraction"),
+    (dict(learning_rate=-1), ValueError, "learning_rate"),
+    (dict(learning_rate=float("nan")), ValueError, "learning_rate"),
+    (dict(hidden_size=0), ValueError, "hidden_size"),
+    (dict(epochs=1.5), TypeError, "epochs"),
+    (dict(dtype="int8"), TypeError, "dtype"),
+    (dict(backend="torch"), ValueError, "backend"),
+    (dict(weight_decay=-0.1), ValueError, "weight_decay"),
+])
+def test_bad_parameters_fail_before_training(kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        Model(**kwargs).fit(["good", "bad"] * 10, [1, 0] * 10)
+
+
+def test_bad_data():
+    with pytest.raises(ValueError, match="two classes"):
+        Model().fit(["a", "b", "c"], [1, 1, 1])
+    with pytest.raises(ValueError, match="empty"):
+        Model().fit([], [])
+    with pytest.raises(TypeError, match="single string"):
+        Model().fit("good", [1])
+    with pytest.raises(ValueError, match="one label per text"):
+        Model().fit(["a", "b"], [1])
+    with pytest.raises(ValueError, match="leaves a class"):
+        Model(validation_fraction=0.5).fit(["a", "b", "c"], [0, 1, 1])
+    m = Model(early_stopping=False, epochs=1, progress=False).fit(["a", "b"], [0, 1])
+    with pytest.raises(ValueError, match="not trained on"):
+        m.evaluate(["a"], [7])
+
+
+def test_sklearn_pipeline_and_grid_search(demo):
+    sklearn = pytest.importorskip("sklearn")
+    from sklearn.base import clone
+    from sklearn.model_selection import GridSearchCV, cross_val_score
+    from sklearn.pipeline import Pipeline
+    (tr, ytr), _ = demo
+    m = Model(seed=0, **FAST)
+    c = clone(m)
+    assert c.get_params() == m.get_params()
+    scores = cross_val_score(Model(seed=0, **FAST), tr[:300], ytr[:300], cv=2)
+    assert scores.shape == (2,)
+    grid = GridSearchCV(Pipeline([("rnn", Model(seed=0, **FAST))]),
+                        {"rnn__hidden_size": [4, 8]}, cv=2).fit(tr[:300], ytr[:300])
+    assert grid.best_params_["rnn__hidden_size"] in (4, 8)
+    assert sklearn.__version__
+
+
+def test_public_api():
+    assert {"Model", "RNN", "Vocabulary", "datasets", "reference"} <= set(fastrnn.__all__)
+    assert isinstance(fastrnn.__version__, str)
