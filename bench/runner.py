@@ -223,7 +223,7 @@ def run_cell(cell, backends, settings, machine, data=None):
     rows = []
     tol = TOL[cell.dtype]
     for be, times, res, pk, msg in measured:
-        label = be.name + ("-" + be.note if be.note else "")
+        label = be.name + ("-" + be.note if be.note and cell.kind == "train" else "")
         if res is None:
             rows.append(_row(cell, label, times, samples, flops, peak, None, tol, pk,
                              "FAIL", msg))
