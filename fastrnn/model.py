@@ -210,12 +210,37 @@ class Model:
         ``accuracy`` and, with validation, ``val_loss`` and ``val_accuracy``; returning ``False``
         stops training.  Returns ``self``; per-epoch metrics are in ``history_``.
         """
+        run = self._prepare_fit(texts, labels, validation_data)
+        trainer = self._trainer(run.params, run.settings)
+        show = self.progress if progress is None else progress
+        if show is None:
+            show = sys.stderr.isatty()
+        bar = _Progress(run.settings["epochs"], enabled=bool(show))
+        try:
+            while not run.done:
+                loss, correct = trainer(run.tokens, run.offsets, run.labels, run.next_order())
+                m = run.record(loss, correct)
+                bar.update(m)
+                if callback is not None and callback(dict(m)) is False:
+                    run.done = True
+        finally:
+            bar.close()
+        return run.finish()
+
+    def _prepare_fit(self, texts, labels, validation_data=None):
+        """Validate, split, build the vocabulary, encode and initialise: a :class:`_FitRun`.
+
+        Everything random is drawn here and in :meth:`_FitRun.next_order` from one
+        ``default_rng(seed)``, in a fixed order, so a model trained alone or in a batch of
+        models (``fastrnn.train_many``) gets the same weights.
+        """
         s = self._validate()
         texts = _texts(texts)
         if not texts:
             raise ValueError("cannot fit on an empty dataset")
         y = self._labels(labels, len(texts))
         classes, yi = np.unique(y, return_inverse=True)
+        yi = yi.reshape(-1)
         if len(classes) < 2:
             raise ValueError(f"labels must contain at least two classes, got only {classes!r}")
         rng = np.random.default_rng(self.seed)
@@ -246,7 +271,6 @@ class Model:
         train_texts = [texts[i] for i in train_idx]
         vocab.fit(train_texts)
         tokens, offsets = vocab.encode(train_texts)
-        labels_i = yi[train_idx].astype(np.int64)
         V, H, O = len(vocab), s["H"], len(classes)
         if V * H > 2**31:
             raise ValueError(f"vocabulary ({V} words) x hidden_size ({H}) is too large; "
@@ -258,47 +282,8 @@ class Model:
         vtok = None
         if val is not None:
             vtok = vocab.encode(val[0]) + (val[1].astype(np.int64),)
-
-        trainer = self._trainer(params, s)
-        self.history_ = []
-        best, best_params, bad = -1.0, None, 0
-        show = self.progress if progress is None else progress
-        if show is None:
-            show = sys.stderr.isatty()
-        bar = _Progress(s["epochs"], enabled=bool(show))
-        n = len(labels_i)
-        t0 = time.perf_counter()
-        try:
-            for epoch in range(1, s["epochs"] + 1):
-                order = rng.permutation(n) if self.shuffle else np.arange(n)
-                loss, correct = trainer(tokens, offsets, labels_i, order.astype(np.int64))
-                m = {"epoch": epoch, "loss": loss / n, "accuracy": correct / n,
-                     "time": time.perf_counter() - t0}
-                if vtok is not None:
-                    vl_, va_ = self._evaluate_encoded(*vtok)
-                    m.update(val_loss=vl_, val_accuracy=va_)
-                self.history_.append(m)
-                bar.update(m)
-                stop = callback is not None and callback(dict(m)) is False
-                if vtok is not None and self.early_stopping:
-                    if m["val_accuracy"] > best:
-                        best, best_params, bad = m["val_accuracy"], params.copy(), 0
-                        self.best_epoch_ = epoch
-                    else:
-                        bad += 1
-                        if bad >= s["patience"]:
-                            stop = True
-                if stop:
-                    break
-        finally:
-            bar.close()
-        if best_params is not None:
-            self.params_ = best_params
-        else:
-            self.best_epoch_ = len(self.history_)
-        self.n_epochs_ = len(self.history_)
-        self.fit_time_ = time.perf_counter() - t0
-        return self
+        return _FitRun(self, s, rng, params, tokens, offsets,
+                       yi[train_idx].astype(np.int64), vtok)
 
     def _trainer(self, params, s):
         kw = dict(lr=s["lr"], clip=s["clip"], clip_norm=s["clip_norm"], weight_decay=s["wd"],
@@ -451,6 +436,63 @@ class Model:
         model.classes_ = classes
         model.params_ = params
         model.best_epoch_ = meta.get("best_epoch")
+        return model
+
+
+class _FitRun:
+    """The state of one model's training: data, parameters, RNG, history, early stopping."""
+
+    def __init__(self, model, settings, rng, params, tokens, offsets, labels, val):
+        self.model = model
+        self.settings = settings
+        self.rng = rng
+        self.params = params
+        self.tokens, self.offsets, self.labels = tokens, offsets, labels
+        self.val = val
+        self.history = []
+        self.best, self.best_params, self.bad = -1.0, None, 0
+        self.best_epoch = None
+        self.done = False
+        self.t0 = time.perf_counter()
+        model.history_ = self.history
+
+    def next_order(self):
+        """The next epoch's sample order (int64), drawn from the model's RNG."""
+        n = len(self.labels)
+        order = self.rng.permutation(n) if self.model.shuffle else np.arange(n)
+        return order.astype(np.int64)
+
+    def record(self, loss, correct):
+        """Book one finished epoch: metrics, validation, early stopping. Returns the metrics."""
+        n = len(self.labels)
+        epoch = len(self.history) + 1
+        m = {"epoch": epoch, "loss": loss / n, "accuracy": correct / n,
+             "time": time.perf_counter() - self.t0}
+        if self.val is not None:
+            m["val_loss"], m["val_accuracy"] = self.model._evaluate_encoded(*self.val)
+        self.history.append(m)
+        if self.val is not None and self.model.early_stopping:
+            if m["val_accuracy"] > self.best:
+                self.best, self.best_params, self.bad = m["val_accuracy"], self.params.copy(), 0
+                self.best_epoch = epoch
+            else:
+                self.bad += 1
+                if self.bad >= self.settings["patience"]:
+                    self.done = True
+        if epoch >= self.settings["epochs"]:
+            self.done = True
+        return m
+
+    def finish(self):
+        """Keep the best weights and set the fitted attributes; returns the model."""
+        model = self.model
+        if self.best_params is not None:
+            model.params_ = self.best_params
+            model.best_epoch_ = self.best_epoch
+        else:
+            model.best_epoch_ = len(self.history)
+        model.n_epochs_ = len(self.history)
+        model.fit_time_ = time.perf_counter() - self.t0
         return model
 
 
