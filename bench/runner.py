@@ -12,10 +12,11 @@ range of the microseconds per sample over the repeats, samples/s, the speed-up a
 reference of the same cell, and GFLOP/s counting the minimal FLOPs of
 :mod:`fastrnn.bench.scenarios`.
 
-Agreement: every backend's final weights (training) or probabilities (inference) are compared
-with the numpy reference's in the same dtype, as ``max |a - b| / max |b|`` per array.  Tolerance:
-float64 ``1e-9``; float32 ``1e-4`` (float32 training drifts by a few ulp per step, and the cells
-run hundreds of steps).  A backend above tolerance is a failure: its time is not reported.
+Agreement: every backend's weight changes (final minus initial weights, training) or
+probabilities (inference) are compared with the numpy reference's in the same dtype, as
+``max |a - b| / max |b|`` per array.  Tolerance:
+float64 ``1e-9`` (measured: ~1e-13 on every scenario); float32 ``1e-3`` (measured up to ~2e-4:
+float32 rounding of small updates, summed over hundreds of steps).  A backend above tolerance is a failure: its time is not reported.
 """
 
 import gc
@@ -37,7 +38,7 @@ from . import scenarios as S
 from .machine import machine_info
 
 SCHEMA = "fastrnn-bench/1"
-TOL = {"float64": 1e-9, "float32": 1e-4}
+TOL = {"float64": 1e-9, "float32": 1e-3}
 CSV_FIELDS = ("scenario", "param", "value", "dtype", "backend", "status", "n", "V", "H", "O",
               "epochs", "threads", "samples_timed", "repeats", "median_us", "q1_us", "q3_us",
               "min_us", "max_us", "samples_per_s", "speedup", "flops_per_sample", "gflops",
@@ -157,8 +158,12 @@ def time_backend(backend, cell, data, repeats, warmup=1, trace=True):
     return times, backend.result(st), peak
 
 
-def rel_error(a, b):
-    """Largest ``max |a - b| / max |b|`` over the arrays of two results."""
+def rel_error(a, b, base=None):
+    """Largest ``max |a - b| / max |b|`` over the arrays of two results.
+
+    With ``base`` (the initial weights), the *changes* ``a - base`` and ``b - base`` are
+    compared instead: small updates of large weights would otherwise hide a wrong gradient.
+    """
     worst = 0.0
     for k, ref in b.items():
         got = a.get(k)
@@ -166,6 +171,9 @@ def rel_error(a, b):
             return math.inf
         if not np.all(np.isfinite(got)):
             return math.inf
+        if base is not None and k in base:
+            got = got - base[k]
+            ref = ref - base[k]
         scale = float(np.max(np.abs(ref))) if ref.size else 0.0
         err = float(np.max(np.abs(got - ref))) if ref.size else 0.0
         worst = max(worst, err / scale if scale > 0 else err)
@@ -228,7 +236,7 @@ def run_cell(cell, backends, settings, machine, data=None):
             rows.append(_row(cell, label, times, samples, flops, peak, None, tol, pk,
                              "FAIL", msg))
             continue
-        rel = rel_error(res, oracle)
+        rel = rel_error(res, oracle, data.init if cell.kind == "train" else None)
         if rel <= tol:
             rows.append(_row(cell, label, times, samples, flops, peak, rel, tol, pk, "ok",
                              warm_s=getattr(be, "warm_s", None)))

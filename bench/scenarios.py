@@ -39,6 +39,8 @@ MAX_BYTES = 8 * 2**30
 #: Budget of minimal FLOPs (plus the dense reference's extra work) per epoch in sweeps: sets the
 #: number of sentences per cell so that a sweep point costs about the same.
 FLOP_BUDGET = 1.5e8
+#: Initial weights: "tutorial" (randn / 1000, as the tutorial) or "xavier".
+INIT = "tutorial"
 
 
 def flops_train(T, U, H, O):
@@ -111,7 +113,7 @@ def make_data(cell):
     orders = [rng.permutation(cell.n).astype(np.int64) for _ in range(max(cell.epochs, 1))]
     # Glorot-uniform weights drawn in the tutorial's order (Whh, Wxh, Why), zero biases
     from fastrnn._engine import init_weights
-    Whh, Wxh, Why = init_weights(cell.V, cell.H, cell.O, "xavier", rng)
+    Whh, Wxh, Why = init_weights(cell.V, cell.H, cell.O, INIT, rng)
     init = dict(WxhT=np.ascontiguousarray(Wxh.T), Whh=Whh, Why=Why,
                 bh=np.zeros(cell.H), by=np.zeros(cell.O))
     return Data(tokens, offsets, labels, orders, init)
