@@ -132,16 +132,19 @@ def list_cmd():
               "cell and backend as CSV.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="plot throughput "
               "and speed-up vs the swept parameter (needs matplotlib).")
+@click.option("--data", "data_dir", type=click.Path(exists=True, file_okay=False),
+              help="real scenario: a folder with train.tsv and test.tsv (label, text).")
 @click.option("--quick", is_flag=True, help="a few-second smoke run: tutorial, float64, small "
               "sweeps, no cold-compile subprocess.")
 @click.option("--compile/--no-compile", "compile_times", default=True, show_default=True,
               help="measure numba compile time in subprocesses (cold: fresh NUMBA_CACHE_DIR; "
               "cached).")
 def run(scenarios, backend_names, reference, dtypes, values, hidden, vocab, length, samples,
-        epochs, seed, repeats, json_path, csv_path, plot_path, quick, compile_times):
+        epochs, seed, repeats, json_path, csv_path, data_dir, plot_path, quick, compile_times):
     """Time SCENARIOS (default: tutorial) on every backend and print a table.
 
-    Scenarios: tutorial, hidden, length, vocab, infer, threads.  Every backend trains the same
+    Scenarios: tutorial, hidden, length, vocab, infer, threads, real (fastrnn.Model per recipe
+    on --data DIR or the built-in corpus).  Every backend trains the same
     model from the same weights on the same sample order; results that disagree with the numpy
     reference are reported as failures (exit code 1), not as times.
     """
@@ -155,11 +158,21 @@ def run(scenarios, backend_names, reference, dtypes, values, hidden, vocab, leng
         notes.append(msg)
         err.print("note: " + msg)
 
+    from . import real
+    known = list(S.SCENARIOS) + (["real"] if real.available() else [])
     scenarios = list(scenarios) or ["tutorial"]
     for name in scenarios:
-        if name not in S.SCENARIOS:
+        if name not in known:
             raise click.BadParameter("unknown scenario %r; choose from %s"
-                                     % (name, ", ".join(S.SCENARIOS)), param_hint="SCENARIO")
+                                     % (name, ", ".join(known)), param_hint="SCENARIO")
+    do_real = "real" in scenarios
+    scenarios = [s for s in scenarios if s != "real"]
+    if data_dir is not None and not do_real:
+        raise click.BadParameter("--data is for the 'real' scenario", param_hint="--data")
+    if data_dir is not None:
+        for f in ("train.tsv", "test.tsv"):
+            if not os.path.isfile(os.path.join(data_dir, f)):
+                raise click.BadParameter("%s has no %s" % (data_dir, f), param_hint="--data")
     outputs = [(p, w) for p, w in ((json_path, "--json"), (csv_path, "--csv"),
                                    (plot_path, "--plot")) if p]
     seen = set()
@@ -187,9 +200,11 @@ def run(scenarios, backend_names, reference, dtypes, values, hidden, vocab, leng
                 reference=reference if any(isinstance(b, B.NumpyBackend) for b in bes)
                 else "lean", epochs=epochs or (3 if quick else None))
     try:
-        cells = R.build_cells(scenarios, dts, opts, values=values, quick=quick)
+        cells = R.build_cells(scenarios, dts, opts, values=values, quick=quick) if scenarios \
+            else []
     except R.BenchError as exc:
         raise click.UsageError(str(exc)) from None
+    real_backends = [b.name for b in bes if b.name in ("numba", "numpy")]
     settings = R.Settings(repeats=repeats or (3 if quick else 5), reference=reference,
                           compile_times=compile_times, cold_compile=not quick)
     if quick and compile_times:
@@ -206,8 +221,15 @@ def run(scenarios, backend_names, reference, dtypes, values, hidden, vocab, leng
             def progress(advance, desc):
                 prog.update(task, advance=advance, description=desc)
             result = R.run_benchmark(cells, bes, settings, progress)
+            if do_real:
+                result.results.extend(real.run_real(data_dir, dts, real_backends,
+                                                    epochs or (1 if quick else 5), hidden,
+                                                    progress))
     else:
         result = R.run_benchmark(cells, bes, settings)
+        if do_real:
+            result.results.extend(real.run_real(data_dir, dts, real_backends,
+                                                epochs or (1 if quick else 5), hidden))
     result.notes.extend(notes)
     report.print_run(result, console)
     console.print("[dim]%d cells in %.1f s[/]" % (len(cells), time.perf_counter() - t0))

@@ -29,6 +29,8 @@ def results_table(run):
                       ("% peak", "right"), ("rel err", "right"), ("traced peak", "right")):
         t.add_column(col, justify=just)
     for r in run.results:
+        if r["scenario"] == "real":
+            continue
         cell = "%s=%s" % (r["param"], r["value"]) if r["param"] else "n=%d" % r["n"]
         if r["status"] != "ok":
             t.add_row(r["scenario"], cell, r["dtype"], r["backend"],
@@ -74,6 +76,18 @@ def print_run(run, console=None):
     console.print("[dim]traced peak: tracemalloc peak of Python and numpy allocations during "
                   "prepare + one warm-up run; process max RSS %s (getrusage)[/]"
                   % _bytes(run.to_json()["max_rss_bytes"]))
+    real = [r for r in run.results if r["scenario"] == "real"]
+    if real:
+        t = Table(title="real: fastrnn.Model per recipe (fixed epochs, no early stopping)",
+                  header_style="bold")
+        for col in ("recipe", "dtype", "backend", "epochs", "s/epoch", "µs/sample",
+                    "test accuracy", "data"):
+            t.add_column(col)
+        for r in real:
+            t.add_row(r["value"], r["dtype"], r["backend"], str(r["epochs"]),
+                      _f(r["s_per_epoch"], "%.3f"), _f(r["median_us"]),
+                      _f(r["accuracy"], "%.4f"), r["message"].split(";")[0])
+        console.print(t)
     for note in run.notes:
         console.print("note: " + note)
 
@@ -102,7 +116,7 @@ def plot(run, path):
     except ImportError:
         raise RuntimeError("--plot needs matplotlib: pip install 'fastrnn[plot]' "
                            "(or pip install matplotlib)") from None
-    rows = [r for r in run.results if r["status"] == "ok"]
+    rows = [r for r in run.results if r["status"] == "ok" and not isinstance(r["value"], str)]
     scen = []
     for r in rows:
         if r["scenario"] not in scen:

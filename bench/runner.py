@@ -42,7 +42,8 @@ TOL = {"float64": 1e-9, "float32": 1e-3}
 CSV_FIELDS = ("scenario", "param", "value", "dtype", "backend", "status", "n", "V", "H", "O",
               "epochs", "threads", "samples_timed", "repeats", "median_us", "q1_us", "q3_us",
               "min_us", "max_us", "samples_per_s", "speedup", "flops_per_sample", "gflops",
-              "pct_peak", "rel_err", "tol", "peak_traced_bytes", "message")
+              "pct_peak", "rel_err", "tol", "peak_traced_bytes", "accuracy", "s_per_epoch",
+              "message")
 
 
 class BenchError(ValueError):
