@@ -7,8 +7,8 @@ timing, and ``setup`` restores the initial weights before every round (one round
 epochs, or one predict_proba).  Each test also checks that the round reproduced the reference's
 result.  Times are per round, not per sample: divide by ``extra_info["samples"]``.
 
-    pytest bench/test_bench_scenarios.py --benchmark-group-by=group
-    pytest bench/test_bench_scenarios.py --benchmark-disable      # as plain tests
+    pytest bench/test_bench_scenarios.py --benchmark-enable --benchmark-group-by=group
+    pytest bench/test_bench_scenarios.py      # as plain tests (addopts has --benchmark-disable)
 """
 
 import numpy as np
