@@ -169,5 +169,5 @@ def profile(cell, repeats=5, machine=None):
         rows.append(("FLOP bound at est. peak", flops / (peak * 1e3),
                      "%.0f FLOPs / %.1f GFLOP/s (one core)" % (flops, peak)))
     rows.append(("tanh evaluations", float(np.mean(d.lengths) * cell.H),
-                 "per sample (count, not µs): libm tanh ~5-8 ns each"))
+                 "per sample (a count, not µs)"))
     return rows, {"cell": cell.to_dict(), "flops_per_sample": flops}
