@@ -43,8 +43,8 @@ OPT_SGD, OPT_ADAGRAD, OPT_ADAM = 0, 1, 2
 HP_FIELDS = ("lr", "clip", "clip_norm", "weight_decay", "eps", "beta1", "beta2")
 HP_LR, HP_CLIP, HP_CLIP_NORM, HP_WD, HP_EPS, HP_BETA1, HP_BETA2 = range(7)
 #: Rows of the ``vecs`` workspace, each of length H.
-V_DR, V_DH, V_DH2, V_TMP, V_POOL = range(5)
-N_VECS = 5
+V_DR, V_DH, V_DH2, V_TMP, V_POOL, V_ACC = range(6)
+N_VECS = 6
 
 _opts = dict(cache=True, error_model="numpy", nogil=True)
 
@@ -447,23 +447,136 @@ def whh_gradient(T, hs, G, dWhh):
             k -= 1
 
 
+# Fused gradient + clip + update of the recurrent matrix, one row at a time: the (H, H) gradient
+# never exists (items 1/2 of PERFORMANCE.md).  Row r's gradient, sum_{k=T..2} C[k-1, r] * Vv[k-1],
+# summed in descending k, goes to the L1-resident vector acc[V_ACC]: row r of dWhh with
+# (C, Vv) = (G, hs), or row r of dWhh.T with (C, Vv) = (hs, G) -- the same products (a * b ==
+# b * a) in the same order, so both orientations give bitwise equal updates.  Up to four steps
+# per pass, the first pass writing without reading: for short sentences a row takes one pass.
+# All in one function with the row loop inside: a helper called (or inlined) per row costs
+# atomic reference-count updates on its array arguments, which measured slower than the work.
+# Loop indices come from range(): with while-loop indices LLVM left the passes scalar.
 @njit(**_opts)
-def apply_update(tokens, hs, pooled, G, dy, WxhT, Whh, WhhT, Why, bh, by,
-                 Sx, Shh, Sy, Sbh, Sby, hp, optimizer, counters, gX, mark, vecs, y,
-                 dWhh, dWhy, rows, uniq):
-    """Clip the sentence's gradients and update all five parameters in place.
+def _whh_fused(P, S, C, Vv, T, acc, optimizer, lr, wd, clip, scale, eps, b1, b2, c1, c2, sumsq):
+    """Update ``P`` (or, with ``sumsq``, return the clipped gradient's float64 sum of squares)."""
+    H = P.shape[1]
+    one = lr * 0 + 1
+    n = min(T - 1, 4)
+    m = T - 1 - n
+    s = 0.0
+    for r in range(P.shape[0]):
+        if n <= 0:
+            for j in range(H):
+                acc[V_ACC, j] = 0
+        elif n == 1:
+            g0 = C[T - 1, r]
+            for j in range(H):
+                acc[V_ACC, j] = g0 * Vv[T - 1, j]
+        elif n == 2:
+            g0 = C[T - 1, r]
+            g1 = C[T - 2, r]
+            for j in range(H):
+                acc[V_ACC, j] = g0 * Vv[T - 1, j] + g1 * Vv[T - 2, j]
+        elif n == 3:
+            g0 = C[T - 1, r]
+            g1 = C[T - 2, r]
+            g2 = C[T - 3, r]
+            for j in range(H):
+                acc[V_ACC, j] = (g0 * Vv[T - 1, j] + g1 * Vv[T - 2, j]) + g2 * Vv[T - 3, j]
+        else:
+            g0 = C[T - 1, r]
+            g1 = C[T - 2, r]
+            g2 = C[T - 3, r]
+            g3 = C[T - 4, r]
+            for j in range(H):
+                acc[V_ACC, j] = (((g0 * Vv[T - 1, j] + g1 * Vv[T - 2, j]) + g2 * Vv[T - 3, j])
+                                 + g3 * Vv[T - 4, j])
+        # then the steps k = T-n .. 2 (rows k-1 = T-n-1 .. 1), four per pass, the last 0-3 in one
+        for b in range(m // 4):
+            q = T - n - 1 - 4 * b
+            g0 = C[q, r]
+            g1 = C[q - 1, r]
+            g2 = C[q - 2, r]
+            g3 = C[q - 3, r]
+            for j in range(H):
+                acc[V_ACC, j] = (((acc[V_ACC, j] + g0 * Vv[q, j]) + g1 * Vv[q - 1, j])
+                                 + g2 * Vv[q - 2, j]) + g3 * Vv[q - 3, j]
+        q = T - n - 1 - 4 * (m // 4)  # the last 0-3 steps, rows q .. 1, in one pass
+        if q == 1:
+            g0 = C[1, r]
+            for j in range(H):
+                acc[V_ACC, j] = acc[V_ACC, j] + g0 * Vv[1, j]
+        elif q == 2:
+            g0 = C[2, r]
+            g1 = C[1, r]
+            for j in range(H):
+                acc[V_ACC, j] = (acc[V_ACC, j] + g0 * Vv[2, j]) + g1 * Vv[1, j]
+        elif q == 3:
+            g0 = C[3, r]
+            g1 = C[2, r]
+            g2 = C[1, r]
+            for j in range(H):
+                acc[V_ACC, j] = ((acc[V_ACC, j] + g0 * Vv[3, j]) + g1 * Vv[2, j]) + g2 * Vv[1, j]
+        if sumsq:
+            for j in range(H):
+                x = np.float64(min(max(acc[V_ACC, j] + wd * P[r, j], -clip), clip))
+                s += x * x
+        elif optimizer == OPT_SGD:
+            for j in range(H):
+                x = min(max(acc[V_ACC, j] + wd * P[r, j], -clip), clip) * scale
+                P[r, j] -= lr * x
+        elif optimizer == OPT_ADAGRAD:
+            for j in range(H):
+                x = min(max(acc[V_ACC, j] + wd * P[r, j], -clip), clip) * scale
+                S[0, r, j] += x * x
+                P[r, j] -= lr * x / (np.sqrt(S[0, r, j]) + eps)
+        else:
+            for j in range(H):
+                x = min(max(acc[V_ACC, j] + wd * P[r, j], -clip), clip) * scale
+                S[0, r, j] = b1 * S[0, r, j] + (one - b1) * x
+                S[1, r, j] = b2 * S[1, r, j] + (one - b2) * (x * x)
+                P[r, j] -= lr * (S[0, r, j] / c1) / (np.sqrt(S[1, r, j] / c2) + eps)
+    return s
 
-    Workspace: ``dWhh`` (H, H), ``dWhy`` (O, H), ``rows`` = ``arange(max(H, O))`` (int64),
-    ``uniq`` (>= T,) int64, ``y`` (O,) (the spent logits' buffer holds the by gradient), ``vecs``
-    row V_TMP (the bh gradient).  The input gradient exists only in the rows of the sentence's
-    words: ``gX`` (V, H) must be all-zero on entry and is left all-zero; ``mark`` (V,) int64
-    records which rows this sentence touched.  ``S*`` are the optimizer states, shape
-    ``(slots, *param.shape)``: 0 slots for SGD, 1 (summed squared gradients) for Adagrad, 2
-    (first and second moments) for Adam.  ``counters`` (2,) int64: the optimizer step count and
-    the row stamp, both advanced.  Weight decay ``hp[HP_WD]`` applies to the weight matrices
-    (lazily: only to the input rows of the sentence's words), not to the biases.  ``WhhT`` is
-    refreshed from ``Whh`` at the end.
-    """
+
+@njit(**_opts)
+def _transpose(A, B):
+    """``B = A.T`` for square (H, H) arrays, eight source rows at a time (2x the naive loop)."""
+    H = A.shape[0]
+    i0 = 0
+    while i0 + 8 <= H:
+        for j in range(H):
+            for i in range(i0, i0 + 8):
+                B[j, i] = A[i, j]
+        i0 += 8
+    for j in range(H):
+        for i in range(i0, H):
+            B[j, i] = A[i, j]
+
+
+@njit(**_opts)
+def _transpose_inplace(A):
+    H = A.shape[0]
+    for i in range(H):
+        for j in range(i + 1, H):
+            a = A[i, j]
+            A[i, j] = A[j, i]
+            A[j, i] = a
+
+
+#: How :func:`_apply_update` keeps ``Whh`` and ``WhhT``: update ``Whh`` and refresh ``WhhT``
+#: (the public contract); the same with ``dWhh`` holding ``Shh[0].T`` (Adagrad inside an epoch:
+#: then both copies are updated by the same arithmetic); or update only ``WhhT`` with ``Shh``
+#: holding its transposed state (inside a ``gradient="tutorial"`` epoch, which never reads
+#: ``Whh``; :func:`train_epoch` writes ``Whh`` back at the end).
+WHH_BOTH, WHH_BOTH_SHHT, WHH_ONLY_T = 0, 1, 2
+
+
+@njit(**_opts)
+def _apply_update(tokens, hs, pooled, G, dy, WxhT, Whh, WhhT, Why, bh, by,
+                 Sx, Shh, Sy, Sbh, Sby, hp, optimizer, counters, gX, mark, vecs, y,
+                 dWhh, dWhy, rows, uniq, whh_mode):
+    """:func:`apply_update` with the ``Whh``/``WhhT`` bookkeeping of ``whh_mode`` (WHH_*)."""
     T = tokens.shape[0]
     O, H = Why.shape
     clip = hp[HP_CLIP]
@@ -492,7 +605,6 @@ def apply_update(tokens, hs, pooled, G, dy, WxhT, Whh, WhhT, Why, bh, by,
     for k in range(T, 0, -1):
         for i in range(H):
             dbh[0, i] += G[k - 1, i]
-    whh_gradient(T, hs, G, dWhh)
     nu = 0
     for k in range(T, 0, -1):
         w = tokens[k - 1]
@@ -511,7 +623,10 @@ def apply_update(tokens, hs, pooled, G, dy, WxhT, Whh, WhhT, Why, bh, by,
     if clip_norm > 0:
         ss = (_sumsq_rows(Why, dWhy, rows, O, wd, clip) + _sumsq_rows(by2, dby, rows, 1, zero, clip)
               + _sumsq_rows(bh2, dbh, rows, 1, zero, clip)
-              + _sumsq_rows(Whh, dWhh, rows, H, wd, clip)
+              + (_whh_fused(WhhT, Shh, hs, G, T, vecs, optimizer, zero, wd, clip, one, zero, zero,
+                            zero, one, one, True) if whh_mode == WHH_ONLY_T
+                 else _whh_fused(Whh, Shh, G, hs, T, vecs, optimizer, zero, wd, clip, one, zero,
+                                 zero, zero, one, one, True))
               + _sumsq_rows(WxhT, gX, uniq, nu, wd, clip))
         norm = np.sqrt(ss)
         if norm > clip_norm:
@@ -520,15 +635,52 @@ def apply_update(tokens, hs, pooled, G, dy, WxhT, Whh, WhhT, Why, bh, by,
     update_rows(Why, dWhy, Sy, rows, O, optimizer, hp, wd, scale, c1, c2)
     update_rows(by2, dby, Sby2, rows, 1, optimizer, hp, zero, scale, c1, c2)
     update_rows(bh2, dbh, Sbh2, rows, 1, optimizer, hp, zero, scale, c1, c2)
-    update_rows(Whh, dWhh, Shh, rows, H, optimizer, hp, wd, scale, c1, c2)
-    for i in range(H):
-        for j in range(H):
-            WhhT[j, i] = Whh[i, j]
+    lr = hp[HP_LR]
+    eps = hp[HP_EPS]
+    b1 = hp[HP_BETA1]
+    b2 = hp[HP_BETA2]
+    if whh_mode == WHH_ONLY_T:
+        _whh_fused(WhhT, Shh, hs, G, T, vecs, optimizer, lr, wd, clip, scale, eps, b1, b2, c1, c2,
+                   False)
+    else:
+        _whh_fused(Whh, Shh, G, hs, T, vecs, optimizer, lr, wd, clip, scale, eps, b1, b2, c1, c2,
+                   False)
+        if optimizer == OPT_SGD:  # a second fused pass is cheaper than a transpose
+            _whh_fused(WhhT, Shh, hs, G, T, vecs, optimizer, lr, wd, clip, scale, eps, b1, b2,
+                       c1, c2, False)
+        elif optimizer == OPT_ADAGRAD and whh_mode == WHH_BOTH_SHHT:
+            _whh_fused(WhhT, dWhh.reshape((1, H, H)), hs, G, T, vecs, optimizer, lr, wd, clip,
+                       scale, eps, b1, b2, c1, c2, False)
+        else:
+            _transpose(Whh, WhhT)
     update_rows(WxhT, gX, Sx, uniq, nu, optimizer, hp, wd, scale, c1, c2)
     for n in range(nu):
         w = uniq[n]
         for i in range(H):
             gX[w, i] = 0
+
+
+
+@njit(**_opts)
+def apply_update(tokens, hs, pooled, G, dy, WxhT, Whh, WhhT, Why, bh, by,
+                 Sx, Shh, Sy, Sbh, Sby, hp, optimizer, counters, gX, mark, vecs, y,
+                 dWhh, dWhy, rows, uniq):
+    """Clip the sentence's gradients and update all five parameters in place.
+
+    Workspace: ``dWhh`` (H, H) (scratch), ``dWhy`` (O, H), ``rows`` = ``arange(max(H, O))``
+    (int64), ``uniq`` (>= T,) int64, ``y`` (O,) (the spent logits' buffer holds the by gradient),
+    ``vecs`` rows V_TMP (the bh gradient) and V_ACC (one row of the Whh gradient at a time).
+    The input gradient exists only in the rows of the sentence's words: ``gX`` (V, H) must be
+    all-zero on entry and is left all-zero; ``mark`` (V,) int64 records which rows this sentence
+    touched.  ``S*`` are the optimizer states, shape ``(slots, *param.shape)``: 0 slots for SGD,
+    1 (summed squared gradients) for Adagrad, 2 (first and second moments) for Adam.
+    ``counters`` (2,) int64: the optimizer step count and the row stamp, both advanced.  Weight
+    decay ``hp[HP_WD]`` applies to the weight matrices (lazily: only to the input rows of the
+    sentence's words), not to the biases.  ``WhhT`` is kept equal to ``Whh.T``.
+    """
+    _apply_update(tokens, hs, pooled, G, dy, WxhT, Whh, WhhT, Why, bh, by,
+                  Sx, Shh, Sy, Sbh, Sby, hp, optimizer, counters, gX, mark, vecs, y,
+                  dWhh, dWhy, rows, uniq, WHH_BOTH)
 
 
 # --------------------------------------------------------------------------------------------
@@ -547,9 +699,18 @@ def train_epoch(tokens, offsets, labels, order, WxhT, Whh, WhhT, Why, bh, by,
     Returns ``(summed loss as float64, number of correct predictions before each update)``.
     """
     H = bh.shape[0]
-    for i in range(H):
-        for j in range(H):
-            WhhT[j, i] = Whh[i, j]
+    _transpose(Whh, WhhT)
+    slots = Shh.shape[0]
+    if gradient == GRADIENT_TUTORIAL:
+        # the epoch reads only WhhT: update it alone, with the Whh state transposed in place
+        whh_mode = WHH_ONLY_T
+        for q in range(slots):
+            _transpose_inplace(Shh[q])
+    elif optimizer == OPT_ADAGRAD:
+        whh_mode = WHH_BOTH_SHHT
+        _transpose(Shh[0], dWhh)
+    else:
+        whh_mode = WHH_BOTH
     loss = 0.0
     correct = 0
     pooled = vecs[V_POOL]
@@ -569,9 +730,13 @@ def train_epoch(tokens, offsets, labels, order, WxhT, Whh, WhhT, Why, bh, by,
             correct += 1
         dy[c] -= 1  # p becomes dL/dy in place
         backward_steps(T, hs, amax, Whh, WhhT, Why, dy, pooling, gradient, G, vecs)
-        apply_update(sent, hs, pooled, G, dy, WxhT, Whh, WhhT, Why, bh, by,
-                     Sx, Shh, Sy, Sbh, Sby, hp, optimizer, counters, gX, mark, vecs, y,
-                     dWhh, dWhy, rows, uniq)
+        _apply_update(sent, hs, pooled, G, dy, WxhT, Whh, WhhT, Why, bh, by,
+                      Sx, Shh, Sy, Sbh, Sby, hp, optimizer, counters, gX, mark, vecs, y,
+                      dWhh, dWhy, rows, uniq, whh_mode)
+    if whh_mode == WHH_ONLY_T:
+        _transpose(WhhT, Whh)
+        for q in range(slots):
+            _transpose_inplace(Shh[q])
     return loss, correct
 
 
