@@ -17,6 +17,7 @@ from .datasets import load, load_demo
 from .model import Model
 
 DTYPES = click.Choice(["float32", "float64"])
+DEFAULTS = Model().get_params()  # one source of truth for the options' defaults
 
 
 def _fail(message):
@@ -48,12 +49,12 @@ def main():
 
 
 @main.command()
-@click.option("--epochs", default=20, show_default=True, type=click.IntRange(1, 10000),
-              help="Maximum epochs (early stopping may stop sooner).")
-@click.option("--train-size", default=2000, show_default=True, type=click.IntRange(10, 10**6))
+@click.option("--epochs", default=DEFAULTS["epochs"], show_default=True,
+              type=click.IntRange(1, 10000), help="Maximum epochs (early stopping stops sooner).")
+@click.option("--train-size", default=4000, show_default=True, type=click.IntRange(10, 10**6))
 @click.option("--test-size", default=500, show_default=True, type=click.IntRange(10, 10**6))
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(0))
-@click.option("--dtype", type=DTYPES, default="float32", show_default=True)
+@click.option("--dtype", type=DTYPES, default=DEFAULTS["dtype"], show_default=True)
 def demo(epochs, train_size, test_size, seed, dtype):
     """Train on the built-in generated sentiment corpus and print a tutorial-style log."""
     (tr, ytr), (te, yte) = load_demo(n_train=train_size, n_test=test_size, seed=seed)
@@ -75,13 +76,14 @@ def demo(epochs, train_size, test_size, seed, dtype):
 
 
 def _common_train_options(f):
-    f = click.option("--dtype", type=DTYPES, default="float32", show_default=True)(f)
+    f = click.option("--dtype", type=DTYPES, default=DEFAULTS["dtype"], show_default=True)(f)
     f = click.option("--seed", type=click.IntRange(0), default=None, help="Random seed.")(f)
-    f = click.option("--learning-rate", type=float, default=0.01, show_default=True)(f)
-    f = click.option("--hidden-size", type=click.IntRange(1, 65536), default=64,
+    f = click.option("--learning-rate", type=float, default=DEFAULTS["learning_rate"],
                      show_default=True)(f)
-    f = click.option("--epochs", type=click.IntRange(1, 10000), default=20,
-                     show_default=True)(f)
+    f = click.option("--hidden-size", type=click.IntRange(1, 65536),
+                     default=DEFAULTS["hidden_size"], show_default=True)(f)
+    f = click.option("--epochs", type=click.IntRange(1, 10000), default=DEFAULTS["epochs"],
+                     show_default=True, help="Maximum epochs (early stopping stops sooner).")(f)
     return f
 
 
@@ -162,3 +164,8 @@ def evaluate(model_path, data, text_col, label_col):
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
+
+
+from .sweep_cli import sweep  # noqa: E402
+
+main.add_command(sweep)

