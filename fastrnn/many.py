@@ -228,12 +228,22 @@ def _normalise(data, models, validation_data):
                                             or len(validation_data) != len(data)):
             raise ValueError(f"validation_data must be a list with one (texts, labels) pair or "
                              f"None per dataset ({len(data)})")
-        datasets = []
+        datasets, seen = [], {}
         for i, d in enumerate(data):
+            v = None if validation_data is None else validation_data[i]
+            # the same objects again (a grid over one dataset): one _Dataset, hashed once
+            same = (id(d[0]), id(d[1]), id(v[0]) if v is not None else None,
+                    id(v[1]) if v is not None else None) if isinstance(d, (tuple, list)) \
+                and len(d) == 2 else None
+            if same is not None and same in seen:
+                datasets.append(seen[same])
+                continue
             ds = _Dataset(i, *_as_dataset(i, d, f"data[{i}]"), None)
-            if validation_data is not None and validation_data[i] is not None:
-                ds.validation = _as_dataset(i, validation_data[i], f"validation_data[{i}]")
+            if v is not None:
+                ds.validation = _as_dataset(i, v, f"validation_data[{i}]")
             datasets.append(ds)
+            if same is not None:
+                seen[same] = ds
         if len(configs) == 1:
             one = configs[0]
             configs = [one if not isinstance(one, Model) else Model(**one.get_params())
@@ -581,7 +591,7 @@ def _model_from_plain(params, res):
     return model
 
 
-def _run_dask(client, specs, threads, chunk_size, finish, bar, timeout):
+def _run_dask(client, specs, threads, chunk_size, finish, bar, timeout, errors):
     from distributed import as_completed
     n_workers = max(1, len(client.scheduler_info().get("workers", {})))
     if chunk_size is None:
@@ -602,6 +612,11 @@ def _run_dask(client, specs, threads, chunk_size, finish, bar, timeout):
         for res in fut.result():
             spec = by_index[res["index"]]
             model = None
+            if res["info"]["status"] != "ok" and errors == "raise":
+                for f in futures:
+                    f.cancel()
+                raise (FloatingPointError if "diverged" in res["info"]["error"]
+                       else ValueError)(res["info"]["error"])
             if res["info"]["status"] == "ok":
                 model = _model_from_plain(spec.plain, res)
             finish(spec, model, res["info"])
@@ -726,7 +741,7 @@ def train_many(data, models, *, validation_data=None, threads=None, client=None,
             bar = _Bar(total, progress)
             try:
                 _run_dask(client, todo, 1 if threads is None else threads, chunk_size, finish,
-                          bar, timeout)
+                          bar, timeout, errors)
             finally:
                 bar.close()
         else:

@@ -1,0 +1,156 @@
+"""``fastrnn sweep CONFIG --output-dir DIR``: train a grid of models, here or on a Dask cluster.
+
+CONFIG is a JSON file::
+
+    {
+      "data": "train.csv",                 # or a list of files: every grid point on each
+      "text": "text", "label": "label",    # columns (keys for JSON Lines); optional
+      "validation": "valid.csv",           # optional; a list (one per data file) with a list
+      "params": {"epochs": 20},            # optional: parameters shared by all models
+      "grid": {"learning_rate": [0.01, 0.02], "seed": [0, 1, 2]}   # or a list of grids
+    }
+
+Relative paths are relative to the CONFIG file.  Results stream to ``DIR/results.jsonl`` and
+``DIR/<model_id>.npz``; running the same sweep again trains only what is missing.
+"""
+
+import json
+from pathlib import Path
+
+import click
+
+from .datasets import load
+from .many import param_grid, train_many
+
+_KEYS = ("data", "text", "label", "validation", "params", "grid")
+
+
+def _fail(message):
+    raise click.ClickException(str(message).splitlines()[0] if str(message) else "failed")
+
+
+def _read_config(path):
+    try:
+        with open(path, encoding="utf-8") as f:
+            cfg = json.load(f)
+    except OSError as e:
+        _fail(f"cannot read {path}: {e.strerror or e}")
+    except ValueError as e:
+        _fail(f"{path} is not valid JSON: {e}")
+    if not isinstance(cfg, dict):
+        _fail(f"{path}: the config must be a JSON object with keys {', '.join(_KEYS)}")
+    unknown = sorted(set(cfg) - set(_KEYS))
+    if unknown:
+        _fail(f"{path}: unknown key(s) {', '.join(map(repr, unknown))}; expected "
+              f"{', '.join(_KEYS)}")
+    for key in ("data", "grid"):
+        if key not in cfg:
+            _fail(f"{path}: missing key {key!r}")
+    return cfg
+
+
+def _paths(value, base, what):
+    single = isinstance(value, str)
+    items = [value] if single else value
+    if not isinstance(items, list) or not items or not all(isinstance(p, str) for p in items):
+        _fail(f"config {what!r} must be a file name or a non-empty list of file names")
+    return single, [(base / p) if not Path(p).is_absolute() else Path(p) for p in items]
+
+
+def _load(path, text, label):
+    try:
+        texts, labels = load(path, text=text, label=label)
+    except (OSError, ValueError, TypeError) as e:
+        _fail(f"{path}: {e}")
+    if len(texts) == 0:
+        _fail(f"{path}: the dataset is empty")
+    return texts, labels
+
+
+def _fmt(v, spec=".3f"):
+    return "-" if v is None else format(v, spec)
+
+
+@click.command()
+@click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--output-dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for results.jsonl and the models' .npz files (resumable).")
+@click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
+              help="Dask scheduler address; default: train in this process.")
+@click.option("--threads", default=None, type=click.IntRange(-1),
+              help="Numba threads (per task on Dask workers); -1: all cores.")
+@click.option("--chunk-size", default=None, type=click.IntRange(1),
+              help="Models per Dask task (default: about two tasks per worker).")
+@click.option("--progress/--no-progress", default=None,
+              help="Progress bar (default: only on a terminal).")
+def sweep(config, output_dir, scheduler, threads, chunk_size, progress):
+    """Train every model of the grid in CONFIG, streaming results to --output-dir."""
+    if threads == 0:
+        raise click.BadParameter("must be >= 1, or -1 for all cores", param_hint="--threads")
+    cfg = _read_config(config)
+    base = config.resolve().parent
+    text, label = cfg.get("text", "text"), cfg.get("label", "label")
+    if not isinstance(text, str) or not isinstance(label, str):
+        _fail(f"{config}: 'text' and 'label' must be column names (strings)")
+    _, data_paths = _paths(cfg["data"], base, "data")
+    val_paths = None
+    if cfg.get("validation") is not None:
+        _, val_paths = _paths(cfg["validation"], base, "validation")
+        if len(val_paths) != len(data_paths):
+            _fail(f"{config}: 'validation' needs one file per data file ({len(data_paths)})")
+    shared = cfg.get("params", {})
+    if not isinstance(shared, dict):
+        _fail(f"{config}: 'params' must be an object of Model parameters")
+    try:
+        grid = param_grid(cfg["grid"])
+    except (TypeError, ValueError) as e:
+        _fail(f"{config}: {e}")
+    points = [dict(shared, **g) for g in grid]
+    keys = sorted(set().union(*grid))
+
+    datasets = [_load(p, text, label) for p in data_paths]
+    vals = [_load(p, text, label) for p in val_paths] if val_paths else None
+    data, models, val = [], [], []
+    for i, d in enumerate(datasets):
+        for g in points:
+            data.append(d)
+            models.append(g)
+            val.append(vals[i] if vals else None)
+
+    client = None
+    if scheduler is not None:
+        try:
+            from distributed import Client
+        except ImportError:
+            _fail('--scheduler needs Dask: pip install "fastrnn[distributed]"')
+        try:
+            client = Client(scheduler, timeout=10)
+        except (OSError, TimeoutError, ValueError) as e:
+            _fail(f"cannot connect to the Dask scheduler at {scheduler}: {e}")
+    try:
+        _, rows = train_many(data, models, validation_data=val if vals else None,
+                             threads=threads, client=client, output_dir=output_dir,
+                             errors="record", progress=progress, chunk_size=chunk_size)
+    except (OSError, TypeError, ValueError) as e:
+        _fail(e)
+    finally:
+        if client is not None:
+            client.close()
+
+    click.echo(f"{'id':16}  {'status':6}  {'data':>4}  {'epochs':>6}  {'best':>4}  "
+               f"{'val_acc':>7}  params")
+    for r in rows:
+        if len(data_paths) > 1:
+            r = dict(r, dataset=r["index"] // len(points))
+        click.echo(f"{r['id']:16}  {r['status']:6}  {r['dataset']:>4}  "
+                   f"{_fmt(r.get('epochs'), 'd'):>6}  {_fmt(r.get('best_epoch'), 'd'):>4}  "
+                   f"{_fmt(r.get('best_val_accuracy')):>7}  "
+                   f"{json.dumps({k: r['params'].get(k) for k in keys if k in r['params']})}")
+    failed = [r for r in rows if r["status"] != "ok"]
+    cached = sum(bool(r.get("cached")) and r["status"] == "ok" for r in rows)
+    click.echo(f"{len(rows)} models: {len(rows) - cached - len(failed)} trained, {cached} "
+               f"already in "
+               f"{output_dir}, {len(failed)} failed")
+    if failed:
+        _fail(f"{len(failed)} of {len(rows)} models failed (first: {failed[0]['error']}); "
+              f"see {output_dir / 'results.jsonl'}")

@@ -1,0 +1,253 @@
+"""fastrnn.train_many: bit-identical to Model.fit in any batch, grids, bad input, ensembles,
+resume from output_dir, the sweep CLI, and a Dask cluster that loses a worker mid-sweep."""
+
+import json
+import os
+import signal
+import threading
+import time
+
+import numba
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import fastrnn
+from fastrnn import Ensemble, Model, average_proba, param_grid, train_many
+from fastrnn.cli import main
+from fastrnn.datasets import load_demo
+
+SMALL = dict(hidden_size=8, epochs=4, progress=False)
+TUTORIAL = dict(pooling="last", optimizer="sgd", learning_rate=0.02, init="tutorial",
+                min_count=1, early_stopping=False, gradient="tutorial")
+DIVERGES = dict(optimizer="sgd", clip=None, learning_rate=1e38, dtype="float32")
+RECIPES = {
+    "tutorial": TUTORIAL,
+    "default-early-stopping": dict(epochs=12, n_iter_no_change=1),
+    "adam-max-clipnorm": dict(optimizer="adam", pooling="max", clip=None, clip_norm=0.5,
+                              learning_rate=0.005, early_stopping=False),
+}
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return load_demo(n_train=120, n_test=40, seed=3)
+
+
+def _same_weights(a, b):
+    return all(np.array_equal(getattr(a.params_, n), getattr(b.params_, n))
+               for n in a.params_.names)
+
+
+def _configs(dtype):
+    out = []
+    for i, (name, recipe) in enumerate(RECIPES.items()):
+        for seed in (0, 1):
+            out.append(dict(SMALL, dtype=dtype, seed=seed, hidden_size=8 + 4 * (seed + i % 2),
+                            **recipe))
+    return out
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_bit_identical_to_fit_alone_any_batch_any_threads(demo, dtype):
+    (tr, ytr), _ = demo
+    configs = _configs(dtype)
+    alone = [Model(**c).fit(tr, ytr) for c in configs]
+    assert any(m.n_epochs_ < 12 for m, c in zip(alone, configs) if c.get("epochs") == 12), \
+        "no model stopped early: the early-stopping recipe is not exercised"
+    for threads in (1, 2):
+        for batch in (configs, configs[::-1][:3], configs[2:3]):
+            models, rows = train_many((tr, ytr), batch, threads=threads)
+            for c, m, r in zip(batch, models, rows):
+                ref = alone[configs.index(c)]
+                assert _same_weights(m, ref), f"{c} differs (threads={threads}, " \
+                                              f"batch of {len(batch)})"
+                assert m.n_epochs_ == ref.n_epochs_ == r["epochs"]
+                assert m.best_epoch_ == ref.best_epoch_ == r["best_epoch"]
+                assert [h["loss"] for h in m.history_] == [h["loss"] for h in ref.history_]
+
+
+def test_threads_are_restored(demo):
+    (tr, ytr), _ = demo
+    before = numba.get_num_threads()
+    train_many((tr, ytr), [dict(SMALL, seed=0)], threads=1)
+    assert numba.get_num_threads() == before
+
+
+def test_grid_lists_models_and_datasets(demo):
+    (tr, ytr), (te, yte) = demo
+    grid = {"seed": [0, 1], "learning_rate": [0.01, 0.05], "hidden_size": 8, "epochs": 2,
+            "progress": False}
+    assert param_grid(grid) == [
+        dict(epochs=2, hidden_size=8, learning_rate=lr, progress=False, seed=s)
+        for lr in (0.01, 0.05) for s in (0, 1)]
+    assert len(param_grid([grid, {"seed": [5]}])) == 5
+    models, rows = train_many((tr, ytr), grid)
+    assert len(models) == len(rows) == 4
+    assert [r["params"]["learning_rate"] for r in rows] == [0.01, 0.01, 0.05, 0.05]
+    assert all(r["status"] == "ok" and r["epochs"] == 2 for r in rows)
+    assert {"loss", "accuracy", "val_loss", "val_accuracy", "best_epoch", "time"} <= set(rows[0])
+    # Model instances are fitted in place, like fit()
+    mine = [Model(seed=s, **SMALL) for s in (3, 4)]
+    got, _ = train_many((tr, ytr), mine)
+    assert got[0] is mine[0] and _same_weights(mine[1], Model(seed=4, **SMALL).fit(tr, ytr))
+    # one model per dataset; one dict for all datasets
+    data = [(tr[:60], ytr[:60]), (tr[60:], ytr[60:]), (te, yte)]
+    got, rows = train_many(data, dict(SMALL, seed=7))
+    assert [r["dataset"] for r in rows] == [0, 1, 2]
+    for (t, y), m in zip(data, got):
+        assert _same_weights(m, Model(seed=7, **SMALL).fit(t, y))
+
+
+def test_bad_input_names_the_model(demo):
+    (tr, ytr), _ = demo
+    with pytest.raises(ValueError, match="empty"):
+        train_many((tr, ytr), [])
+    with pytest.raises(ValueError, match="empty"):
+        train_many((tr, ytr), {"seed": []})
+    with pytest.raises(ValueError, match="2 datasets but 3 models"):
+        train_many([(tr, ytr), (tr, ytr)], [SMALL, SMALL, SMALL])
+    with pytest.raises(ValueError, match=r"model 1 \(.*lr=0.1.*\): unknown parameter 'lr'"):
+        train_many((tr, ytr), [SMALL, dict(SMALL, lr=0.1)])
+    with pytest.raises(ValueError, match="model 1 .*only one class"):
+        train_many([(tr, ytr), (tr[:5], [1] * 5)], SMALL)
+    with pytest.raises(ValueError, match="model 0 .*hidden_size must be >= 1"):
+        train_many((tr, ytr), dict(SMALL, hidden_size=0))
+    # a sweep records the bad model's error and trains the others
+    models, rows = train_many((tr, ytr), [dict(SMALL, seed=0), dict(SMALL, lr=0.1),
+                                          dict(SMALL, seed=1, **DIVERGES)],
+                              errors="record")
+    assert rows[0]["status"] == "ok" and models[0] is not None
+    assert rows[1]["status"] == "error" and "unknown parameter 'lr'" in rows[1]["error"]
+    assert models[1] is None
+    assert rows[2]["status"] == "error" and "diverged" in rows[2]["error"]
+    with pytest.raises(FloatingPointError, match="model 0 .*diverged"):
+        train_many((tr, ytr), dict(SMALL, **DIVERGES))
+
+
+def test_ensemble(demo):
+    (tr, ytr), (te, yte) = demo
+    models, _ = train_many((tr, ytr), {"seed": [0, 1, 2], **SMALL})
+    p = average_proba(models, te)
+    expected = np.mean([m.predict_proba(te).astype(np.float64) for m in models], axis=0)
+    np.testing.assert_allclose(p, expected, rtol=1e-12)
+    ens = Ensemble(models)
+    assert list(ens.predict(te)) == list(models[0].classes_[np.argmax(p, axis=1)])
+    assert 0 <= ens.score(te, yte) <= 1
+    other = Model(seed=0, **SMALL).fit(tr, np.where(np.asarray(ytr) == 1, "pos", "neg"))
+    with pytest.raises(ValueError, match="identical classes"):
+        Ensemble(models + [other])
+    with pytest.raises(ValueError, match="at least one"):
+        Ensemble([])
+
+
+def test_output_dir_streams_and_resumes(demo, tmp_path, monkeypatch):
+    (tr, ytr), _ = demo
+    grid = {"seed": [0, 1, 2], **SMALL}
+    models, rows = train_many((tr, ytr), grid, output_dir=tmp_path)
+    lines = (tmp_path / "results.jsonl").read_text().splitlines()
+    assert len(lines) == 3 and {json.loads(x)["id"] for x in lines} == {r["id"] for r in rows}
+    assert all((tmp_path / f"{r['id']}.npz").is_file() for r in rows)
+    assert len({r["id"] for r in rows}) == 3
+    # second run: nothing trains, everything is loaded
+    import fastrnn.many as many
+    monkeypatch.setattr(many, "_train_local", lambda *a, **k: pytest.fail("trained again"))
+    again, rows2 = train_many((tr, ytr), grid, output_dir=tmp_path)
+    assert all(r["cached"] for r in rows2)
+    assert [r["id"] for r in rows2] == [r["id"] for r in rows]
+    assert all(_same_weights(a, b) for a, b in zip(models, again))
+    assert len((tmp_path / "results.jsonl").read_text().splitlines()) == 3
+    # a changed dataset is a different model id
+    monkeypatch.undo()
+    _, rows3 = train_many((tr[:-1], ytr[:-1]), {"seed": [0], **SMALL}, output_dir=tmp_path)
+    assert not rows3[0]["cached"] and rows3[0]["id"] not in {r["id"] for r in rows}
+
+
+def _write_config(tmp_path, grid, **extra):
+    (tr, ytr), _ = load_demo(n_train=80, n_test=10, seed=5)
+    data = tmp_path / "train.jsonl"
+    data.write_text("".join(json.dumps({"text": t, "label": int(y)}) + "\n"
+                            for t, y in zip(tr, ytr)))
+    cfg = tmp_path / "sweep.json"
+    cfg.write_text(json.dumps(dict({"data": "train.jsonl", "grid": grid}, **extra)))
+    return cfg
+
+
+def test_sweep_cli(tmp_path):
+    cfg = _write_config(tmp_path, [{"seed": [0, 1], "hidden_size": [8], "epochs": [2]},
+                                   {"lr": [0.1], "epochs": [2]}], params={"min_count": 1})
+    out = tmp_path / "out"
+    r = CliRunner().invoke(main, ["sweep", str(cfg), "--output-dir", str(out), "--threads", "1"])
+    # one config carries an unknown parameter: recorded, the others trained, exit code 1
+    assert r.exit_code == 1, r.output
+    assert "3 models: 2 trained, 0 already in" in r.output and "1 failed" in r.output
+    assert "unknown parameter 'lr'" in r.output.splitlines()[-1]
+    cfg.write_text(json.dumps({"data": "train.jsonl", "params": {"min_count": 1},
+                               "grid": {"seed": [0, 1], "hidden_size": [8], "epochs": [2]}}))
+    # the same grid without the bad config: both models are already there, exit code 0
+    r = CliRunner().invoke(main, ["sweep", str(cfg), "--output-dir", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "2 models: 0 trained, 2 already in" in r.output
+
+
+@pytest.mark.parametrize("content, message", [
+    ("{", "not valid JSON"),
+    ('{"data": "train.jsonl"}', "missing key 'grid'"),
+    ('{"data": "nope.csv", "grid": {"seed": [0]}}', "nope.csv"),
+    ('{"data": "train.jsonl", "grid": {"seed": []}}', "grid is empty"),
+    ('{"data": "train.jsonl", "grid": {}, "colour": 1}', "unknown key(s) 'colour'"),
+])
+def test_sweep_cli_bad_config_is_one_line(tmp_path, content, message):
+    cfg = _write_config(tmp_path, {})
+    cfg.write_text(content)
+    r = CliRunner().invoke(main, ["sweep", str(cfg), "--output-dir", str(tmp_path / "o")])
+    assert r.exit_code != 0 and message in r.output, r.output
+    assert len(r.output.strip().splitlines()) == 1 and "Traceback" not in r.output
+
+
+def test_dask_cluster_survives_a_killed_worker(demo, tmp_path):
+    distributed = pytest.importorskip("dask.distributed")
+    (tr, ytr), _ = demo
+    grid = {"seed": list(range(8)), "hidden_size": [32], "epochs": [40],
+            "early_stopping": [False], "progress": [False], "dtype": ["float64"]}
+    local, _ = train_many((tr, ytr), grid)
+    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
+                                  host="127.0.0.1", dashboard_address=None,
+                                  silence_logs=50) as cluster, \
+            distributed.Client(cluster, timeout=60) as client:
+        client.wait_for_workers(2, timeout=60)
+        # warm the workers (imports, numba cache) so that the sweep's tasks are running
+        client.run(lambda: train_many((tr[:20], ytr[:20]), dict(SMALL, dtype="float64")))
+        pids = client.run(os.getpid)
+        box = {}
+
+        def sweep():
+            try:
+                box["result"] = train_many((tr, ytr), grid, client=client, chunk_size=1,
+                                           output_dir=tmp_path, timeout=120)
+            except BaseException as e:  # pragma: no cover - reported below
+                box["error"] = e
+
+        t = threading.Thread(target=sweep, daemon=True)
+        t.start()
+        victim = None
+        deadline = time.monotonic() + 60
+        while victim is None and time.monotonic() < deadline:
+            busy = [w for w, tasks in client.processing().items() if tasks]
+            lines = (tmp_path / "results.jsonl")
+            if busy and lines.exists() and lines.read_text().count("\n") >= 1:
+                victim = busy[0]
+            time.sleep(0.01)
+        assert victim is not None, "no task started within 60 s"
+        os.kill(pids[victim], signal.SIGKILL)
+        t.join(timeout=150)
+        assert not t.is_alive(), "the sweep did not finish within 150 s after the kill"
+        assert victim not in client.scheduler_info()["workers"], "the worker was not killed"
+    assert "error" not in box, box.get("error")
+    models, rows = box["result"]
+    ids = [json.loads(x)["id"] for x in (tmp_path / "results.jsonl").read_text().splitlines()]
+    assert sorted(ids) == sorted(r["id"] for r in rows) and len(set(ids)) == 8, \
+        "every model must finish exactly once"
+    assert all(r["status"] == "ok" for r in rows)
+    for a, b in zip(models, local):
+        assert _same_weights(a, b)
