@@ -12,7 +12,7 @@ import numba
 import numpy as np
 
 from . import kernels as K
-from ._validation import check_choice, check_float, check_dtype
+from ._validation import check_choice, check_dtype
 
 GRADIENTS = ("exact", "tutorial")
 POOLINGS = ("last", "mean", "max")
@@ -186,7 +186,3 @@ def predict_proba(params, tokens, offsets, pooling="last"):
     K.predict_proba(tokens, offsets, P.WxhT, P.WhhT, P.bh, P.Why, P.by, code, out,
                     8 * numba.get_num_threads())
     return out
-
-
-def check_lr(lr, name="learning rate"):
-    return check_float(name, lr, positive=True)

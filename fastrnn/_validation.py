@@ -10,7 +10,6 @@ import numbers
 import numpy as np
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-MAX_ELEMENTS = 2**31  # refuse allocations beyond 2 G elements (16 GiB of float64) up front
 
 
 def check_dtype(dtype):
@@ -61,11 +60,6 @@ def check_choice(name, value, choices):
         opts = ", ".join(repr(c) for c in choices)
         raise ValueError(f"{name} must be one of {opts}, got {value!r}")
     return choices.index(value)
-
-
-def check_finite_array(name, a):
-    if not np.isfinite(a).all():
-        raise ValueError(f"{name} contains NaN or infinity")
 
 
 def as_int_array(name, a, dtype):

@@ -79,9 +79,9 @@ def backward(tokens, hs, pooled, amax, Whh, Why, dy, pooling="last", gradient="e
     """Back-propagation through time for one sentence.
 
     Returns ``G`` (T, H), the pre-activation gradients ``G[t-1] = (1 - h_t**2) * dL/dh_t``, and
-    the dense gradients ``(dWxhT (V, H) is left to the caller), dWhh, dWhy, dbh, dby`` as a
-    dict with keys ``"Whh", "Why", "bh", "by"`` plus ``"Wxh_rows"``: a dict word id -> (H,)
-    summed gradient row for each distinct word of the sentence.
+    a dict of gradients: ``"Whh"`` (H, H), ``"Why"`` (O, H), ``"bh"`` (H,), ``"by"`` (O,), and
+    ``"Wxh_rows"``, a dict word id -> (H,) summed input-gradient row for each distinct word of
+    the sentence (every other row of the input gradient is zero).
     """
     T = len(tokens)
     H = Whh.shape[0]
