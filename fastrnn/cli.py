@@ -55,7 +55,9 @@ def main():
 @click.option("--test-size", default=500, show_default=True, type=click.IntRange(10, 10**6))
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(0))
 @click.option("--dtype", type=DTYPES, default=DEFAULTS["dtype"], show_default=True)
-def demo(epochs, train_size, test_size, seed, dtype):
+@click.option("--log-every", default=10, show_default=True, type=click.IntRange(1),
+              help="Print the train/test log every N epochs.")
+def demo(epochs, train_size, test_size, seed, dtype, log_every):
     """Train on the built-in generated sentiment corpus and print a tutorial-style log."""
     (tr, ytr), (te, yte) = load_demo(n_train=train_size, n_test=test_size, seed=seed)
     click.echo(f"built-in corpus: {len(tr)} training and {len(te)} test sentences")
@@ -63,6 +65,8 @@ def demo(epochs, train_size, test_size, seed, dtype):
     t0 = time.perf_counter()
 
     def log(m):
+        if m["epoch"] % log_every and m["epoch"] != 1:
+            return
         test = model.evaluate(te, yte)
         click.echo(f"--- Epoch {m['epoch']}")
         click.echo(f"Train:\tLoss {m['loss']:.3f} | Accuracy: {m['accuracy']:.3f}")
