@@ -165,7 +165,8 @@ class Trainer:
         self._grow(int(np.diff(offsets).max()))
         P = self.params
         Sx, Shh, Sy, Sbh, Sby = self.state
-        loss, correct = K.train_epoch(
+        # the optimizer's own entry point: a cold start compiles only its update code
+        loss, correct = K.rnn.TRAIN_EPOCH_BY_OPTIMIZER[self.optimizer](
             tokens, offsets, labels, order, P.WxhT, P.Whh, P.WhhT, P.Why, P.bh, P.by,
             Sx, Shh, Sy, Sbh, Sby, self.hp, self.gradient, self.pooling, self.optimizer,
             self.counters, self.hs, self.G, self.gX, self.mark, self.vecs, self.amax,

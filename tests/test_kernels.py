@@ -255,15 +255,19 @@ def test_predict_proba_equals_training_forward_bitwise():
 
 
 def test_one_compilation_per_dtype():
-    """float32 and float64 each compile once; modes and sizes are runtime arguments."""
+    """float32 and float64 each compile once per entry point (one per optimizer, see
+    ``kernels.rnn.TRAIN_EPOCH_BY_OPTIMIZER``); modes and sizes are runtime arguments."""
+    opts = ("sgd", "adam")
     for dtype in DTYPES:
-        for H, pooling, opt in ((4, "last", "sgd"), (9, "mean", "adam")):
-            corpus = make_corpus(n=5, V=7)
-            run_kernel_epochs(make_params(7, H, 2, dtype), corpus, [np.arange(5)],
-                              lr=0.01, pooling=pooling, optimizer=opt)
-    sigs = K.train_epoch.signatures
-    assert len(sigs) == 2, sigs
-    assert {s[4].dtype.name for s in sigs} == {"float32", "float64"}
+        for opt in opts:
+            for H, pooling, gradient in ((4, "last", "exact"), (9, "mean", "tutorial")):
+                corpus = make_corpus(n=5, V=7)
+                run_kernel_epochs(make_params(7, H, 2, dtype), corpus, [np.arange(5)],
+                                  lr=0.01, pooling=pooling, optimizer=opt, gradient=gradient)
+    for opt in opts:
+        sigs = K.rnn.TRAIN_EPOCH_BY_OPTIMIZER[E.OPTIMIZERS.index(opt)].signatures
+        assert len(sigs) == 2, (opt, sigs)
+        assert {s[4].dtype.name for s in sigs} == {"float32", "float64"}
 
 
 def test_aligned_buffers():
