@@ -793,50 +793,63 @@ train_epoch_adam = _make_train_epoch(OPT_ADAM, "train_epoch_adam")
 TRAIN_EPOCH_BY_OPTIMIZER = (train_epoch_sgd, train_epoch_adagrad, train_epoch_adam)
 
 
+@njit(cache=True, error_model="numpy", nogil=True)
+def predict_proba_range(tokens, offsets, WxhT, WhhT, bh, Why, by, pooling, out, s0, s1):
+    """Class probabilities ``out[s]`` (O,) of the sentences ``s0 <= s < s1``.
+
+    Same arithmetic, in the same order, as :func:`forward` + :func:`softmax_loss`, so results do
+    not depend on how the sentences are split.  ``nogil``: :func:`fastrnn._engine.predict_proba`
+    runs ranges on a thread pool, which gives the speed of a ``parallel=True`` kernel for half
+    its cold compile time (measured 1.3 s vs 2.6 s).
+    """
+    O, H = Why.shape
+    h = np.empty((2, H), dtype=bh.dtype)
+    pooled = np.empty(H, dtype=bh.dtype)
+    y = np.empty(O, dtype=bh.dtype)
+    for s in range(s0, s1):
+        a = offsets[s]
+        T = offsets[s + 1] - a
+        for t in range(T):
+            cur = t % 2
+            # h[cur] holds h_t, h[1 - cur] receives h_{t+1}
+            nxt = 1 - cur
+            for i in range(H):
+                h[nxt, i] = WxhT[tokens[a + t], i] + bh[i]
+            if t > 0:
+                matvec_add(h, nxt, WhhT, h, cur)
+            for i in range(H):
+                h[nxt, i] = tanh_scalar(np.float64(h[nxt, i]))
+            if t == 0:
+                for i in range(H):
+                    pooled[i] = h[nxt, i]
+            elif pooling == POOL_MEAN:
+                for i in range(H):
+                    pooled[i] += h[nxt, i]
+            elif pooling == POOL_MAX:
+                for i in range(H):
+                    if h[nxt, i] > pooled[i]:
+                        pooled[i] = h[nxt, i]
+        if pooling == POOL_LAST:
+            for i in range(H):
+                pooled[i] = h[T % 2, i]
+        elif pooling == POOL_MEAN:
+            Tf = pooled.dtype.type(T)
+            for i in range(H):
+                pooled[i] = pooled[i] / Tf
+        readout(Why, by, pooled, y)
+        softmax_loss(y, 0, out[s])
+
+
 @njit(cache=True, error_model="numpy", parallel=True)
 def predict_proba(tokens, offsets, WxhT, WhhT, bh, Why, by, pooling, out, nchunks):
     """Class probabilities ``out`` (n, O) for every sentence, in parallel over sentences.
 
-    The sentences are split into ``nchunks`` contiguous chunks (a few per thread), each with its
-    own small buffers.  Same arithmetic, in the same order, as :func:`forward` +
-    :func:`softmax_loss`, so results do not depend on the thread count.
+    The sentences are split into ``nchunks`` contiguous chunks (a few per thread), each run by
+    :func:`predict_proba_range`, so results do not depend on the thread count.  (The engine
+    runs :func:`predict_proba_range` on Python threads instead: it compiles twice as fast.)
     """
     n = offsets.shape[0] - 1
-    O, H = Why.shape
     nchunks = max(1, min(n, nchunks))
     for c in prange(nchunks):
-        h = np.empty((2, H), dtype=bh.dtype)
-        pooled = np.empty(H, dtype=bh.dtype)
-        y = np.empty(O, dtype=bh.dtype)
-        for s in range(c * n // nchunks, (c + 1) * n // nchunks):
-            a = offsets[s]
-            T = offsets[s + 1] - a
-            for t in range(T):
-                cur = t % 2
-                # h[cur] holds h_t, h[1 - cur] receives h_{t+1}
-                nxt = 1 - cur
-                for i in range(H):
-                    h[nxt, i] = WxhT[tokens[a + t], i] + bh[i]
-                if t > 0:
-                    matvec_add(h, nxt, WhhT, h, cur)
-                for i in range(H):
-                    h[nxt, i] = tanh_scalar(np.float64(h[nxt, i]))
-                if t == 0:
-                    for i in range(H):
-                        pooled[i] = h[nxt, i]
-                elif pooling == POOL_MEAN:
-                    for i in range(H):
-                        pooled[i] += h[nxt, i]
-                elif pooling == POOL_MAX:
-                    for i in range(H):
-                        if h[nxt, i] > pooled[i]:
-                            pooled[i] = h[nxt, i]
-            if pooling == POOL_LAST:
-                for i in range(H):
-                    pooled[i] = h[T % 2, i]
-            elif pooling == POOL_MEAN:
-                Tf = pooled.dtype.type(T)
-                for i in range(H):
-                    pooled[i] = pooled[i] / Tf
-            readout(Why, by, pooled, y)
-            softmax_loss(y, 0, out[s])
+        predict_proba_range(tokens, offsets, WxhT, WhhT, bh, Why, by, pooling, out,
+                            c * n // nchunks, (c + 1) * n // nchunks)
