@@ -134,21 +134,31 @@ def list_cmd():
               "and speed-up vs the swept parameter (needs matplotlib).")
 @click.option("--data", "data_dir", type=click.Path(exists=True, file_okay=False),
               help="real scenario: a folder with train.tsv and test.tsv (label, text).")
+@click.option("--seeds", type=click.IntRange(min=1, max=1000), help="real scenario: fits per "
+              "recipe and peer, seeds 0..N-1 (default 3, --quick 1).")
+@click.option("--peers/--no-peers", default=True, show_default=True, help="real scenario: also "
+              "fit fastText and scikit-learn bag-of-words peers (skipped when not installed).")
+@click.option("--markdown", "md_path", type=click.Path(dir_okay=False), help="real scenario: "
+              "write the results table and speed bars as markdown.")
 @click.option("--quick", is_flag=True, help="a few-second smoke run: tutorial, float64, small "
               "sweeps, no cold-compile subprocess.")
 @click.option("--compile/--no-compile", "compile_times", default=True, show_default=True,
               help="measure numba compile time in subprocesses (cold: fresh NUMBA_CACHE_DIR; "
               "cached).")
 def run(scenarios, backend_names, reference, dtypes, values, hidden, vocab, length, samples,
-        epochs, seed, repeats, json_path, csv_path, data_dir, plot_path, quick, compile_times):
+        epochs, seed, repeats, json_path, csv_path, data_dir, plot_path, seeds, peers, md_path,
+        quick, compile_times):
     """Time SCENARIOS (default: tutorial) on every backend and print a table.
 
     Scenarios: tutorial, hidden, length, vocab, infer, threads, real (fastrnn.Model per recipe
-    on --data DIR or the built-in corpus).  Every backend trains the same
+    on --data DIR or the built-in corpus: test accuracy over --seeds, epochs, s/epoch and fit
+    time, with fastText and scikit-learn peers; --samples keeps the first N training
+    sentences, --epochs caps the epochs, --hidden sets H).  Every backend trains the same
     model from the same weights on the same sample order; results that disagree with the numpy
     reference are reported as failures (exit code 1), not as times.
     """
     from rich.console import Console
+    from rich.markup import escape
     from . import report
     console = _console()
     err = Console(stderr=True)
@@ -156,7 +166,7 @@ def run(scenarios, backend_names, reference, dtypes, values, hidden, vocab, leng
 
     def note(msg):
         notes.append(msg)
-        err.print("note: " + msg)
+        err.print("note: " + escape(msg))
 
     from . import real
     known = list(S.SCENARIOS) + (["real"] if real.available() else [])
@@ -169,12 +179,14 @@ def run(scenarios, backend_names, reference, dtypes, values, hidden, vocab, leng
     scenarios = [s for s in scenarios if s != "real"]
     if data_dir is not None and not do_real:
         raise click.BadParameter("--data is for the 'real' scenario", param_hint="--data")
+    if md_path is not None and not do_real:
+        raise click.BadParameter("--markdown is for the 'real' scenario", param_hint="--markdown")
     if data_dir is not None:
         for f in ("train.tsv", "test.tsv"):
             if not os.path.isfile(os.path.join(data_dir, f)):
                 raise click.BadParameter("%s has no %s" % (data_dir, f), param_hint="--data")
     outputs = [(p, w) for p, w in ((json_path, "--json"), (csv_path, "--csv"),
-                                   (plot_path, "--plot")) if p]
+                                   (plot_path, "--plot"), (md_path, "--markdown")) if p]
     seen = set()
     for p, what in outputs:
         try:
@@ -210,7 +222,12 @@ def run(scenarios, backend_names, reference, dtypes, values, hidden, vocab, leng
     if quick and compile_times:
         notes.append("--quick: cold compile time not measured (run without --quick)")
 
+    real_kw = dict(backends=real_backends, epochs=epochs, hidden=hidden,
+                   seeds=seeds or (1 if quick else 3), quick=quick, samples=samples,
+                   peers=peers, note=note)
+
     t0 = time.perf_counter()
+    real_out = None
     if console.is_terminal:
         from rich.progress import Progress, BarColumn, TimeElapsedColumn, TextColumn
         with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn(
@@ -222,24 +239,28 @@ def run(scenarios, backend_names, reference, dtypes, values, hidden, vocab, leng
                 prog.update(task, advance=advance, description=desc)
             result = R.run_benchmark(cells, bes, settings, progress)
             if do_real:
-                result.results.extend(real.run_real(data_dir, dts, real_backends,
-                                                    epochs or (1 if quick else 5), hidden,
-                                                    progress))
+                real_out = real.run_real(data_dir, dts, progress=progress, **real_kw)
     else:
         result = R.run_benchmark(cells, bes, settings)
         if do_real:
-            result.results.extend(real.run_real(data_dir, dts, real_backends,
-                                                epochs or (1 if quick else 5), hidden))
+            real_out = real.run_real(data_dir, dts, **real_kw)
+    if real_out is not None:
+        result.results.extend(real_out[0])
+        result.real = real_out[1]
+        result.seconds = time.perf_counter() - t0
     result.notes.extend(notes)
     report.print_run(result, console)
-    console.print("[dim]%d cells in %.1f s[/]" % (len(cells), time.perf_counter() - t0))
+    console.print("[dim]%d cells%s in %.1f s[/]" % (len(cells), " and the real scenario"
+                                                   if do_real else "", time.perf_counter() - t0))
     if json_path:
         R.write_json(result, json_path)
     if csv_path:
         R.write_csv(result, csv_path)
     if plot_path:
         report.plot(result, plot_path)
-    for p in (json_path, csv_path, plot_path):
+    if md_path:
+        R.write_atomic(md_path, lambda f: f.write(report.real_markdown(result)))
+    for p in (json_path, csv_path, plot_path, md_path):
         if p:
             console.print("wrote %s" % p)
     if result.failures:

@@ -4,6 +4,7 @@ import math
 import os
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 
@@ -69,7 +70,8 @@ def machine_line(m):
 
 def print_run(run, console=None):
     console = console or Console()
-    console.print(results_table(run))
+    if any(r["scenario"] != "real" for r in run.results) or not run.results:
+        console.print(results_table(run))
     if run.compile:
         console.print(compile_table(run))
     console.print("[dim]machine: %s[/]" % machine_line(run.machine))
@@ -78,18 +80,65 @@ def print_run(run, console=None):
                   % _bytes(run.to_json()["max_rss_bytes"]))
     real = [r for r in run.results if r["scenario"] == "real"]
     if real:
-        t = Table(title="real: fastrnn.Model per recipe (fixed epochs, no early stopping)",
-                  header_style="bold")
-        for col in ("recipe", "dtype", "backend", "epochs", "s/epoch", "µs/sample",
-                    "test accuracy", "data"):
-            t.add_column(col)
-        for r in real:
-            t.add_row(r["value"], r["dtype"], r["backend"], str(r["epochs"]),
-                      _f(r["s_per_epoch"], "%.3f"), _f(r["median_us"]),
-                      _f(r["accuracy"], "%.4f"), r["message"].split(";")[0])
-        console.print(t)
+        console.print(real_table(real, run.real or {}))
+        if (run.real or {}).get("bars"):
+            console.print(bars_table(run.real["bars"]))
     for note in run.notes:
-        console.print("note: " + note)
+        console.print("note: " + escape(note))
+
+
+def real_table(rows, info):
+    from .real import label
+    t = Table(title="real: %s (%s train / %s test sentences), fastrnn.Model per recipe and "
+              "peers; accuracy over seeds %s" % (info.get("data", "?"), info.get("n_train", "?"),
+                                                  info.get("n_test", "?"), info.get("seeds")),
+              header_style="bold")
+    for col, just in (("kind", "left"), ("recipe", "left"), ("backend", "left"),
+                      ("test acc mean", "right"), ("min", "right"), ("max", "right"),
+                      ("epochs", "right"), ("best", "right"), ("s/epoch", "right"),
+                      ("fit s", "right"), ("µs/token", "right")):
+        t.add_column(col, justify=just)
+    for r in rows:
+        name = label(r) if r["kind"] != "kernel" else "%s %s" % (r["value"], r["dtype"])
+        if r["status"] != "ok":
+            t.add_row(r["kind"], name, r["backend"], "[bold red]FAIL[/]", "", "", "", "", "",
+                      "", r["message"][:60], style="red")
+            continue
+        t.add_row(r["kind"], name, r["backend"], _f(r["accuracy"], "%.4f"),
+                  _f(r["acc_min"], "%.4f"), _f(r["acc_max"], "%.4f"), _f(r["epochs"], "%.3g"),
+                  _f(r["best_epoch"], "%.3g"),
+                  _f(r["s_per_epoch"] if r["epochs"] else None, "%.3g"),
+                  _f(r["fit_s"], "%.3g"), _f(r["us_per_token"], "%.3g"))
+    return t
+
+
+def bars_table(bars):
+    t = Table(title="speed bars (ratios of figures from this run)", header_style="bold")
+    for col in ("bar", "value", "target", "met", "how"):
+        t.add_column(col)
+    for b in bars:
+        t.add_row(b["name"], "%.3g" % b["value"], b["bar"] or "-",
+                  "-" if b["ok"] is None else ("yes" if b["ok"] else "[bold red]no[/]"),
+                  b["how"])
+    return t
+
+
+def real_markdown(run):
+    """The real scenario's results and speed bars as markdown (``run --markdown``)."""
+    from .real import markdown, markdown_bars
+    info = run.real or {}
+    rows = [r for r in run.results if r["scenario"] == "real"]
+    m = run.machine
+    out = ["<!-- fastrnn-bench run: %s -->" % " ".join(["fastrnn-bench"] + run.to_json()[
+        "command"][1:]),
+           "Data: %s, %s training / %s test sentences; seeds %s; %s; %s; BLAS threads %s."
+           % (info.get("data"), info.get("n_train"), info.get("n_test"), info.get("seeds"),
+              run.started[:10], "%s, %s cores, numpy %s, numba %s, %s"
+              % (m.get("cpu_model"), m.get("logical_cores"), m.get("numpy"), m.get("numba"),
+                 ", ".join("%s %s" % kv for kv in (info.get("versions") or {}).items() if kv[1])),
+              info.get("blas_threads") or "default"),
+           "", markdown(rows, info), "", markdown_bars(info.get("bars", [])), ""]
+    return "\n".join(out)
 
 
 def compare_table(rows, a_name, b_name):

@@ -43,7 +43,7 @@ CSV_FIELDS = ("scenario", "param", "value", "dtype", "backend", "status", "n", "
               "epochs", "threads", "samples_timed", "repeats", "median_us", "q1_us", "q3_us",
               "min_us", "max_us", "samples_per_s", "speedup", "flops_per_sample", "gflops",
               "pct_peak", "rel_err", "tol", "peak_traced_bytes", "accuracy", "s_per_epoch",
-              "message")
+              "acc_min", "acc_max", "best_epoch", "fit_s", "us_per_token", "message")
 
 
 class BenchError(ValueError):
@@ -69,12 +69,16 @@ class Run:
     notes: list = field(default_factory=list)
     started: str = ""
     seconds: float = 0.0
+    real: dict = None  # the real scenario: data, seeds, speed bars (bench/real.py)
 
     def to_json(self):
-        return {"schema": SCHEMA, "started": self.started, "seconds": self.seconds,
-                "command": sys.argv, "machine": self.machine, "settings": self.settings,
-                "compile": self.compile, "notes": self.notes, "results": self.results,
-                "max_rss_bytes": max_rss_bytes()}
+        d = {"schema": SCHEMA, "started": self.started, "seconds": self.seconds,
+             "command": sys.argv, "machine": self.machine, "settings": self.settings,
+             "compile": self.compile, "notes": self.notes, "results": self.results,
+             "max_rss_bytes": max_rss_bytes()}
+        if self.real is not None:
+            d["real"] = self.real
+        return d
 
     @property
     def failures(self):

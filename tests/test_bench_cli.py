@@ -121,6 +121,8 @@ def test_list():
     (["run", "real", "--data", "/"], "has no train.tsv"),
     (["run", "tutorial", "--data", "/"], "--data is for the 'real' scenario"),
     (["run", "real", "--data", "/nonexistent-dir"], "does not exist"),
+    (["run", "tutorial", "--markdown", "x.md"], "--markdown is for the 'real' scenario"),
+    (["run", "real", "--seeds", "0"], "0 is not in the range"),
     (["profile", "nosuch"], "unknown scenario"),
     (["profile", "infer"], "needs a training scenario"),
     (["profile", "length", "--value", "100000000"], "out of range"),
@@ -246,3 +248,104 @@ def test_flop_formula_matches_the_tutorial_count():
     # PERFORMANCE.md: ~102 k FLOPs per tutorial sample (T = 4.345, U ~ T, H = 64, O = 2)
     assert flops_train(4.345, 4.345, 64, 2) == pytest.approx(102e3, rel=0.02)
     assert flops_train(1, 1, 8, 2) == 4 * 64 + 6 * 8 + 4 * 8 + 9 * 16 + 4 * 8 + 20
+
+
+# --------------------------------------------------------------------------------------------
+# the real scenario: accuracy over seeds, epochs, time per epoch and per fit, kernels, peers
+# --------------------------------------------------------------------------------------------
+REAL_TINY = ["run", "real", "--quick", "--samples", "240", "--no-compile"]
+MODEL_ROWS = {("default", "float64", "numba-Model"), ("default", "float32", "numba-Model"),
+              ("tutorial", "float64", "numba-Model"),
+              ("default (numpy backend)", "float64", "numpy-Model")}
+
+
+def _have(name):
+    import importlib.util
+    return importlib.util.find_spec(name) is not None
+
+
+def test_real_scenario_reports_accuracy_epochs_and_times(tmp_path):
+    js, md, cs = tmp_path / "real.json", tmp_path / "real.md", tmp_path / "real.csv"
+    res = invoke(*REAL_TINY, "--seeds", "2", "--dtype", "both", "--json", str(js),
+                 "--markdown", str(md), "--csv", str(cs))
+    assert res.exit_code == 0, res.output
+    d = json.loads(js.read_text())
+    assert d["real"]["data"] == "built-in" and d["real"]["n_train"] == 240
+    assert d["real"]["seeds"] == [0, 1]
+    rows = d["results"]
+    assert all(r["scenario"] == "real" and r["status"] == "ok" for r in rows)
+    models = {(r["value"], r["dtype"], r["backend"]): r for r in rows if r["kind"] == "model"}
+    assert set(models) == MODEL_ROWS
+    for key, r in models.items():
+        numpy = key[2] == "numpy-Model"
+        assert r["seeds"] == ([0] if numpy else [0, 1])
+        assert len(r["accuracies"]) == len(r["epochs_run"]) == len(r["fit_s_all"]) \
+            == len(r["seeds"])
+        assert 0 <= r["acc_min"] <= r["accuracy"] <= r["acc_max"] <= 1
+        assert r["accuracy"] == pytest.approx(np.mean(r["accuracies"]))
+        # --quick caps the epochs at 2 (numpy: 1); early stopping keeps a best epoch <= run
+        assert all(1 <= e <= (1 if numpy else 2) for e in r["epochs_run"])
+        assert all(1 <= b <= e for b, e in zip(r["best_epochs"], r["epochs_run"]))
+        assert 0 < r["s_per_epoch"] <= r["fit_s"]
+        assert r["H"] == (64 if key[0] == "tutorial" else 32)
+    assert models[("tutorial", "float64", "numba-Model")]["settings"]["optimizer"] == "sgd"
+    kernels = [r for r in rows if r["kind"] == "kernel"]
+    assert {(r["value"], r["dtype"], r["backend"]) for r in kernels} == {
+        ("default H=64", "float64", "numba-kernel"), ("tutorial H=64", "float64",
+                                                      "numba-kernel"),
+        ("default H=32", "float32", "numba-kernel"), ("tutorial H=32", "float32",
+                                                      "numba-kernel"),
+        ("default H=32", "float64", "numba-kernel"), ("default H=32", "float64",
+                                                      "numpy-kernel")}
+    for r in kernels:
+        assert r["tokens"] > r["n"] > 0 and r["us_per_token"] > 0
+        assert r["us_per_token"] == pytest.approx(r["s_per_epoch"] / r["tokens"] * 1e6)
+    bars = {b["name"]: b for b in d["real"]["bars"]}
+    for part in ("default / tutorial recipe, kernel epoch per token, H=64 float64",
+                 "default / tutorial recipe, kernel epoch per token, H=32 float32",
+                 "numba / numpy backend, training epoch", "numba / numpy backend, Model.fit",
+                 "seconds per epoch, default recipe float64",
+                 "seconds per epoch, default recipe float32"):
+        assert any(name.startswith(part) for name in bars), part
+    assert all(b["value"] > 0 for b in bars.values())
+    peers = {r["value"]: r for r in rows if r["kind"] == "peer"}
+    expect = ((["fastText", "fastText wordNgrams=2"] if _have("fasttext") else [])
+              + (["NB uni+bigram", "LR uni+bigram"] if _have("sklearn") else []))
+    assert sorted(peers) == sorted(expect)
+    for r in peers.values():
+        assert 0 <= r["acc_min"] <= r["accuracy"] <= 1 and r["fit_s"] > 0
+        assert r["seeds"] == [0, 1]
+    if _have("fasttext"):
+        assert peers["fastText"]["epochs"] == 5  # fastText's default
+        assert any(name.startswith("Model().fit / fastText") for name in bars)
+    text = md.read_text()
+    assert "| data | recipe | test acc mean (min) |" in text and "| speed bar |" in text
+    assert "fastrnn default f32" in text and "fastrnn tutorial f64" in text
+    with open(cs, newline="") as f:
+        crow = list(csv.DictReader(f))
+    assert len(crow) == len(rows) and {"accuracy", "acc_min", "fit_s", "s_per_epoch",
+                                       "us_per_token", "best_epoch"} <= set(crow[0])
+    assert "test acc mean" in res.output and "speed bars" in res.output
+
+
+def test_real_scenario_skips_missing_peers_with_a_note(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "fasttext", None)  # import fasttext -> ImportError
+    monkeypatch.setitem(sys.modules, "sklearn", None)
+    js = tmp_path / "real.json"
+    res = invoke(*REAL_TINY, "-b", "numba", "--json", str(js))
+    assert res.exit_code == 0, res.output
+    for peer in ("fastText", "scikit-learn"):
+        line = "peer %s skipped: " % peer
+        assert line in res.output
+        assert sum(line in n for n in json.loads(js.read_text())["notes"]) == 1
+    d = json.loads(js.read_text())
+    assert not [r for r in d["results"] if r["kind"] == "peer"]
+    assert {r["kind"] for r in d["results"]} == {"model", "kernel"}
+    assert not any(r["backend"].startswith("numpy") for r in d["results"])
+    assert "pip install 'fastrnn[peers]'" in res.output
+
+
+def test_real_scenario_without_peers_flag():
+    res = invoke(*REAL_TINY, "-b", "numba", "--no-peers")
+    assert res.exit_code == 0, res.output
+    assert "skipped" not in res.output and "fastText" not in res.output
