@@ -6,9 +6,7 @@ invariants the kernels rely on (layouts, dtypes, index ranges) and turns a non-f
 a clear error.
 """
 
-import concurrent.futures
 import math
-import threading
 
 import numba
 import numpy as np
@@ -186,27 +184,7 @@ def predict_proba(params, tokens, offsets, pooling="last"):
     n = offsets.shape[0] - 1
     out = np.empty((n, params.shape[2]), dtype=params.dtype)
     P = params
-    args = (tokens, offsets, P.WxhT, P.WhhT, P.bh, P.Why, P.by, code, out)
-    # a nogil kernel on a thread pool: as fast as the parallel=True kernel, half its cold compile
-    nt = min(numba.get_num_threads(), max(1, n // 64))
-    if nt <= 1:
-        K.rnn.predict_proba_range(*args, 0, n)
-    else:
-        nchunks = min(n, 4 * nt)
-        bounds = [c * n // nchunks for c in range(nchunks + 1)]
-        list(_thread_pool(nt).map(lambda c: K.rnn.predict_proba_range(*args, bounds[c],
-                                                                      bounds[c + 1]),
-                                  range(nchunks)))
+    # prange over a few contiguous chunks per thread (numba.set_num_threads controls them)
+    K.predict_proba(tokens, offsets, P.WxhT, P.WhhT, P.bh, P.Why, P.by, code, out,
+                    4 * numba.get_num_threads())
     return out
-
-
-_POOLS = {}
-_POOLS_LOCK = threading.Lock()
-
-
-def _thread_pool(nt):
-    """A shared pool of exactly ``nt`` threads (``numba.get_num_threads()`` may change)."""
-    with _POOLS_LOCK:
-        if nt not in _POOLS:
-            _POOLS[nt] = concurrent.futures.ThreadPoolExecutor(nt, "fastrnn-predict")
-        return _POOLS[nt]

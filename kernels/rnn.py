@@ -845,8 +845,7 @@ def predict_proba(tokens, offsets, WxhT, WhhT, bh, Why, by, pooling, out, nchunk
     """Class probabilities ``out`` (n, O) for every sentence, in parallel over sentences.
 
     The sentences are split into ``nchunks`` contiguous chunks (a few per thread), each run by
-    :func:`predict_proba_range`, so results do not depend on the thread count.  (The engine
-    runs :func:`predict_proba_range` on Python threads instead: it compiles twice as fast.)
+    :func:`predict_proba_range`, so results do not depend on the thread count.
     """
     n = offsets.shape[0] - 1
     nchunks = max(1, min(n, nchunks))
