@@ -228,7 +228,8 @@ class RNN:
                                  w["uniq"], w["local"], w["sub"], w["WhhT"], w["hs"], w["pooled"],
                                  w["amax"], w["y"]):
             self._raise_not_finite(a)
-        self._last = (inputs, tokens, w["hs"][:T + 1].copy())
+        # a view: the buffer is rewritten only by the next forward, which replaces _last anyway
+        self._last = (inputs, tokens, w["hs"][:T + 1])
         return w["y"].reshape(O, 1).copy(), w["hs"][T].reshape(H, 1).copy()
 
     @property
