@@ -140,6 +140,11 @@ def list_cmd():
               "fit fastText and scikit-learn bag-of-words peers (skipped when not installed).")
 @click.option("--markdown", "md_path", type=click.Path(dir_okay=False), help="real scenario: "
               "write the results table and speed bars as markdown.")
+@click.option("--threads", "threads", callback=_int_list, help="models scenario: numba thread "
+              "counts of the batch kernel, e.g. 1,2 (default: 1 and all cores).")
+@click.option("--fit/--no-fit", "fit", default=None, help="models scenario: also time 64 "
+              "sequential Model.fit against one train_many call, 10 epochs (default: on; off "
+              "with --quick).")
 @click.option("--quick", is_flag=True, help="a few-second smoke run: tutorial, float64, small "
               "sweeps, no cold-compile subprocess.")
 @click.option("--compile/--no-compile", "compile_times", default=True, show_default=True,
@@ -147,10 +152,12 @@ def list_cmd():
               "cached).")
 def run(scenarios, backend_names, reference, dtypes, values, hidden, vocab, length, samples,
         epochs, seed, repeats, json_path, csv_path, data_dir, plot_path, seeds, peers, md_path,
-        quick, compile_times):
+        threads, fit, quick, compile_times):
     """Time SCENARIOS (default: tutorial) on every backend and print a table.
 
-    Scenarios: tutorial, hidden, length, vocab, infer, threads, real (fastrnn.Model per recipe
+    Scenarios: tutorial, hidden, length, vocab, infer, threads, models (M tutorial-sized models
+    per batch-kernel call, swept over M, on --threads; numba only, checked against the
+    single-model kernel), real (fastrnn.Model per recipe
     on --data DIR or the built-in corpus: test accuracy over --seeds, epochs, s/epoch and fit
     time, with fastText and scikit-learn peers; --samples keeps the first N training
     sentences, --epochs caps the epochs, --hidden sets H).  Every backend trains the same
@@ -179,6 +186,18 @@ def run(scenarios, backend_names, reference, dtypes, values, hidden, vocab, leng
     scenarios = [s for s in scenarios if s != "real"]
     if data_dir is not None and not do_real:
         raise click.BadParameter("--data is for the 'real' scenario", param_hint="--data")
+    if threads is not None:
+        if "models" not in scenarios:
+            raise click.BadParameter("--threads is for the 'models' scenario (the 'threads' "
+                                     "scenario sweeps --values)", param_hint="--threads")
+        from .models import all_threads
+        bad = [t for t in threads if t > all_threads()]
+        if bad:
+            raise click.BadParameter("threads=%d is out of range 1..%d (numba's thread count)"
+                                     % (bad[0], all_threads()), param_hint="--threads")
+        threads = sorted(set(threads))
+    if fit and "models" not in scenarios:
+        raise click.BadParameter("--fit is for the 'models' scenario", param_hint="--fit")
     if md_path is not None and not do_real:
         raise click.BadParameter("--markdown is for the 'real' scenario", param_hint="--markdown")
     if data_dir is not None:
@@ -218,7 +237,12 @@ def run(scenarios, backend_names, reference, dtypes, values, hidden, vocab, leng
         raise click.UsageError(str(exc)) from None
     real_backends = [b.name for b in bes if b.name in ("numba", "numpy")]
     settings = R.Settings(repeats=repeats or (3 if quick else 5), reference=reference,
-                          compile_times=compile_times, cold_compile=not quick)
+                          compile_times=compile_times, cold_compile=not quick,
+                          threads=tuple(threads or ()),
+                          fit_comparison=("models" in scenarios and
+                                          (fit if fit is not None else not quick)))
+    if "models" in scenarios and not any(b.name == "numba" for b in bes):
+        note("models scenario: numba kernels only (batch vs single-model kernel); -b ignored")
     if quick and compile_times:
         notes.append("--quick: cold compile time not measured (run without --quick)")
 

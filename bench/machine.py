@@ -81,6 +81,8 @@ def machine_info():
         "blas_env": {k: v for k, v in sorted(os.environ.items())
                      if k.startswith(("OPENBLAS", "OMP_", "MKL_", "NUMBA_"))},
         "peak_gflops_per_core": per_core,
+        # runnable processes averaged over 1, 5, 15 min: > 1 on 2 cores means a busy neighbour
+        "load_avg": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
         "peak_assumptions": "GHz (cpu MHz of /proc/cpuinfo) x %d FMA units x %d-bit SIMD lanes "
                             "x 2 FLOPs per FMA" % (FMA_UNITS, bits),
     }

@@ -30,7 +30,7 @@ def results_table(run):
                       ("% peak", "right"), ("rel err", "right"), ("traced peak", "right")):
         t.add_column(col, justify=just)
     for r in run.results:
-        if r["scenario"] == "real":
+        if r["scenario"] in ("real", "models"):
             continue
         cell = "%s=%s" % (r["param"], r["value"]) if r["param"] else "n=%d" % r["n"]
         if r["status"] != "ok":
@@ -42,6 +42,36 @@ def results_table(run):
                   "%s–%s" % (_f(r["q1_us"]), _f(r["q3_us"])), _f(r["samples_per_s"], "%.4g"),
                   _f(r["speedup"], "%.1fx"), _f(r["gflops"], "%.2f"), _f(r["pct_peak"], "%.1f"),
                   _f(r["rel_err"], "%.1e"), _bytes(r["peak_traced_bytes"]))
+    return t
+
+
+def _threads_label(r):
+    return "%d thread%s" % (r["threads"], "" if r["threads"] == 1 else "s")
+
+
+def models_table(rows):
+    t = Table(title="models: M tutorial-sized models, one batch-kernel call per epoch (single: "
+              "Trainer.epoch per model); µs and samples per model-sample; cost/single: µs "
+              "relative to single", header_style="bold")
+    for col, just in (("cell", "left"), ("dtype", "left"), ("variant", "left"),
+                      ("threads", "right"), ("s/epoch", "right"), ("µs/sample", "right"),
+                      ("IQR", "right"), ("samples/s", "right"), ("vs 1 thread", "right"),
+                      ("cost/single", "right"), ("GFLOP/s", "right"), ("agreement", "right"),
+                      ("mem/model", "right")):
+        t.add_column(col, justify=just)
+    for r in rows:
+        cell = "%s=%s" % (r["param"], r["value"])
+        agree = ("-" if r.get("rel_err") is None else
+                 "bitwise" if r.get("bitwise") else "%.1e" % r["rel_err"])
+        if r["status"] != "ok":
+            t.add_row(cell, r["dtype"], r["backend"], str(r["threads"]), "[bold red]FAIL[/]",
+                      "", "", "", "", "", "", agree, r["message"][:60], style="red")
+            continue
+        t.add_row(cell, r["dtype"], r["backend"], str(r["threads"]),
+                  _f(r["s_per_epoch"]), _f(r["median_us"]),
+                  "%s–%s" % (_f(r["q1_us"]), _f(r["q3_us"])), _f(r["samples_per_s"], "%.4g"),
+                  _f(r.get("vs_1_thread"), "%.2fx"), _f(r.get("cost_vs_single"), "%.2f"),
+                  _f(r["gflops"], "%.2f"), agree, _bytes(r.get("bytes_per_model")))
     return t
 
 
@@ -60,18 +90,22 @@ def compile_table(run):
 
 def machine_line(m):
     return ("%s, %s logical cores (%s usable), %.0f MHz, %s; numpy %s, numba %s, threading "
-            "layer %s, %s threads; est. peak %.1f GFLOP/s per core f64; env %s"
+            "layer %s, %s threads; est. peak %.1f GFLOP/s per core f64; load %s; env %s"
             % (m.get("cpu_model"), m.get("logical_cores"), m.get("usable_cores"),
                m.get("cpu_mhz") or float("nan"), m.get("simd"), m.get("numpy"), m.get("numba"),
                m.get("numba_threading_layer"), m.get("numba_threads"),
                m.get("peak_gflops_per_core", {}).get("float64", float("nan")),
+               "/".join("%.2f" % x for x in m["load_avg"]) if m.get("load_avg") else "?",
                m.get("blas_env") or "{}"))
 
 
 def print_run(run, console=None):
     console = console or Console()
-    if any(r["scenario"] != "real" for r in run.results) or not run.results:
+    if any(r["scenario"] not in ("real", "models") for r in run.results) or not run.results:
         console.print(results_table(run))
+    many = [r for r in run.results if r["scenario"] == "models"]
+    if many:
+        console.print(models_table(many))
     if run.compile:
         console.print(compile_table(run))
     console.print("[dim]machine: %s[/]" % machine_line(run.machine))
@@ -156,6 +190,57 @@ def compare_table(rows, a_name, b_name):
     return t
 
 
+def _log_x(ax, xs):
+    """A base-2 log x axis (when the sweep spans a decade or more) labelled at the swept values
+    themselves, in plain numbers (matplotlib's default minor labels overprint each other)."""
+    xs = sorted({x for x in xs if x and x > 0})
+    if not xs or max(xs) / min(xs) < 10:
+        return
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+    ax.set_xscale("log", base=2)
+    ax.xaxis.set_major_locator(FixedLocator(xs))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: "%g" % v))
+
+
+def _plot_models(top, bottom, rows):
+    """Model-samples/s vs M (log-log) per thread count, single-model kernel dashed; below,
+    throughput relative to the single-model kernel."""
+    rows = [r for r in rows if r["param"] == "M"]
+    series = {}
+    for r in rows:
+        series.setdefault((r["backend"], r["threads"], r["dtype"]), []).append(r)
+    dts = sorted({r["dtype"] for r in rows})
+    for (be, th, dt), rs in sorted(series.items(), key=lambda kv: (kv[0][2], kv[0][0] != "batch",
+                                                                  kv[0][1])):
+        rs = sorted(rs, key=lambda r: r["value"])
+        x = [r["value"] for r in rs]
+        tag = (" " + dt.replace("float", "f")) if len(dts) > 1 else ""
+        if be == "batch":
+            label = "batch kernel, %s%s" % (_threads_label(rs[0]), tag)
+            style = dict(marker="o", linestyle="-" if dt == "float64" else ":")
+        else:
+            label = "Trainer.epoch per model%s" % tag
+            style = dict(marker="s", linestyle="--", color="gray" if dt == "float64"
+                         else "silver")
+        top.plot(x, [r["samples_per_s"] for r in rs], label=label, **style)
+        bottom.plot(x, [1.0 / r["cost_vs_single"] if r.get("cost_vs_single") else float("nan")
+                        for r in rs], label=label, **style)
+    xs = [r["value"] for r in rows]
+    for ax in (top, bottom):
+        _log_x(ax, xs)
+        ax.set_xlabel("M (models per batch-kernel call)")
+        ax.grid(True, which="both", alpha=0.3)
+    top.set_yscale("log")
+    top.set_title("models (tutorial size: n=%s, V=%s, H=%s, %s epochs)"
+                  % ((rows[0]["n"], rows[0]["V"], rows[0]["H"], rows[0]["epochs"]) if rows
+                     else ("?",) * 4), fontsize=9)
+    top.set_ylabel("model-samples / s")
+    bottom.set_ylabel("throughput / single-model kernel's")
+    bottom.axhline(1.0, color="black", linewidth=0.8)
+    top.legend(fontsize=7)
+
+
 def plot(run, path):
     """Throughput (and speed-up over the reference) against the swept parameter, per scenario."""
     try:
@@ -172,9 +257,12 @@ def plot(run, path):
             scen.append(r["scenario"])
     if not scen:
         scen = ["(no results)"]
-    fig, axes = plt.subplots(2, len(scen), figsize=(4.2 * len(scen), 6.5), squeeze=False)
+    fig, axes = plt.subplots(2, len(scen), figsize=(max(6.0, 4.6 * len(scen)), 7.0), squeeze=False)
     for j, s in enumerate(scen):
         sub = [r for r in rows if r["scenario"] == s]
+        if s == "models":
+            _plot_models(axes[0, j], axes[1, j], sub)
+            continue
         series = {}
         for r in sub:
             series.setdefault((r["backend"], r["dtype"]), []).append(r)
@@ -188,15 +276,15 @@ def plot(run, path):
         param = sub[0]["param"] if sub else ""
         for i in range(2):
             ax = axes[i, j]
-            xs = [r["value"] for r in sub]
-            if xs and min(xs) > 0 and max(xs) / min(xs) >= 10:
-                ax.set_xscale("log")
+            _log_x(ax, [r["value"] for r in sub])
             ax.set_xlabel(param or "samples")
             ax.grid(True, which="both", alpha=0.3)
         axes[0, j].set_yscale("log")
         axes[0, j].set_title(s)
-        axes[0, j].set_ylabel("samples (or sentences) / s")
-        axes[1, j].set_ylabel("speed-up vs numpy reference")
+        axes[0, j].set_ylabel("sentences / s" if sub and sub[0].get("kind", "train") == "infer"
+                              or s in ("infer", "threads") else "training samples / s")
+        refs = sorted({r["backend"] for r in sub if r["backend"].startswith("numpy")})
+        axes[1, j].set_ylabel("speed-up vs %s" % (" / ".join(refs) or "numpy reference"))
         axes[0, j].legend(fontsize=7)
     fig.suptitle("fastrnn-bench on %s" % run.machine.get("cpu_model", "?"), fontsize=10)
     fig.tight_layout()

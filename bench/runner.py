@@ -43,7 +43,8 @@ CSV_FIELDS = ("scenario", "param", "value", "dtype", "backend", "status", "n", "
               "epochs", "threads", "samples_timed", "repeats", "median_us", "q1_us", "q3_us",
               "min_us", "max_us", "samples_per_s", "speedup", "flops_per_sample", "gflops",
               "pct_peak", "rel_err", "tol", "peak_traced_bytes", "accuracy", "s_per_epoch",
-              "acc_min", "acc_max", "best_epoch", "fit_s", "us_per_token", "message")
+              "acc_min", "acc_max", "best_epoch", "fit_s", "us_per_token", "M", "vs_1_thread",
+              "cost_vs_single", "bitwise", "bytes_per_model", "message")
 
 
 class BenchError(ValueError):
@@ -57,6 +58,8 @@ class Settings:
     reference: str = "dense"
     compile_times: bool = True
     cold_compile: bool = True
+    threads: tuple = ()          # models scenario: numba thread counts (default 1 and all)
+    fit_comparison: bool = False  # models scenario: train_many vs sequential Model.fit
 
 
 @dataclass
@@ -75,7 +78,7 @@ class Run:
         d = {"schema": SCHEMA, "started": self.started, "seconds": self.seconds,
              "command": sys.argv, "machine": self.machine, "settings": self.settings,
              "compile": self.compile, "notes": self.notes, "results": self.results,
-             "max_rss_bytes": max_rss_bytes()}
+             "max_rss_bytes": max_rss_bytes(), "code": code_version()}
         if self.real is not None:
             d["real"] = self.real
         return d
@@ -83,6 +86,22 @@ class Run:
     @property
     def failures(self):
         return [r for r in self.results if r["status"] == "FAIL"]
+
+
+def code_version():
+    """``{"commit": HEAD, "dirty": [modified tracked files]}`` of the source tree, if in git."""
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=here,
+                              capture_output=True, text=True, timeout=10)
+        st = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
+                            capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if head.returncode != 0:
+        return None
+    return {"commit": head.stdout.strip(),
+            "dirty": [line[3:] for line in st.stdout.splitlines() if line.strip()]}
 
 
 def max_rss_bytes():
@@ -315,7 +334,7 @@ def run_benchmark(cells, backends, settings=None, progress=None):
     run = Run(machine={}, settings=dict(settings.__dict__),
               started=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
     if settings.compile_times and any(isinstance(b, B.NumbaBackend) for b in backends):
-        seen = sorted({(c.kind, c.dtype) for c in cells})
+        seen = sorted({(c.kind, c.dtype) for c in cells if c.kind != "many"})
         for kind, dt in seen:
             if progress:
                 progress(0, "compile %s %s" % (kind, dt))
@@ -324,11 +343,28 @@ def run_benchmark(cells, backends, settings=None, progress=None):
     for i, cell in enumerate(cells):
         if progress:
             progress(0, cell.key)
-        run.results.extend(run_cell(cell, backends, settings, machine_info()))
+        if cell.kind == "many":
+            from . import models
+            run.results.extend(models.run_cell(cell, settings, machine_info()))
+        else:
+            run.results.extend(run_cell(cell, backends, settings, machine_info()))
         if progress:
             progress(1, cell.key)
+    if settings.fit_comparison and any(c.kind == "many" for c in cells):
+        from . import models
+        if progress:
+            progress(0, "models: train_many vs Model.fit")
+        run.results.extend(models.fit_comparison(settings, seed=cells[0].seed))
     numba_rows = [r for r in run.results if r["backend"] == "numba" and r.get("warm_s")]
-    for kind, dt in sorted({(c.kind, c.dtype) for c in cells}):
+    for dt in sorted({c.dtype for c in cells if c.kind == "many"}):
+        first = next((r["warm_s"] for r in run.results if r["dtype"] == dt
+                      and r["backend"] == "batch" and r.get("warm_s")), None)
+        if first is not None:
+            run.compile.append({"kind": "many", "dtype": dt, "cache": "this process",
+                                "compile_s": first, "import_s": None,
+                                "note": "first batch-kernel call of the run: compile or cache "
+                                        "load"})
+    for kind, dt in sorted({(c.kind, c.dtype) for c in cells if c.kind != "many"}):
         first = next((r["warm_s"] for r in numba_rows
                       if r["dtype"] == dt and (r["scenario"] in ("infer", "threads"))
                       == (kind == "infer")), None)
@@ -339,7 +375,7 @@ def run_benchmark(cells, backends, settings=None, progress=None):
     if settings.compile_times and settings.cold_compile and any(
             isinstance(b, B.NumbaBackend) for b in backends):
         # the cache is warm now: this process compiled (or loaded) every kernel it used
-        for kind, dt in sorted({(c.kind, c.dtype) for c in cells}):
+        for kind, dt in sorted({(c.kind, c.dtype) for c in cells if c.kind != "many"}):
             run.compile.append(compile_time(kind, dt, cold=False))
     import numba
     run.machine = machine_info()

@@ -131,6 +131,10 @@ def cell_flops(cell, data):
 
 def estimate_bytes(cell):
     """Upper estimate of the memory one cell needs across its backends (bytes)."""
+    if cell.kind == "many":
+        return cell.value * model_bytes(cell) + estimate_bytes(
+            Cell(cell.scenario, "", 1, cell.dtype, "train", cell.n, cell.V, cell.H, cell.O,
+                 length=cell.length, epochs=cell.epochs))
     item = 8  # float64 initial weights and the reference's float64 temporaries dominate
     T = cell.length or 40  # random lengths stay far below 40
     VH, HH = float(cell.V) * cell.H, float(cell.H) ** 2
@@ -138,6 +142,16 @@ def estimate_bytes(cell):
     work = 6 * (T + 1) * cell.H
     corpus = float(cell.n) * T * 12 + cell.n * 24 + cell.n * max(cell.epochs, 1) * 8
     return item * (weights + work) + corpus
+
+
+def model_bytes(cell):
+    """Upper estimate of one model of the ``models`` scenario: two ``Trainer`` copies (batch and
+    single-model reference), its float64 initial weights and orders, array and object overhead
+    (tracemalloc measured ~170 KB per Trainer at the tutorial's shape in float64)."""
+    T = cell.length or 40
+    VH, HH, OH = float(cell.V) * cell.H, float(cell.H) ** 2, float(cell.O) * cell.H
+    trainer = 8 * (3 * HH + 2 * VH + 2 * OH + (2 * T + 12) * cell.H) + 30 * 300 + 4096
+    return 2 * trainer + 8 * (HH + VH + OH) + 8 * cell.n * max(cell.epochs, 1) + 2048
 
 
 def sentences_for(H, mean_len, V, dense=True, lo=4, hi=BASE["n"]):
@@ -260,4 +274,21 @@ class Threads(Scenario):
                     seed=opts.get("seed", 0))
 
 
-SCENARIOS = {s.name: s for s in (Tutorial(), Hidden(), Length(), Vocab(), Infer(), Threads())}
+class Models(Scenario):
+    name, param, kind = "models", "M", "many"
+    help = ("M tutorial-sized models in one batch-kernel call per epoch, 1 thread and all "
+            "cores, vs the single-model kernel")
+    defaults = (1, 4, 16, 64, 256, 1024)
+    quick = (1, 4, 16)
+    hi = 10**6
+
+    def cell(self, value, dtype, opts):
+        return Cell(self.name, self.param, int(value), dtype, "many",
+                    opts.get("samples") or BASE["n"],
+                    opts.get("vocab") or BASE["V"], opts.get("hidden") or BASE["H"], BASE["O"],
+                    length=opts.get("length") or 0, epochs=opts.get("epochs") or 3,
+                    seed=opts.get("seed", 0))
+
+
+SCENARIOS = {s.name: s for s in (Tutorial(), Hidden(), Length(), Vocab(), Infer(), Threads(),
+                                 Models())}

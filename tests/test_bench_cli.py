@@ -127,6 +127,15 @@ def test_list():
     (["profile", "infer"], "needs a training scenario"),
     (["profile", "length", "--value", "100000000"], "out of range"),
     (["run", "--length", "900000", "--samples", "100000"], "GiB limit"),
+    (["run", "models", "--values", "0"], "values must be >= 1"),
+    (["run", "models", "--values", "-3"], "values must be >= 1"),
+    (["run", "models", "--values", "4,-1"], "values must be >= 1"),
+    (["run", "models", "--values", "1e9"], "out of range"),
+    (["run", "models", "--values", "100000"], "GiB limit"),
+    (["run", "models", "--threads", "0"], "values must be >= 1"),
+    (["run", "models", "--threads", "999"], "out of range"),
+    (["run", "tutorial", "--threads", "1"], "--threads is for the 'models' scenario"),
+    (["run", "tutorial", "--fit"], "--fit is for the 'models' scenario"),
 ])
 def test_bad_input(args, message, tmp_path):
     res = invoke(*args)
@@ -248,6 +257,125 @@ def test_flop_formula_matches_the_tutorial_count():
     # PERFORMANCE.md: ~102 k FLOPs per tutorial sample (T = 4.345, U ~ T, H = 64, O = 2)
     assert flops_train(4.345, 4.345, 64, 2) == pytest.approx(102e3, rel=0.02)
     assert flops_train(1, 1, 8, 2) == 4 * 64 + 6 * 8 + 4 * 8 + 9 * 16 + 4 * 8 + 20
+
+
+# --------------------------------------------------------------------------------------------
+# the models scenario: M models per batch-kernel call, checked against the single-model kernel
+# --------------------------------------------------------------------------------------------
+MODELS_TINY = ["run", "models", "--quick", "--values", "1,3", "--samples", "6", "--epochs", "2",
+               "--repeats", "2", "--no-compile"]
+
+
+def test_models_scenario_fields_json_csv_plot(tmp_path):
+    import numba
+    from fastrnn.bench import models as MB
+    js, cs, png = tmp_path / "m.json", tmp_path / "m.csv", tmp_path / "m.png"
+    res = invoke(*MODELS_TINY, "--dtype", "both", "--json", str(js), "--csv", str(cs),
+                 "--plot", str(png))
+    assert res.exit_code == 0, res.output
+    assert png.stat().st_size > 1000
+    assert "models: M tutorial-sized models" in res.output
+    rows = json.loads(js.read_text())["results"]
+    threads = sorted({1, numba.config.NUMBA_NUM_THREADS})
+    want = {(M, dt, "single", 1) for M in (1, 3) for dt in ("float64", "float32")} | {
+        (M, dt, "batch", t) for M in (1, 3) for dt in ("float64", "float32") for t in threads}
+    assert {(r["value"], r["dtype"], r["backend"], r["threads"]) for r in rows} == want
+    for r in rows:
+        assert r["status"] == "ok" and r["scenario"] == "models" and r["param"] == "M"
+        assert r["M"] == r["value"] and r["n"] == 6 and r["epochs"] == 2 and r["H"] == 64
+        assert r["samples_timed"] == r["M"] * 6 * 2 and r["repeats"] == 2
+        assert 0 < r["q1_us"] <= r["median_us"] <= r["q3_us"]
+        assert r["samples_per_s"] == pytest.approx(1e6 / r["median_us"])
+        assert r["s_per_epoch"] == pytest.approx(r["median_us"] * r["samples_timed"] * 1e-6
+                                                 / r["epochs"], rel=0.5)
+        assert r["cost_vs_single"] > 0 and r["bytes_per_model"] > 10000
+        if r["backend"] == "batch":
+            assert r["bitwise"] is True and r["rel_err"] == 0.0
+            assert r["tol"] == MB.TOL[r["dtype"]] and r["vs_1_thread"] > 0
+            if r["threads"] == 1:
+                assert r["vs_1_thread"] == 1.0
+        else:
+            assert r["cost_vs_single"] == 1.0 and r["rel_err"] <= R.TOL[r["dtype"]]
+    with open(cs, newline="") as f:
+        crow = list(csv.DictReader(f))
+    assert len(crow) == len(rows) and {"M", "vs_1_thread", "cost_vs_single",
+                                       "s_per_epoch"} <= set(crow[0])
+    from fastrnn.bench import perf
+    import io
+    import contextlib
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        perf.main([str(js)])
+    assert "| M | 1 | 3 |" in buf.getvalue() and "batch kernel 1 thread" in buf.getvalue()
+
+
+def test_models_threads_option_restores_numba_threads():
+    import numba
+    before = numba.get_num_threads()
+    res = invoke(*MODELS_TINY[:4], "1", "--samples", "4", "--epochs", "1", "--repeats", "1",
+                 "--no-compile", "--threads", "1")
+    assert res.exit_code == 0, res.output
+    assert numba.get_num_threads() == before
+    assert "batch" in res.output and "single" in res.output
+
+
+def _wrong_batch(monkeypatch):
+    """Inject a wrong result: the batch's last model trains with a 1 % higher learning rate."""
+    from fastrnn.bench import models as MB
+    prepare = MB.Batch.prepare
+
+    def wrong(self):
+        prepare(self)
+        self.models.trainers[-1].hp[0] = 0.02 * 1.01
+    monkeypatch.setattr(MB.Batch, "prepare", wrong)
+
+
+def test_models_wrong_batch_fails_agreement_check(monkeypatch, tmp_path):
+    _wrong_batch(monkeypatch)
+    js = tmp_path / "m.json"
+    res = invoke(*MODELS_TINY, "--json", str(js))
+    assert res.exit_code == 1 and "FAIL" in res.output
+    rows = json.loads(js.read_text())["results"]  # a complete file recording the failure
+    for r in rows:
+        if r["backend"] == "batch":
+            assert r["status"] == "FAIL" and r["median_us"] is None
+            assert r["rel_err"] > 1e-6 and "differ" in r["message"] and r["bitwise"] is False
+        else:
+            assert r["status"] == "ok" and r["median_us"] > 0
+
+
+def test_models_wrong_single_fails_numpy_check(monkeypatch):
+    from fastrnn.bench import models as MB
+    prepare = MB.Single.prepare
+
+    def wrong(self):
+        prepare(self)
+        self.models.trainers[0].hp[0] = 0.02 * 1.01
+    monkeypatch.setattr(MB.Single, "prepare", wrong)
+    cells = R.build_cells(["models"], ["float64"], dict(samples=5, epochs=2, seed=0),
+                          values=[2])
+    run = R.run_benchmark(cells, [B.NumbaBackend()], R.Settings(repeats=1, compile_times=False))
+    assert run.results and all(r["status"] == "FAIL" for r in run.results)
+    assert "numpy reference" in run.results[0]["message"]
+
+
+def test_models_fit_comparison_rows():
+    from fastrnn.bench import models as MB
+    rows = MB.fit_comparison(R.Settings(repeats=1, warmup=0), M=3, epochs=1)
+    assert [r["backend"] for r in rows] == ["Model.fit x3", "train_many"]
+    for r in rows:
+        assert r["status"] == "ok" and r["param"] == "fit" and r["bitwise"] is True
+        assert r["samples_timed"] == 3 * 58 and r["median_us"] > 0
+    assert rows[1]["cost_vs_single"] == pytest.approx(rows[1]["median_us"]
+                                                      / rows[0]["median_us"])
+
+
+def test_models_memory_estimate_covers_a_model():
+    from fastrnn.bench import scenarios as S
+    cell = S.SCENARIOS["models"].cell(1000, "float64", {})
+    per = S.model_bytes(cell)
+    assert 2 * 138e3 < per < 4 * 138e3  # two Trainers of ~138 KiB measured, plus the rest
+    assert S.estimate_bytes(cell) > 1000 * per
 
 
 # --------------------------------------------------------------------------------------------
