@@ -47,7 +47,7 @@ HP_FIELDS = ("lr", "clip", "clip_norm", "weight_decay", "eps", "beta1", "beta2")
 HP_LR, HP_CLIP, HP_CLIP_NORM, HP_WD, HP_EPS, HP_BETA1, HP_BETA2 = range(7)
 #: Rows of the ``vecs`` workspace, each of length H.
 V_DR, V_DH, V_DH2, V_TMP, V_POOL, V_ACC = range(6)
-N_VECS = 6
+N_VECS = 9  # rows V_ACC .. V_ACC + 3: 4 rows of the Whh gradient
 
 _opts = dict(cache=True, error_model="numpy", nogil=True)
 
@@ -481,82 +481,151 @@ def whh_gradient(T, hs, G, dWhh):
 def _whh_fused(P, S, C, Vv, T, acc, optimizer, lr, wd, clip, scale, eps, b1, b2, c1, c2, sumsq):
     """Update ``P`` (or, with ``sumsq``, return the clipped gradient's float64 sum of squares)."""
     H = P.shape[1]
+    R = P.shape[0]
     one = lr * 0 + 1
-    n = min(T - 1, 4)
-    m = T - 1 - n
     s = 0.0
-    for r in range(P.shape[0]):
-        if n <= 0:
+    a0 = np.int64(V_ACC)
+    a1 = a0 + 1
+    a2 = a0 + 2
+    a3 = a0 + 3
+    # the first 1-4 steps (rows T-1 ..) in a pass that writes without reading, the rest in
+    # passes of four; each element sums in descending k, as a one-row loop does
+    n = (T - 2) % 4 + 1
+    for r0 in range(0, R, 4):
+        # 4 rows per pass (each Vv row loaded once for all); past the end, the last row again
+        # (computed, not applied)
+        r1 = min(r0 + 1, R - 1)
+        r2 = min(r0 + 2, R - 1)
+        r3 = min(r0 + 3, R - 1)
+        if T <= 1:
             for j in range(H):
-                acc[V_ACC, j] = 0
+                acc[a0, j] = 0
+                acc[a1, j] = 0
+                acc[a2, j] = 0
+                acc[a3, j] = 0
         elif n == 1:
-            g0 = C[T - 1, r]
+            e00 = C[T - 1, r0]
+            e10 = C[T - 1, r1]
+            e20 = C[T - 1, r2]
+            e30 = C[T - 1, r3]
             for j in range(H):
-                acc[V_ACC, j] = g0 * Vv[T - 1, j]
+                v0 = Vv[T - 1, j]
+                acc[a0, j] = e00 * v0
+                acc[a1, j] = e10 * v0
+                acc[a2, j] = e20 * v0
+                acc[a3, j] = e30 * v0
         elif n == 2:
-            g0 = C[T - 1, r]
-            g1 = C[T - 2, r]
+            e00 = C[T - 1, r0]
+            e10 = C[T - 1, r1]
+            e20 = C[T - 1, r2]
+            e30 = C[T - 1, r3]
+            e01 = C[T - 2, r0]
+            e11 = C[T - 2, r1]
+            e21 = C[T - 2, r2]
+            e31 = C[T - 2, r3]
             for j in range(H):
-                acc[V_ACC, j] = g0 * Vv[T - 1, j] + g1 * Vv[T - 2, j]
+                v0 = Vv[T - 1, j]
+                v1 = Vv[T - 2, j]
+                acc[a0, j] = e00 * v0 + e01 * v1
+                acc[a1, j] = e10 * v0 + e11 * v1
+                acc[a2, j] = e20 * v0 + e21 * v1
+                acc[a3, j] = e30 * v0 + e31 * v1
         elif n == 3:
-            g0 = C[T - 1, r]
-            g1 = C[T - 2, r]
-            g2 = C[T - 3, r]
+            e00 = C[T - 1, r0]
+            e10 = C[T - 1, r1]
+            e20 = C[T - 1, r2]
+            e30 = C[T - 1, r3]
+            e01 = C[T - 2, r0]
+            e11 = C[T - 2, r1]
+            e21 = C[T - 2, r2]
+            e31 = C[T - 2, r3]
+            e02 = C[T - 3, r0]
+            e12 = C[T - 3, r1]
+            e22 = C[T - 3, r2]
+            e32 = C[T - 3, r3]
             for j in range(H):
-                acc[V_ACC, j] = (g0 * Vv[T - 1, j] + g1 * Vv[T - 2, j]) + g2 * Vv[T - 3, j]
+                v0 = Vv[T - 1, j]
+                v1 = Vv[T - 2, j]
+                v2 = Vv[T - 3, j]
+                acc[a0, j] = (e00 * v0 + e01 * v1) + e02 * v2
+                acc[a1, j] = (e10 * v0 + e11 * v1) + e12 * v2
+                acc[a2, j] = (e20 * v0 + e21 * v1) + e22 * v2
+                acc[a3, j] = (e30 * v0 + e31 * v1) + e32 * v2
         else:
-            g0 = C[T - 1, r]
-            g1 = C[T - 2, r]
-            g2 = C[T - 3, r]
-            g3 = C[T - 4, r]
+            e00 = C[T - 1, r0]
+            e10 = C[T - 1, r1]
+            e20 = C[T - 1, r2]
+            e30 = C[T - 1, r3]
+            e01 = C[T - 2, r0]
+            e11 = C[T - 2, r1]
+            e21 = C[T - 2, r2]
+            e31 = C[T - 2, r3]
+            e02 = C[T - 3, r0]
+            e12 = C[T - 3, r1]
+            e22 = C[T - 3, r2]
+            e32 = C[T - 3, r3]
+            e03 = C[T - 4, r0]
+            e13 = C[T - 4, r1]
+            e23 = C[T - 4, r2]
+            e33 = C[T - 4, r3]
             for j in range(H):
-                acc[V_ACC, j] = (((g0 * Vv[T - 1, j] + g1 * Vv[T - 2, j]) + g2 * Vv[T - 3, j])
-                                 + g3 * Vv[T - 4, j])
-        # then the steps k = T-n .. 2 (rows k-1 = T-n-1 .. 1), four per pass, the last 0-3 in one
-        for b in range(m // 4):
-            q = T - n - 1 - 4 * b
-            g0 = C[q, r]
-            g1 = C[q - 1, r]
-            g2 = C[q - 2, r]
-            g3 = C[q - 3, r]
+                v0 = Vv[T - 1, j]
+                v1 = Vv[T - 2, j]
+                v2 = Vv[T - 3, j]
+                v3 = Vv[T - 4, j]
+                acc[a0, j] = ((e00 * v0 + e01 * v1) + e02 * v2) + e03 * v3
+                acc[a1, j] = ((e10 * v0 + e11 * v1) + e12 * v2) + e13 * v3
+                acc[a2, j] = ((e20 * v0 + e21 * v1) + e22 * v2) + e23 * v3
+                acc[a3, j] = ((e30 * v0 + e31 * v1) + e32 * v2) + e33 * v3
+        for b in range(max(T - 1 - n, 0) // 4):
+            q = T - 1 - n - 4 * b
+            e00 = C[q, r0]
+            e10 = C[q, r1]
+            e20 = C[q, r2]
+            e30 = C[q, r3]
+            e01 = C[q - 1, r0]
+            e11 = C[q - 1, r1]
+            e21 = C[q - 1, r2]
+            e31 = C[q - 1, r3]
+            e02 = C[q - 2, r0]
+            e12 = C[q - 2, r1]
+            e22 = C[q - 2, r2]
+            e32 = C[q - 2, r3]
+            e03 = C[q - 3, r0]
+            e13 = C[q - 3, r1]
+            e23 = C[q - 3, r2]
+            e33 = C[q - 3, r3]
             for j in range(H):
-                acc[V_ACC, j] = (((acc[V_ACC, j] + g0 * Vv[q, j]) + g1 * Vv[q - 1, j])
-                                 + g2 * Vv[q - 2, j]) + g3 * Vv[q - 3, j]
-        q = T - n - 1 - 4 * (m // 4)  # the last 0-3 steps, rows q .. 1, in one pass
-        if q == 1:
-            g0 = C[1, r]
-            for j in range(H):
-                acc[V_ACC, j] = acc[V_ACC, j] + g0 * Vv[1, j]
-        elif q == 2:
-            g0 = C[2, r]
-            g1 = C[1, r]
-            for j in range(H):
-                acc[V_ACC, j] = (acc[V_ACC, j] + g0 * Vv[2, j]) + g1 * Vv[1, j]
-        elif q == 3:
-            g0 = C[3, r]
-            g1 = C[2, r]
-            g2 = C[1, r]
-            for j in range(H):
-                acc[V_ACC, j] = ((acc[V_ACC, j] + g0 * Vv[3, j]) + g1 * Vv[2, j]) + g2 * Vv[1, j]
-        if sumsq:
-            for j in range(H):
-                x = np.float64(min(max(acc[V_ACC, j] + wd * P[r, j], -clip), clip))
-                s += x * x
-        elif optimizer == OPT_SGD:
-            for j in range(H):
-                x = min(max(acc[V_ACC, j] + wd * P[r, j], -clip), clip) * scale
-                P[r, j] -= lr * x
-        elif optimizer == OPT_ADAGRAD:
-            for j in range(H):
-                x = min(max(acc[V_ACC, j] + wd * P[r, j], -clip), clip) * scale
-                S[0, r, j] += x * x
-                P[r, j] -= lr * x / (np.sqrt(S[0, r, j]) + eps)
-        else:
-            for j in range(H):
-                x = min(max(acc[V_ACC, j] + wd * P[r, j], -clip), clip) * scale
-                S[0, r, j] = b1 * S[0, r, j] + (one - b1) * x
-                S[1, r, j] = b2 * S[1, r, j] + (one - b2) * (x * x)
-                P[r, j] -= lr * (S[0, r, j] / c1) / (np.sqrt(S[1, r, j] / c2) + eps)
+                v0 = Vv[q, j]
+                v1 = Vv[q - 1, j]
+                v2 = Vv[q - 2, j]
+                v3 = Vv[q - 3, j]
+                acc[a0, j] = (((acc[a0, j] + e00 * v0) + e01 * v1) + e02 * v2) + e03 * v3
+                acc[a1, j] = (((acc[a1, j] + e10 * v0) + e11 * v1) + e12 * v2) + e13 * v3
+                acc[a2, j] = (((acc[a2, j] + e20 * v0) + e21 * v1) + e22 * v2) + e23 * v3
+                acc[a3, j] = (((acc[a3, j] + e30 * v0) + e31 * v1) + e32 * v2) + e33 * v3
+        for d in range(min(4, R - r0)):
+            r = r0 + d
+            a = a0 + d
+            if sumsq:
+                for j in range(H):
+                    x = np.float64(min(max(acc[a, j] + wd * P[r, j], -clip), clip))
+                    s += x * x
+            elif optimizer == OPT_SGD:
+                for j in range(H):
+                    x = min(max(acc[a, j] + wd * P[r, j], -clip), clip) * scale
+                    P[r, j] -= lr * x
+            elif optimizer == OPT_ADAGRAD:
+                for j in range(H):
+                    x = min(max(acc[a, j] + wd * P[r, j], -clip), clip) * scale
+                    S[0, r, j] += x * x
+                    P[r, j] -= lr * x / (np.sqrt(S[0, r, j]) + eps)
+            else:
+                for j in range(H):
+                    x = min(max(acc[a, j] + wd * P[r, j], -clip), clip) * scale
+                    S[0, r, j] = b1 * S[0, r, j] + (one - b1) * x
+                    S[1, r, j] = b2 * S[1, r, j] + (one - b2) * (x * x)
+                    P[r, j] -= lr * (S[0, r, j] / c1) / (np.sqrt(S[1, r, j] / c2) + eps)
     return s
 
 
