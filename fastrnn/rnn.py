@@ -21,8 +21,18 @@ from ._validation import (
 __all__ = ["RNN"]
 
 
-def _encode_sentence(inputs, V):
-    """A sentence as int32 word ids: from one-hot ``(V, 1)``/``(V,)`` vectors or from word ids."""
+def _encode_sentence(inputs, V, check_range=True):
+    """A sentence as int64 word ids: from one-hot ``(V, 1)``/``(V,)`` vectors or from word ids.
+
+    With ``check_range=False`` the ids' range is left to the caller (the drop-in kernels check
+    it before computing anything).
+    """
+    if type(inputs) is list and inputs and type(inputs[0]) is int:  # the common fast case
+        ids = np.array(inputs)
+        if ids.dtype == np.int64 and ids.ndim == 1:
+            if check_range and (ids.min() < 0 or ids.max() >= V):
+                return _encode_sentence(ids, V)  # for the error message
+            return ids
     if isinstance(inputs, np.ndarray) and inputs.ndim == 1:
         seq = inputs
     else:
@@ -44,7 +54,7 @@ def _encode_sentence(inputs, V):
             raise ValueError(f"word indices must be >= 0, got {ids.min()}")
         if ids.max() >= V:
             raise ValueError(f"word index {ids.max()} is out of range for input_size {V}")
-        return ids.astype(np.int32)
+        return ids.astype(np.int64)
     try:
         X = np.stack([np.asarray(x) for x in seq])
     except ValueError:
@@ -61,7 +71,7 @@ def _encode_sentence(inputs, V):
         bad = int(np.argmin(ok))
         raise ValueError(f"input {bad} is not a one-hot vector (exactly one 1, zeros elsewhere); "
                          "fastrnn.RNN takes one-hot vectors or word indices")
-    return ids.astype(np.int32)
+    return ids.astype(np.int64)
 
 
 class RNN:
@@ -220,14 +230,17 @@ class RNN:
         sequence of word indices.
         """
         H, V, O = self._check_weights()
-        tokens = _encode_sentence(inputs, V)
+        tokens = _encode_sentence(inputs, V, check_range=False)
         T = len(tokens)
         a = self._kernel_arrays()
         w = self._buffers(T, H, O)
-        if not DI.dropin_forward(tokens, a["Wxh"], a["Whh"], a["bh"], a["Why"], a["by"],
-                                 w["uniq"], w["local"], w["sub"], w["WhhT"], w["hs"], w["pooled"],
-                                 w["amax"], w["y"]):
+        status = DI.dropin_forward(tokens, a["Wxh"], a["Whh"], a["bh"], a["Why"], a["by"],
+                                   w["uniq"], w["local"], w["sub"], w["WhhT"], w["hs"],
+                                   w["pooled"], w["amax"], w["y"])
+        if status == 1:
             self._raise_not_finite(a)
+        elif status:
+            _encode_sentence(tokens, V)  # raises the range error
         # a view: the buffer is rewritten only by the next forward, which replaces _last anyway
         self._last = (inputs, tokens, w["hs"][:T + 1])
         return w["y"].reshape(O, 1).copy(), w["hs"][T].reshape(H, 1).copy()
@@ -265,12 +278,14 @@ class RNN:
         T = len(tokens)
         w = self._buffers(T, H, O)
         dy = np.ascontiguousarray(dy.reshape(O), dtype=self.dtype)
-        if self._hp is None or self._hp[0] != lr:
-            self._hp = E.hyperparameters(self.dtype, lr, self.clip)
+        clip = check_float("clip", self.clip, positive=True, allow_none=True)
+        if self._hp is None or self._hp[0] != (lr, clip):
+            self._hp = ((lr, clip), E.hyperparameters(self.dtype, lr, clip))
+        gradient = check_choice("gradient", self.gradient, E.GRADIENTS)
         a = self._kernel_arrays()
         S3 = w["S3"]
         ok = DI.dropin_backprop(tokens, a["Wxh"], a["Whh"], a["bh"], a["Why"], a["by"], dy, hs,
-                           E.GRADIENTS.index(self.gradient), self._hp, w["uniq"], w["local"],
+                           gradient, self._hp[1], w["uniq"], w["local"],
                            w["sub"], w["WhhT"], w["G"], w["vecs"], w["amax"], w["y"],
                            w["counters"], w["gX"], w["mark"], w["dWhh"], w["dWhy"], w["rows"],
                            S3, S3, S3, w["Sbh"], w["Sby"])

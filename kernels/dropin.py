@@ -8,28 +8,31 @@ tutorial-layout attributes (``Wxh`` is ``(H, V)``) directly, touching only the s
 import numpy as np
 from numba import njit
 
-from .rnn import GRADIENT_EXACT, OPT_SGD, POOL_LAST, apply_update, backward_steps, forward
+from .rnn import (GRADIENT_TUTORIAL, OPT_SGD, POOL_LAST, V_POOL, WHH_BOTH, WHH_ONLY_T,
+                  _apply_update, _transpose, backward_steps, forward)
 
 _opts = dict(cache=True, error_model="numpy", nogil=True)
+
+
+@njit(inline="always", **_opts)
+def _poison(a):
+    """``sum(a * 0)``: 0 when ``a`` is finite, NaN when it holds a NaN or an infinity.
+
+    Branch-free, so the loop vectorises (an early-exit isfinite loop does not)."""
+    s = a.dtype.type(0)
+    for x in a.reshape(-1):
+        s += x * 0
+    return s
 
 
 @njit(**_opts)
 def all_finite(Whh, Wxh, Why, bh, by):
     """True when none of the five parameter arrays holds a NaN or an infinity."""
-    for a in (Whh, Why):
-        for i in range(a.shape[0]):
-            for j in range(a.shape[1]):
-                if not np.isfinite(a[i, j]):
-                    return False
-    for i in range(Wxh.shape[0]):
+    s = _poison(Whh) + _poison(Why) + _poison(bh) + _poison(by)
+    for i in range(Wxh.shape[0]):  # Wxh may be a strided view: no reshape
         for j in range(Wxh.shape[1]):
-            if not np.isfinite(Wxh[i, j]):
-                return False
-    for a in (bh, by):
-        for i in range(a.shape[0]):
-            if not np.isfinite(a[i]):
-                return False
-    return True
+            s += Wxh[i, j] * 0
+    return s == 0
 
 
 @njit(**_opts)
@@ -55,18 +58,22 @@ def gather_columns(tokens, Wxh, uniq, local, sub):
 def dropin_forward(tokens, Wxh, Whh, bh, Why, by, uniq, local, sub, WhhT, hs, pooled, amax, y):
     """The tutorial's ``forward`` for one sentence: fills ``hs[0..T]`` and the logits ``y``.
 
-    Returns False, having computed nothing, when a parameter holds a NaN or an infinity.
+    Returns 0, or, having computed nothing: 1 when a parameter holds a NaN or an infinity, 2 when
+    a word id is negative, 3 when a word id is >= V.
     """
+    V = Wxh.shape[1]
+    for t in range(tokens.shape[0]):
+        if tokens[t] < 0:
+            return 2
+        if tokens[t] >= V:
+            return 3
     if not all_finite(Whh, Wxh, Why, bh, by):
-        return False
-    H = Whh.shape[0]
+        return 1
     gather_columns(tokens, Wxh, uniq, local, sub)
-    for i in range(H):
-        for j in range(H):
-            WhhT[j, i] = Whh[i, j]
+    _transpose(Whh, WhhT)
     forward(local[:tokens.shape[0]], sub, WhhT, bh, Why, by, POOL_LAST, hs, pooled,
             amax, y)
-    return True
+    return 0
 
 
 @njit(**_opts)
@@ -89,16 +96,21 @@ def dropin_backprop(tokens, Wxh, Whh, bh, Why, by, dy, hs, gradient, hp, uniq, l
     T = tokens.shape[0]
     H = Whh.shape[0]
     U = gather_columns(tokens, Wxh, uniq, local, sub)
-    for i in range(H):
-        for j in range(H):
-            WhhT[j, i] = Whh[i, j]
-    pooled = vecs[4]
+    _transpose(Whh, WhhT)
+    pooled = vecs[V_POOL]
     for i in range(H):
         pooled[i] = hs[T, i]
     backward_steps(T, hs, amax, Whh, WhhT, Why, dy, POOL_LAST, gradient, G, vecs)
-    apply_update(local[:T], hs, pooled, G, dy, sub, Whh, WhhT, Why, bh, by,
-                 Sx, Shh, Sy, Sbh, Sby, hp, OPT_SGD, counters, gX, mark, vecs, y, dWhh, dWhy,
-                 rows, uniq[T:])
+    if gradient == GRADIENT_TUTORIAL:
+        # nothing reads Whh after BPTT: update the transposed copy alone, then copy it back
+        _apply_update(local[:T], hs, pooled, G, dy, sub, Whh, WhhT, Why, bh, by,
+                      Sx, Shh, Sy, Sbh, Sby, hp, OPT_SGD, counters, gX, mark, vecs, y, dWhh,
+                      dWhy, rows, uniq[T:], WHH_ONLY_T)
+        _transpose(WhhT, Whh)
+    else:
+        _apply_update(local[:T], hs, pooled, G, dy, sub, Whh, WhhT, Why, bh, by,
+                      Sx, Shh, Sy, Sbh, Sby, hp, OPT_SGD, counters, gX, mark, vecs, y, dWhh,
+                      dWhy, rows, uniq[T:], WHH_BOTH)
     for u in range(U):
         w = uniq[u]
         for i in range(H):
@@ -106,4 +118,4 @@ def dropin_backprop(tokens, Wxh, Whh, bh, Why, by, dy, hs, gradient, hp, uniq, l
     return True
 
 
-__all__ = ["all_finite", "gather_columns", "dropin_forward", "dropin_backprop", "GRADIENT_EXACT"]
+__all__ = ["all_finite", "gather_columns", "dropin_forward", "dropin_backprop"]

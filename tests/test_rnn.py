@@ -142,6 +142,24 @@ def test_attributes_are_the_truth():
     assert held is rnn.Wxh  # updated in place, like the tutorial's -=
 
 
+def test_clip_and_gradient_attributes_take_effect():
+    a, b = RNN(V, 2, seed=0), RNN(V, 2, seed=0)
+    d = np.array([[50.0], [-50.0]])  # large enough that clipping matters
+    for rnn in (a, b):
+        rnn.forward([0, 1, 2])
+        rnn.backprop(d)
+    np.testing.assert_array_equal(a.by, b.by)
+    b.clip = None  # dby = d_y = +-50 is no longer clipped to +-1
+    for rnn in (a, b):
+        rnn.forward([0, 1, 2])
+        rnn.backprop(d)
+    np.testing.assert_allclose(a.by - b.by, [[0.98], [-0.98]])
+    b.gradient = "wrong"
+    b.forward([0])
+    with pytest.raises(ValueError, match="gradient"):
+        b.backprop(d)
+
+
 def test_float32():
     rnn = RNN(V, 2, seed=0, dtype=np.float32)
     assert rnn.Whh.dtype == np.float32
