@@ -79,6 +79,14 @@ def hidden_table(d):
     return "\n".join(out)
 
 
+NOISY = " †"
+
+
+def _noisy(r, spread=1.15):
+    """Repeats spread wide (q3 / q1 above ``spread``): a busy neighbour, not the kernel."""
+    return bool(r and r.get("q1_us") and r["q3_us"] / r["q1_us"] > spread)
+
+
 def models_table(d):
     rows = d["results"]
     Ms = sorted({r["value"] for r in _ok(rows, scenario="models", param="M")})
@@ -106,14 +114,20 @@ def models_table(d):
                 continue
             out.append("| %s | " % label + " | ".join(
                 _g(c[key] * scale if c and c.get(key) is not None else None, fmt)
+                + (NOISY if _noisy(c) or (key == "vs_1_thread" and _noisy(_one(
+                    rows, scenario="models", param="M", dtype=dt, backend="batch", threads=1,
+                    value=c["value"]))) else "") if c else "–"
                 for c in cells) + " |")
     out += ["", "Per model-sample. Trainer.epoch: one single-model whole-epoch kernel call per "
-            "model and epoch from Python (its per-call checks cost ~8 µs, ~3-5 %% of a "
+            "model and epoch from Python (its per-call checks cost ~8 µs, ~3-5 % of a "
             "tutorial epoch); cost < 1 means the batch kernel is cheaper per model. Every batch "
             "row's weights were checked bitwise against Trainer.epoch's. The 2-thread rows need "
             "the second core free: when another process runs on it, each parallel call waits "
             "for the descheduled worker (the load average above says how busy the machine "
-            "was)."]
+            "was). †: the repeats' interquartile range spans more than 15 % (q3/q1 > 1.15): "
+            "that cell was disturbed (a cell disturbed in every repeat is not flagged: compare "
+            "the 2-thread row with 2x the 1-thread row; min_us in the JSON is its best "
+            "repeat)."]
     fits = _ok(rows, scenario="models", param="fit")
     if len(fits) == 2:
         a, b = fits

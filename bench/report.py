@@ -211,18 +211,20 @@ def _plot_models(top, bottom, rows):
     for r in rows:
         series.setdefault((r["backend"], r["threads"], r["dtype"]), []).append(r)
     dts = sorted({r["dtype"] for r in rows})
+    colors = {}
     for (be, th, dt), rs in sorted(series.items(), key=lambda kv: (kv[0][2], kv[0][0] != "batch",
                                                                   kv[0][1])):
         rs = sorted(rs, key=lambda r: r["value"])
         x = [r["value"] for r in rs]
         tag = (" " + dt.replace("float", "f")) if len(dts) > 1 else ""
+        line = "-" if dt == "float64" else ":"
         if be == "batch":
             label = "batch kernel, %s%s" % (_threads_label(rs[0]), tag)
-            style = dict(marker="o", linestyle="-" if dt == "float64" else ":")
+            color = colors.setdefault(th, ("C0", "C3", "C2", "C1", "C4")[len(colors) % 5])
+            style = dict(marker="o", linestyle=line, color=color)
         else:
             label = "Trainer.epoch per model%s" % tag
-            style = dict(marker="s", linestyle="--", color="gray" if dt == "float64"
-                         else "silver")
+            style = dict(marker="s", linestyle=line, color="gray", markersize=4, zorder=3)
         top.plot(x, [r["samples_per_s"] for r in rs], label=label, **style)
         bottom.plot(x, [1.0 / r["cost_vs_single"] if r.get("cost_vs_single") else float("nan")
                         for r in rs], label=label, **style)
@@ -231,14 +233,21 @@ def _plot_models(top, bottom, rows):
         _log_x(ax, xs)
         ax.set_xlabel("M (models per batch-kernel call)")
         ax.grid(True, which="both", alpha=0.3)
-    top.set_yscale("log")
+    ys = [r["samples_per_s"] for r in rows if r.get("samples_per_s")]
+    if ys and max(ys) / min(ys) >= 10:
+        top.set_yscale("log")
+    else:
+        from matplotlib.ticker import FuncFormatter
+        top.set_ylim(bottom=0)
+        top.yaxis.set_major_formatter(FuncFormatter(lambda v, _: "%gk" % (v / 1e3) if v else "0"))
     top.set_title("models (tutorial size: n=%s, V=%s, H=%s, %s epochs)"
                   % ((rows[0]["n"], rows[0]["V"], rows[0]["H"], rows[0]["epochs"]) if rows
                      else ("?",) * 4), fontsize=9)
     top.set_ylabel("model-samples / s")
-    bottom.set_ylabel("throughput / single-model kernel's")
+    bottom.set_ylabel("throughput / Trainer.epoch's")
     bottom.axhline(1.0, color="black", linewidth=0.8)
-    top.legend(fontsize=7)
+    # below the x label: no data point can hide under it
+    top.legend(fontsize=7, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.2))
 
 
 def plot(run, path):
