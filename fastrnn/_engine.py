@@ -18,6 +18,7 @@ GRADIENTS = ("exact", "tutorial")
 POOLINGS = ("last", "mean", "max")
 OPTIMIZERS = ("sgd", "adagrad", "adam")
 INITS = ("tutorial", "xavier")
+SERIAL_PREDICT_BELOW = 256  # sentences: below this predict_proba runs on the calling thread
 ALIGN = 64  # bytes: numpy only guarantees 16, and misaligned weights cost up to 1.8x
 
 
@@ -184,7 +185,13 @@ def predict_proba(params, tokens, offsets, pooling="last"):
     n = offsets.shape[0] - 1
     out = np.empty((n, params.shape[2]), dtype=params.dtype)
     P = params
-    # prange over a few contiguous chunks per thread (numba.set_num_threads controls them)
-    K.predict_proba(tokens, offsets, P.WxhT, P.WhhT, P.bh, P.Why, P.by, code, out,
-                    4 * numba.get_num_threads())
+    if n < SERIAL_PREDICT_BELOW:
+        # a parallel launch costs more than a few hundred sentences take on one thread
+        K.rnn.predict_proba_range(tokens, offsets, P.WxhT, P.WhhT, P.bh, P.Why, P.by, code,
+                                  out, 0, n)
+    else:
+        # prange over a few contiguous chunks per thread (numba.set_num_threads controls them);
+        # each chunk runs predict_proba_range, so results are the same bits either way
+        K.predict_proba(tokens, offsets, P.WxhT, P.WhhT, P.bh, P.Why, P.by, code, out,
+                        4 * numba.get_num_threads())
     return out

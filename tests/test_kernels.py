@@ -274,3 +274,24 @@ def test_aligned_buffers():
     P = make_params(5, 7, 3)
     for a in P.arrays() + (P.WhhT,):
         assert a.ctypes.data % E.ALIGN == 0 and a.flags.c_contiguous
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_parallel_predict_equals_serial_bitwise(threads):
+    """Batches from SERIAL_PREDICT_BELOW sentences up run the prange kernel: same bits."""
+    import numba
+    n = E.SERIAL_PREDICT_BELOW + 57
+    tokens, offsets, _ = make_corpus(n=n, V=20, max_len=12, O=3, seed=9)
+    P = make_params(20, 10, 3, np.float64)
+    before = numba.get_num_threads()
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    try:
+        got = E.predict_proba(P, tokens, offsets, "max")
+    finally:
+        numba.set_num_threads(before)
+    serial = np.empty_like(got)
+    K.rnn.predict_proba_range(tokens, offsets, P.WxhT, P.WhhT, P.bh, P.Why, P.by,
+                              E.POOLINGS.index("max"), serial, 0, n)
+    np.testing.assert_array_equal(got, serial)
+    ref = R.predict_proba(tokens, offsets, P.WxhT, P.Whh, P.bh, P.Why, P.by, "max")
+    np.testing.assert_allclose(got, ref, **TOL[np.float64])
