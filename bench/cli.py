@@ -300,7 +300,6 @@ def run(scenarios, backend_names, reference, dtypes, values, hidden, vocab, leng
               "many times slower in B (e.g. 1.10).")
 def compare(a, b, fail_above):
     """Per-cell time ratios B/A of two saved runs (--json files), regressions first."""
-    from rich.console import Console
     from . import report
     try:
         da, db = R.load_json(a), R.load_json(b)
@@ -324,7 +323,6 @@ def compare(a, b, fail_above):
 @click.option("--repeats", type=click.IntRange(min=1, max=10000), default=5, show_default=True)
 def profile(scenario, value, dtype, hidden, vocab, length, samples, epochs, seed, repeats):
     """Where the time of a training sample goes: forward, backward, update, Python overhead."""
-    from rich.console import Console
     from rich.table import Table
     from .machine import machine_info
     from .profile import profile as run_profile

@@ -44,7 +44,6 @@ import gc
 import math
 import time
 import tracemalloc
-from types import SimpleNamespace
 
 import numpy as np
 

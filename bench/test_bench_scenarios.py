@@ -11,7 +11,6 @@ result.  Times are per round, not per sample: divide by ``extra_info["samples"]`
     pytest bench/test_bench_scenarios.py      # as plain tests (addopts has --benchmark-disable)
 """
 
-import numpy as np
 import pytest
 
 from fastrnn.bench import backends as B

@@ -804,7 +804,6 @@ def _make_train_epoch(OPT, name):
         else:
             opt = OPT
 
-        H = bh.shape[0]
         _transpose(Whh, WhhT)
         slots = Shh.shape[0]
         if gradient == GRADIENT_TUTORIAL:

@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-import fastrnn
 from fastrnn import Ensemble, Model, average_proba, param_grid, train_many
 from fastrnn.cli import main
 from fastrnn.datasets import load_demo
