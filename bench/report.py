@@ -76,13 +76,15 @@ def models_table(rows):
 
 
 def compile_table(run):
-    t = Table(title="numba compile time (cold/cached: a subprocess, first call minus second "
-              "call; this process: first call of the run)",
+    jax = any(c.get("backend") == "jax" for c in run.compile)
+    t = Table(title="compile time (numba cold/cached: a subprocess, first call minus second "
+              "call; numba this process: first call of the run%s)"
+              % ("; jax: first jitted call minus second, first cell" if jax else ""),
               header_style="bold")
-    for col in ("kernels", "dtype", "cache", "seconds", "import s"):
+    for col in ("backend", "kernels", "dtype", "cache", "seconds", "import s"):
         t.add_column(col)
     for c in run.compile:
-        t.add_row(c["kind"], c["dtype"], c["cache"],
+        t.add_row(c.get("backend", "numba"), c["kind"], c["dtype"], c["cache"],
                   _f(c.get("compile_s"), "%.2f") if "error" not in c else "error: " + c["error"],
                   _f(c.get("import_s"), "%.2f"))
     return t

@@ -221,6 +221,42 @@ def test_crashing_backend_is_a_failure():
     assert run.results[0]["status"] == "FAIL" and "boom" in run.results[0]["message"]
 
 
+@pytest.mark.parametrize("name", ["torch", "jax"])
+def test_peer_backend_agrees_with_the_reference_and_is_timed(name):
+    pytest.importorskip(name)
+    be = B.make_backend(name)
+    assert be.available() == (True, "")
+    cells = _cells() + R.build_cells(["infer"], ["float64"], dict(reference="dense", seed=0),
+                                     values=[7])
+    run = R.run_benchmark(cells, [be, B.NumpyBackend()],
+                          R.Settings(repeats=1, compile_times=False))
+    rows = [r for r in run.results if r["backend"] == name]
+    assert [(r["scenario"], r["dtype"]) for r in rows] == [
+        ("tutorial", "float64"), ("tutorial", "float32"), ("infer", "float64")]
+    for r in rows:
+        assert r["status"] == "ok", r["message"]
+        assert r["rel_err"] <= R.TOL[r["dtype"]] and r["median_us"] > 0 and r["speedup"] > 0
+    assert rows[0]["rel_err"] < 1e-12  # float64: the same arithmetic up to summation order
+    if name == "jax":  # the jit compile is reported like numba's
+        comp = [c for c in run.compile if c.get("backend") == "jax"]
+        assert {(c["kind"], c["dtype"]) for c in comp} == {
+            ("train", "float64"), ("train", "float32"), ("infer", "float64")}
+        assert all(c["compile_s"] >= 0 for c in comp)
+
+
+@pytest.mark.parametrize("name", ["torch", "jax"])
+def test_missing_peer_is_skipped_with_a_one_line_note(name, monkeypatch):
+    monkeypatch.setitem(sys.modules, name, None)  # "import torch" now raises ImportError
+    assert B.make_backend(name).available() == (
+        False, "%s is not installed (pip install fastrnn[peers])" % name)
+    res = invoke("run", *TINY, "-b", "numba,%s" % name)
+    assert res.exit_code == 0, res.output
+    notes = [line for line in res.output.splitlines() if "skipped" in line]
+    assert set(notes) == {"note: backend %s skipped: %s is not installed (pip install "
+                          "fastrnn[peers])" % (name, name)}, res.output  # stderr and summary
+    assert not any(r.startswith("│") and " %s " % name in r for r in res.output.splitlines())
+
+
 def test_failure_exit_code_and_no_partial_file(tmp_path, monkeypatch):
     js = tmp_path / "r.json"
     monkeypatch.setattr(B, "make_backend",
