@@ -216,3 +216,28 @@ def test_bad_weights_and_gradients():
 def test_bad_constructor_arguments(kwargs, exc, match):
     with pytest.raises(exc, match=match):
         RNN(**kwargs)
+
+
+@pytest.mark.parametrize("corpus,targets,order,exc,match", [
+    ((np.array([0, 1, 2]), np.array([0, 1, 3])), [0, 1], None, None, None),
+    ((np.array([0, 1, V]), np.array([0, 1, 3])), [0, 1], None, ValueError, "out of range"),
+    ((np.array([0, -1, 2]), np.array([0, 1, 3])), [0, 1], None, ValueError, ">= 0"),
+    ((np.array([0.0, 1.0]), np.array([0, 1, 2])), [0, 1], None, TypeError, "integers"),
+    ((np.array([0, 1, 2]), np.array([0, 1, 1, 3])), [0, 1, 1], None, ValueError, "empty"),
+    ((np.array([0, 1, 2]), np.array([0, 1, 2])), [0, 1], None, ValueError, "end at"),
+    ((np.array([0, 1, 2]), np.array([0, 1, 3])), [0, 2], None, ValueError, "class indices"),
+    ((np.array([0, 1, 2]), np.array([0, 1, 3])), [0], None, ValueError, "one per sentence"),
+    ((np.array([0, 1, 2]), np.array([0, 1, 3])), [0, 1], [0, 2], ValueError, "order"),
+    ((np.array([0, 1, 2]), np.array([0, 1, 3])), [0, 1], [0.5], TypeError, "order"),
+])
+def test_flat_corpus_checks(corpus, targets, order, exc, match):
+    """Everything a kernel indexes with is checked in Python first (kernels do not bounds-check)."""
+    rnn = RNN(V, 2, seed=0)
+    before = rnn.Whh.copy()
+    if exc is None:
+        loss, acc = rnn.train_epoch(corpus, targets, order=order)
+        assert np.isfinite(loss) and 0 <= acc <= 1
+        return
+    with pytest.raises(exc, match=match):
+        rnn.train_epoch(corpus, targets, order=order)
+    np.testing.assert_array_equal(rnn.Whh, before)  # nothing ran
