@@ -84,7 +84,18 @@ def _fmt(v, spec=".3f"):
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar (default: only on a terminal).")
 def sweep(config, output_dir, scheduler, threads, chunk_size, progress):
-    """Train every model of the grid in CONFIG, streaming results to --output-dir."""
+    """Train every model of the grid in CONFIG, streaming results to --output-dir.
+
+    \b
+    CONFIG is a JSON file, paths relative to it:
+      {"data": "train.csv",              (or a list of files)
+       "text": "text", "label": "label", (column names; optional)
+       "validation": "valid.csv",        (optional)
+       "params": {"epochs": 20},         (shared by all models; optional)
+       "grid": {"learning_rate": [0.05, 0.1], "seed": [0, 1, 2]}}
+
+    Running the same sweep again trains only the models not yet in --output-dir.
+    """
     if threads == 0:
         raise click.BadParameter("must be >= 1, or -1 for all cores", param_hint="--threads")
     cfg = _read_config(config)
