@@ -689,6 +689,29 @@ def _apply_update(tokens, hs, pooled, G, dy, WxhT, Whh, WhhT, Why, bh, by,
                  Sx, Shh, Sy, Sbh, Sby, hp, optimizer, counters, gX, mark, vecs, y,
                  dWhh, dWhy, rows, uniq, whh_mode):
     """:func:`apply_update` with the ``Whh``/``WhhT`` bookkeeping of ``whh_mode`` (WHH_*)."""
+    _apply_update_v(tokens, hs, pooled, G, dy, WxhT, Whh, WhhT, Why, bh, by,
+                    Sx, Shh, Sy, Sbh, Sby, hp, optimizer, counters, gX, mark, vecs, y,
+                    dWhh, dWhy, rows, uniq, whh_mode, _bias_views(vecs, y, bh, by, Sbh, Sby))
+
+
+@njit(inline="always", **_opts)
+def _bias_views(vecs, y, bh, by, Sbh, Sby):
+    """The one-row views :func:`_apply_update_v` takes: the by gradient (in ``y``), the bh
+    gradient (``vecs[V_TMP]``), ``bh``, ``by`` and their optimizer states.  Each ``reshape`` is
+    a call into numba's C helper (~30 ns): the epoch makes them once, not per sample."""
+    O = by.shape[0]
+    H = bh.shape[0]
+    return (y.reshape((1, O)), vecs[V_TMP:V_TMP + 1], bh.reshape((1, H)), by.reshape((1, O)),
+            Sbh.reshape((Sbh.shape[0], 1, H)), Sby.reshape((Sby.shape[0], 1, O)))
+
+
+@njit(inline="always", **_opts)
+def _apply_update_v(tokens, hs, pooled, G, dy, WxhT, Whh, WhhT, Why, bh, by,
+                    Sx, Shh, Sy, Sbh, Sby, hp, optimizer, counters, gX, mark, vecs, y,
+                    dWhh, dWhy, rows, uniq, whh_mode, views):
+    """:func:`_apply_update` with the ``views`` of :func:`_bias_views` made by the caller (one
+    tuple argument: an inline function with 30-odd arguments cannot be called)."""
+    dby, dbh, bh2, by2, Sbh2, Sby2 = views
     T = tokens.shape[0]
     O, H = Why.shape
     clip = hp[HP_CLIP]
@@ -708,10 +731,8 @@ def _apply_update(tokens, hs, pooled, G, dy, WxhT, Whh, WhhT, Why, bh, by,
     for o in range(O):
         for j in range(H):
             dWhy[o, j] = dy[o] * pooled[j]
-    dby = y.reshape((1, O))
     for o in range(O):
         dby[0, o] = dy[o]
-    dbh = vecs[V_TMP:V_TMP + 1]
     for i in range(H):
         dbh[0, i] = 0
     for k in range(T, 0, -1):
@@ -726,11 +747,7 @@ def _apply_update(tokens, hs, pooled, G, dy, WxhT, Whh, WhhT, Why, bh, by,
             nu += 1
         for i in range(H):
             gX[w, i] += G[k - 1, i]
-    bh2 = bh.reshape((1, H))
-    by2 = by.reshape((1, O))
     one_row = by2.shape[0]  # 1, not a literal (a literal argument compiles the callee again)
-    Sbh2 = Sbh.reshape((Sbh.shape[0], 1, H))
-    Sby2 = Sby.reshape((Sby.shape[0], 1, O))
 
     scale = one
     if clip_norm > 0:
@@ -838,6 +855,7 @@ def _make_train_epoch(OPT, name):
         correct = 0
         pooled = vecs[V_POOL]
         dy = p
+        views = _bias_views(vecs, y, bh, by, Sbh, Sby)  # once per epoch, not per sample
         for n in range(order.shape[0]):
             s = order[n]
             sent = tokens[offsets[s]:offsets[s + 1]]
@@ -853,9 +871,9 @@ def _make_train_epoch(OPT, name):
                 correct += 1
             dy[c] -= 1  # p becomes dL/dy in place
             backward_steps(T, hs, amax, Whh, WhhT, Why, dy, pooling, gradient, G, vecs)
-            _apply_update(sent, hs, pooled, G, dy, WxhT, Whh, WhhT, Why, bh, by,
-                          Sx, Shh, Sy, Sbh, Sby, hp, opt, counters, gX, mark, vecs, y,
-                          dWhh, dWhy, rows, uniq, whh_mode)
+            _apply_update_v(sent, hs, pooled, G, dy, WxhT, Whh, WhhT, Why, bh, by,
+                            Sx, Shh, Sy, Sbh, Sby, hp, opt, counters, gX, mark, vecs, y,
+                            dWhh, dWhy, rows, uniq, whh_mode, views)
         if whh_mode == WHH_ONLY_T:
             _transpose(WhhT, Whh)
             for q in range(slots):
