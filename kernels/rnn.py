@@ -491,24 +491,49 @@ def _whh_fused(P, S, C, Vv, T, acc, optimizer, lr, wd, clip, scale, eps, b1, b2,
     # the first 1-4 steps (rows T-1 ..) in a pass that writes without reading, the rest in
     # passes of four; each element sums in descending k, as a one-row loop does
     n = (T - 2) % 4 + 1
-    if optimizer == OPT_SGD and not sumsq and (T == 2 or T == 3):
-        # SGD on a 2- or 3-word sentence: each row's gradient in registers, applied in the
-        # same loop (no acc round trip, no per-block setup); same products in the same order,
-        # so bitwise equal to the general path.  Measured alone at H = 64: T = 2 420 -> 165 ns
-        # f32, 613 -> 311 ns f64; T = 3 447 -> 294 ns f32, 624 -> 554 ns f64 (longer sentences
-        # gained little or lost in f64, so they keep the general path).
+    short = T == 2 or T == 3 or (P.itemsize == 4 and 4 < T <= 6)
+    if optimizer == OPT_SGD and not sumsq and short:
+        # SGD on a short sentence: each row's gradient in registers, applied in the same loop
+        # (no acc round trip, no per-block setup); same products in the same order, so bitwise
+        # equal to the general path.  Measured alone at H = 64: T = 2 420 -> 165 ns f32,
+        # 613 -> 311 ns f64; T = 3 447 -> 294 ns f32, 624 -> 554 ns f64; f32 T = 5 497 -> 367,
+        # T = 6 737 -> 496 ns.  f64 lost from T = 4 (one row at a time reloads every Vv row:
+        # load-bound) and f32 T = 4 gained too little for its compile time (~3 %).
         if T == 2:
             for r in range(R):
                 e0 = C[1, r]
                 for j in range(H):
                     x = min(max(e0 * Vv[1, j] + wd * P[r, j], -clip), clip) * scale
                     P[r, j] -= lr * x
-        else:
+        elif T == 3:
             for r in range(R):
                 e0 = C[2, r]
                 e1 = C[1, r]
                 for j in range(H):
                     x = min(max((e0 * Vv[2, j] + e1 * Vv[1, j]) + wd * P[r, j], -clip),
+                            clip) * scale
+                    P[r, j] -= lr * x
+        elif T == 5:
+            for r in range(R):
+                e0 = C[4, r]
+                e1 = C[3, r]
+                e2 = C[2, r]
+                e3 = C[1, r]
+                for j in range(H):
+                    x = min(max((((e0 * Vv[4, j] + e1 * Vv[3, j]) + e2 * Vv[2, j])
+                                 + e3 * Vv[1, j]) + wd * P[r, j], -clip), clip) * scale
+                    P[r, j] -= lr * x
+        else:
+            # T = 6: the general path sums the first step alone, then four (same order here)
+            for r in range(R):
+                e0 = C[5, r]
+                e1 = C[4, r]
+                e2 = C[3, r]
+                e3 = C[2, r]
+                e4 = C[1, r]
+                for j in range(H):
+                    x = min(max(((((e0 * Vv[5, j] + e1 * Vv[4, j]) + e2 * Vv[3, j])
+                                  + e3 * Vv[2, j]) + e4 * Vv[1, j]) + wd * P[r, j], -clip),
                             clip) * scale
                     P[r, j] -= lr * x
         return s
