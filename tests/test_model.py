@@ -213,3 +213,26 @@ def test_sklearn_pipeline_and_grid_search(demo):
 def test_public_api():
     assert {"Model", "RNN", "Vocabulary", "datasets", "reference"} <= set(fastrnn.__all__)
     assert isinstance(fastrnn.__version__, str)
+
+
+def test_divergence_is_an_error_not_silent_nan():
+    """An absurd rate without clipping overflows: a clear error, never NaN weights returned."""
+    texts = ["good film", "bad film", "not good", "not bad"] * 10
+    labels = [1, 0, 0, 1] * 10
+    m = Model(learning_rate=1e38, clip=None, optimizer="sgd", early_stopping=False, epochs=5,
+              min_count=1, dtype="float32", seed=0, progress=False)
+    with pytest.raises(FloatingPointError, match="diverged"):
+        m.fit(texts, labels)
+
+
+def test_params_all_finite_sees_every_array():
+    from fastrnn import _engine as E
+    P = E.Params.initial(5, 4, 3, "xavier", np.random.default_rng(0))
+    assert P.all_finite()
+    for name in P.names:
+        Q = P.copy()
+        getattr(Q, name).flat[-1] = np.nan
+        assert not Q.all_finite(), name
+        Q = P.copy()
+        getattr(Q, name).flat[0] = -np.inf
+        assert not Q.all_finite(), name
