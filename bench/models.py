@@ -223,13 +223,9 @@ def _row(cell, name, threads, times, M, flops, peak, status, message="", rel=Non
            "peak_traced_bytes": traced, "bytes_per_model": traced and traced // M,
            "message": message, "warm_s": warm_s}
     if status == "ok" and times:
-        us = np.asarray(times) / samples * 1e6
-        med = float(np.median(us))
-        row.update(median_us=med, q1_us=float(np.percentile(us, 25)),
-                   q3_us=float(np.percentile(us, 75)), min_us=float(us.min()),
-                   max_us=float(us.max()), samples_per_s=1e6 / med,
-                   s_per_epoch=float(np.median(times)) / cell.epochs,
-                   gflops=flops / med * 1e-3)
+        from .runner import timing_stats  # runner imports this module lazily
+        row.update(timing_stats(times, samples, flops),
+                   s_per_epoch=float(np.median(times)) / cell.epochs)
         if peak:
             row["pct_peak"] = 100.0 * row["gflops"] / (peak * threads)
     return row

@@ -217,15 +217,20 @@ def _row(cell, backend, times, samples, flops, peak_gflops, rel, tol, peak_bytes
            "pct_peak": None, "rel_err": rel, "tol": tol, "peak_traced_bytes": peak_bytes,
            "message": message, "warm_s": warm_s}
     if status == "ok" and times:
-        us = np.asarray(times) / samples * 1e6
-        med = float(np.median(us))
-        row.update(median_us=med, q1_us=float(np.percentile(us, 25)),
-                   q3_us=float(np.percentile(us, 75)), min_us=float(us.min()),
-                   max_us=float(us.max()), samples_per_s=1e6 / med,
-                   gflops=flops / med * 1e-3)
+        row.update(timing_stats(times, samples, flops))
         if peak_gflops:
             row["pct_peak"] = 100.0 * row["gflops"] / peak_gflops
     return row
+
+
+def timing_stats(times, samples, flops):
+    """Per-sample figures of a cell's timed repeats (``times`` in s, ``samples`` per repeat):
+    median, quartiles and extremes in µs, samples/s and GFLOP/s at the median."""
+    us = np.asarray(times) / samples * 1e6
+    med = float(np.median(us))
+    return dict(median_us=med, q1_us=float(np.percentile(us, 25)),
+                q3_us=float(np.percentile(us, 75)), min_us=float(us.min()),
+                max_us=float(us.max()), samples_per_s=1e6 / med, gflops=flops / med * 1e-3)
 
 
 def run_cell(cell, backends, settings, machine, data=None):

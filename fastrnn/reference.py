@@ -153,16 +153,16 @@ def clip_and_update(params, grads, state, *, lr, clip=1.0, clip_norm=None, weigh
     c1 = dt(1.0 - float(b1) ** step) if optimizer == "adam" else dt(1)
     c2 = dt(1.0 - float(b2) ** step) if optimizer == "adam" else dt(1)
 
-    def clipped(name, W, d, decay):
+    def clipped(W, d, decay):
         return np.clip(d + decay * W, -c, c)
 
-    d = {name: clipped(name, params[name], grads[name], wd if name in ("Whh", "Why") else 0)
+    d = {name: clipped(params[name], grads[name], wd if name in ("Whh", "Why") else 0)
          for name in ("Why", "by", "bh", "Whh")}
     W = params["Wxh"]
     if dense_Wxh is not None:
         dX = np.clip(dense_Wxh + wd * W, -c, c)
     else:
-        dX = {w: clipped("Wxh", W[w], g, wd) for w, g in grads["Wxh_rows"].items()}
+        dX = {w: clipped(W[w], g, wd) for w, g in grads["Wxh_rows"].items()}
     if clip_norm is not None and clip_norm > 0:
         xs = dX.values() if isinstance(dX, dict) else [dX]
         ss = sum(float(np.sum(v.astype(np.float64) ** 2)) for v in list(d.values()) + list(xs))

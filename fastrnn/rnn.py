@@ -203,8 +203,6 @@ class RNN:
             a = getattr(self, name)
             if not np.may_share_memory(k, a):
                 a[...] = k.reshape(a.shape)
-        if self._views is None:
-            self._check_weights()
 
     def _buffers(self, T, H, O):
         w = self._work

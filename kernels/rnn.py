@@ -414,60 +414,6 @@ def _sumsq_rows(P, D, rows, nrows, wd, clip):
     return s
 
 
-@njit(**_opts)
-def whh_gradient(T, hs, G, dWhh):
-    """``dWhh = sum_{k=T..2} outer(G[k-1], hs[k-1])`` (hs[0] = 0), summed in descending ``k``.
-
-    Up to four steps per pass over a row, the first pass writing without reading: for the short
-    sentences of sentiment data most rows take a single pass.
-    """
-    H = dWhh.shape[0]
-    for i in range(H):
-        k = T
-        n = min(k - 1, 4)
-        if n <= 0:
-            for j in range(H):
-                dWhh[i, j] = 0
-        elif n == 1:
-            g0 = G[k - 1, i]
-            for j in range(H):
-                dWhh[i, j] = g0 * hs[k - 1, j]
-        elif n == 2:
-            g0 = G[k - 1, i]
-            g1 = G[k - 2, i]
-            for j in range(H):
-                dWhh[i, j] = g0 * hs[k - 1, j] + g1 * hs[k - 2, j]
-        elif n == 3:
-            g0 = G[k - 1, i]
-            g1 = G[k - 2, i]
-            g2 = G[k - 3, i]
-            for j in range(H):
-                dWhh[i, j] = (g0 * hs[k - 1, j] + g1 * hs[k - 2, j]) + g2 * hs[k - 3, j]
-        else:
-            g0 = G[k - 1, i]
-            g1 = G[k - 2, i]
-            g2 = G[k - 3, i]
-            g3 = G[k - 4, i]
-            for j in range(H):
-                dWhh[i, j] = (((g0 * hs[k - 1, j] + g1 * hs[k - 2, j]) + g2 * hs[k - 3, j])
-                              + g3 * hs[k - 4, j])
-        k -= n
-        while k >= 5:
-            g0 = G[k - 1, i]
-            g1 = G[k - 2, i]
-            g2 = G[k - 3, i]
-            g3 = G[k - 4, i]
-            for j in range(H):
-                dWhh[i, j] = (((dWhh[i, j] + g0 * hs[k - 1, j]) + g1 * hs[k - 2, j])
-                              + g2 * hs[k - 3, j]) + g3 * hs[k - 4, j]
-            k -= 4
-        while k >= 2:
-            g0 = G[k - 1, i]
-            for j in range(H):
-                dWhh[i, j] += g0 * hs[k - 1, j]
-            k -= 1
-
-
 # Fused gradient + clip + update of the recurrent matrix, one row at a time: the (H, H) gradient
 # never exists (items 1/2 of PERFORMANCE.md).  Row r's gradient, sum_{k=T..2} C[k-1, r] * Vv[k-1],
 # summed in descending k, goes to the L1-resident vector acc[V_ACC]: row r of dWhh with
@@ -705,8 +651,7 @@ def _transpose_inplace(A):
 #: than their sqrt and division twice: Adagrad-mean H=64 f64 5.5 -> 5.0 us/sample); or update
 #: only ``WhhT`` with ``Shh`` holding its transposed state (inside a ``gradient="tutorial"``
 #: epoch, which never reads ``Whh``; :func:`train_epoch` writes ``Whh`` back at the end).
-#: (Code 1, the Adagrad second pass on a transposed state, is retired.)
-WHH_BOTH, WHH_BOTH_SHHT, WHH_ONLY_T = 0, 1, 2
+WHH_BOTH, WHH_ONLY_T = 0, 1
 
 
 @njit(inline="always", **_opts)
