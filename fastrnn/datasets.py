@@ -31,6 +31,8 @@ from typing import List, Union
 
 import numpy as np
 
+from ._io import read_text
+
 __all__ = [
     "load",
     "load_tsv",
@@ -91,28 +93,6 @@ def _check_columns(text, label) -> None:
         raise ValueError(f"text and label must name different columns, both are {text!r}")
 
 
-def _read_text(path: Path) -> str:
-    """The whole file decoded as UTF-8 (an initial byte order mark is dropped)."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise ValueError(f"{path}: is a directory, not a data file") from None
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-            raise ValueError(
-                f"{path}: the file is UTF-16; save it as UTF-8"
-            ) from None
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise ValueError(
-            f"{path}: line {line}: not valid UTF-8 (byte 0x{data[exc.start]:02x}); "
-            "save the file as UTF-8"
-        ) from None
-
-
 def _labels_array(labels: List[str]) -> np.ndarray:
     """int64 array if every label is an integer in int64 range, else a str array."""
     if all(_INT_RE.fullmatch(s) for s in labels):
@@ -125,7 +105,11 @@ def _labels_array(labels: List[str]) -> np.ndarray:
 def _load_delimited(path, text: str, label: str, delimiter: str, quoted: bool, kind: str):
     p = _as_path(path)
     _check_columns(text, label)
-    content = _read_text(p)
+    content = read_text(p)
+    # csv's default limit (128 KiB per field) would refuse a long text that load_jsonl and
+    # Model.predict accept; the whole file is in memory already, so no field can exceed it.
+    limit = csv.field_size_limit()
+    csv.field_size_limit(max(limit, min(len(content) + 1, 2**31 - 1)))
     reader = csv.reader(
         io.StringIO(content, newline=""),
         delimiter=delimiter,
@@ -178,6 +162,8 @@ def _load_delimited(path, text: str, label: str, delimiter: str, quoted: bool, k
             labels.append(lab)
     except csv.Error as exc:
         raise ValueError(f"{p}: {where(line)}: malformed {kind}: {exc}") from None
+    finally:
+        csv.field_size_limit(limit)
     if header is None:
         raise ValueError(f"{p}: empty file; expected a header row naming the columns "
                          f"{text!r} and {label!r}")
@@ -300,7 +286,7 @@ def load_jsonl(path: PathLike, text: str = "text", label: str = "label"):
     """
     p = _as_path(path)
     _check_columns(text, label)
-    content = _read_text(p)
+    content = read_text(p)
     texts: List[str] = []
     labels: List[str] = []
     # split on "\n" only: JSON strings may hold a raw U+2028 or U+0085,

@@ -16,9 +16,7 @@ stopping on validation loss).  The tutorial's recipe is one set of arguments awa
 
 import json
 import math
-import os
 import sys
-import tempfile
 import time
 import zipfile
 from pathlib import Path
@@ -27,6 +25,7 @@ import numpy as np
 
 from . import _engine as E
 from . import reference as R
+from ._io import atomic_write
 from ._validation import (
     check_choice, check_dtype, check_float, check_int,
 )
@@ -59,6 +58,13 @@ def _texts(texts, name="texts"):
         if not isinstance(t, str):
             raise TypeError(f"{name}[{i}] is {type(t).__name__}, not str")
     return texts
+
+
+def _few(classes, k=5):
+    """``"3 classes: 'a', 'b', 'c'"`` / ``"99 classes: 0, 1, 2, 3, 4, ..."`` for messages."""
+    shown = ", ".join(repr(c) for c in classes[:k].tolist())
+    more = ", ..." if len(classes) > k else ""
+    return f"{len(classes)} class{'' if len(classes) == 1 else 'es'}: {shown}{more}"
 
 
 class Model:
@@ -200,10 +206,47 @@ class Model:
 
     # ------------------------------------------------------------------ fitting
     def _labels(self, labels, n, name="labels"):
-        y = np.asarray(labels)
+        """``labels`` as a 1-D array of length ``n``; a missing or blank label is refused.
+
+        ``None``, NaN and blank strings are not classes (a file's empty cell, a pandas gap):
+        the ``ValueError`` names the first such position instead of letting them become a class
+        of their own or fail later with a numpy ``TypeError``.
+        """
+        try:
+            y = np.asarray(labels)
+        except (TypeError, ValueError) as e:
+            raise TypeError(f"{name} must be a sequence of labels (bool, int or str): {e}") \
+                from None
         if y.ndim != 1 or y.shape[0] != n:
             raise ValueError(f"{name} must be 1-D with one label per text ({n}), got shape "
                              f"{y.shape}")
+        bad = None
+        if y.dtype.kind == "f":
+            missing = ~np.isfinite(y)
+            if missing.any():
+                i = int(np.argmax(missing))
+                bad = (i, f"is {float(y[i])!r}")
+        elif y.dtype.kind in "US":
+            blank = np.char.str_len(np.char.strip(y)) == 0
+            if blank.any():
+                bad = (int(np.argmax(blank)), "is blank")
+        elif y.dtype.kind == "O":
+            for i, v in enumerate(y.tolist()):
+                if v is None or (isinstance(v, float) and not math.isfinite(v)):
+                    bad = (i, f"is {v!r}")
+                elif isinstance(v, (str, bytes)) and not v.strip():
+                    bad = (i, "is blank")
+                if bad:
+                    break
+            else:
+                kinds = {type(v).__name__ for v in y.tolist()}
+                if len(kinds) > 1 and "str" in kinds:
+                    raise TypeError(f"{name} mix strings and other types "
+                                    f"({', '.join(sorted(kinds))}); use one kind of label")
+        if bad is not None:
+            i, what = bad
+            raise ValueError(f"{name}[{i}] {what}: every text needs a label (a missing label "
+                             "is not a class)")
         return y
 
     def fit(self, texts, labels, validation_data=None, progress=None, callback=None):
@@ -343,12 +386,12 @@ class Model:
         p = self.predict_proba(texts)
         return self.classes_[np.argmax(p, axis=1)]
 
-    def _encode_labels(self, labels, n):
-        y = self._labels(labels, n)
+    def _encode_labels(self, labels, n, name="labels"):
+        y = self._labels(labels, n, name)
         unknown = ~np.isin(y, self.classes_)
         if unknown.any():
-            raise ValueError(f"labels contain classes the model was not trained on: "
-                             f"{np.unique(y[unknown])!r}")
+            raise ValueError(f"{name} contain {_few(np.unique(y[unknown]))} the model was not "
+                             f"trained on (it knows {_few(self.classes_)})")
         return np.searchsorted(self.classes_, y)
 
     def evaluate(self, texts, labels):
@@ -370,7 +413,8 @@ class Model:
         """Write weights, vocabulary, classes and hyperparameters to one ``.npz`` (no pickle).
 
         The file is written to a temporary file beside ``path`` and renamed, so a failure never
-        leaves a half-written model.
+        leaves a half-written model; it gets the permissions of any new file (``0o666`` minus
+        the umask).
         """
         self._check_fitted()
         path = Path(path)
@@ -388,31 +432,30 @@ class Model:
                 "best_epoch": getattr(self, "best_epoch_", None)}
         arrays = {name: getattr(self.params_, name) for name in self.params_.names}
         arrays["meta"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
-        folder = path.parent if str(path.parent) else Path(".")
-        if not folder.is_dir():
-            raise FileNotFoundError(f"cannot save model to {path}: folder {folder} does not exist")
-        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=folder)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **arrays)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
-        return path
+        return atomic_write(path, lambda f: np.savez(f, **arrays))
 
     @classmethod
     def load(cls, path):
         """Load a model written by :meth:`save`; a bad file raises ``ValueError`` naming it."""
         path = Path(path)
-        if not path.is_file():
+        if path.is_dir():
+            raise ValueError(f"{path} is a directory, not a fastrnn model file")
+        if not path.exists():
             raise FileNotFoundError(f"model file {path} does not exist")
+        try:
+            is_zip = zipfile.is_zipfile(path)
+        except OSError as e:
+            raise OSError(f"cannot read model file {path}: {e.strerror or e}") from None
+        if not is_zip:  # np.load would try it as .npy / pickle and suggest allow_pickle
+            raise ValueError(f"{path} is not a fastrnn model file (not an .npz archive)")
         try:
             with np.load(path, allow_pickle=False) as z:
                 data = {k: z[k] for k in z.files}
         except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
-            raise ValueError(f"{path} is not a readable fastrnn model file ({e})") from None
+            reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+            if "pickle" in reason:
+                reason = "it holds pickled objects, which fastrnn never writes"
+            raise ValueError(f"{path} is not a readable fastrnn model file ({reason})") from None
         try:
             meta = json.loads(bytes(data.pop("meta")).decode("utf-8"))
         except (KeyError, ValueError, UnicodeDecodeError):
