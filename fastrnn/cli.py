@@ -5,6 +5,7 @@ one-line message on stderr and a non-zero exit code, never a traceback.
 """
 
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -13,39 +14,25 @@ import click
 import numpy as np
 
 from . import __version__
-from .datasets import load, load_demo
+from ._clitools import check_output, fail, load_data, load_model, one_line_warnings
+from ._io import read_lines
+from .datasets import load_demo
 from .model import Model
+from .sweep_cli import sweep
 
 DTYPES = click.Choice(["float32", "float64"])
 DEFAULTS = Model().get_params()  # one source of truth for the options' defaults
 
 
-def _fail(message):
-    """Exit with a one-line error (exit code 1) for a problem with the user's data or files."""
-    raise click.ClickException(message)
-
-
-def _load_data(path, text_col, label_col):
-    try:
-        texts, labels = load(path, text=text_col, label=label_col)
-    except (OSError, ValueError, TypeError) as e:
-        _fail(str(e).splitlines()[0] if str(e) else f"cannot read {path}")
-    if len(texts) == 0:
-        _fail(f"{path}: the dataset is empty")
-    return texts, labels
-
-
-def _load_model(path):
-    try:
-        return Model.load(path)
-    except (OSError, ValueError) as e:
-        _fail(str(e))
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="fastrnn")
-def main():
+@click.pass_context
+def main(ctx):
     """Train small tanh-RNN text classifiers fast on the CPU (Numba kernels)."""
+    ctx.with_resource(one_line_warnings())
+
+
+main.add_command(sweep)
 
 
 @main.command()
@@ -81,7 +68,12 @@ def demo(epochs, train_size, test_size, seed, dtype, log_every):
 
 def _common_train_options(f):
     f = click.option("--dtype", type=DTYPES, default=DEFAULTS["dtype"], show_default=True)(f)
-    f = click.option("--seed", type=click.IntRange(0), default=None, help="Random seed.")(f)
+    f = click.option("--early-stopping/--no-early-stopping", default=DEFAULTS["early_stopping"],
+                     show_default=True, help="Stop when the validation loss stops improving "
+                     "(on --validation, else on a held-out split of DATA); --no-early-stopping "
+                     "trains all --epochs on all of DATA.")(f)
+    f = click.option("--seed", type=click.IntRange(0), default=0, show_default=True,
+                     help="Random seed (the same seed, data and options give the same model).")(f)
     f = click.option("--learning-rate", type=float, default=DEFAULTS["learning_rate"],
                      show_default=True)(f)
     f = click.option("--hidden-size", type=click.IntRange(1, 65536),
@@ -93,29 +85,39 @@ def _common_train_options(f):
 
 @main.command()
 @click.argument("data", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Where to write the model (.npz).")
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
+              help="Where to write the model (.npz); never an input, an existing file only "
+              "with --force.")
+@click.option("--force", is_flag=True, help="Replace an existing --output file.")
 @click.option("--text-col", default="text", show_default=True, help="Text column / key.")
 @click.option("--label-col", default="label", show_default=True, help="Label column / key.")
 @click.option("--validation", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Validation data (same format) for early stopping instead of a split.")
 @_common_train_options
-def train(data, output, text_col, label_col, validation, epochs, hidden_size, learning_rate,
-          seed, dtype):
+def train(data, output, force, text_col, label_col, validation, epochs, hidden_size,
+          learning_rate, seed, early_stopping, dtype):
     """Train a model on DATA (.tsv, .csv or .jsonl with a text and a label column)."""
     if learning_rate <= 0 or not np.isfinite(learning_rate):
         raise click.BadParameter("must be a positive number", param_hint="--learning-rate")
-    if not output.parent.is_dir():
-        _fail(f"cannot write {output}: folder {output.parent} does not exist")
-    texts, labels = _load_data(data, text_col, label_col)
-    val = _load_data(validation, text_col, label_col) if validation else None
+    check_output(output, inputs=(data, validation), force=force)
+    texts, labels = load_data(data, text_col, label_col)
+    val = load_data(validation, text_col, label_col) if validation else None
+    if val is not None:
+        _check_known_classes(validation, val[1], labels, data)
     model = Model(epochs=epochs, hidden_size=hidden_size, learning_rate=learning_rate,
-                  seed=seed, dtype=dtype)
+                  seed=seed, dtype=dtype, early_stopping=early_stopping)
     try:
         model.fit(texts, labels, validation_data=val)
-    except (ValueError, TypeError, FloatingPointError) as e:
-        _fail(f"{data}: {e}")
-    model.save(output)
+    except FloatingPointError as e:
+        reason = str(e) if "diverged" in str(e) else f"training diverged: {e}"
+        fail(f"{data}: {reason}; no model written")
+    except (ValueError, TypeError) as e:
+        fail(f"{data}: {str(e).replace('early_stopping=False', '--no-early-stopping')}")
+    _check_converged(model, learning_rate)
+    try:
+        model.save(output)
+    except (OSError, ValueError) as e:
+        fail(f"cannot write {output}: {e}")
     last = model.history_[model.best_epoch_ - 1]
     msg = f"trained on {len(texts)} texts, {len(model.classes_)} classes, " \
           f"{len(model.vocabulary_)} words; epoch {model.best_epoch_} of {model.n_epochs_}"
@@ -124,18 +126,54 @@ def train(data, output, text_col, label_col, validation, epochs, hidden_size, le
     click.echo(f"{msg}; {model.fit_time_:.2f} s; saved {output}")
 
 
+#: The CLI calls a fit diverged when its last training loss exceeds this many times the loss of
+#: a uniform guess (ln K for K classes): such a model is far worse than guessing.  Healthy fits
+#: end below 1x; a too-large but finite rate (10 on the demo corpus) ends near 4x, 1e3 near 400x.
+DIVERGED_LOSS_FACTOR = 10.0
+
+
+def _check_converged(model, learning_rate):
+    loss = model.history_[-1]["loss"]
+    chance = math.log(len(model.classes_))
+    if not math.isfinite(loss) or loss > DIVERGED_LOSS_FACTOR * chance:
+        fail(f"training diverged: the final training loss is {loss:.3g}, more than "
+             f"{DIVERGED_LOSS_FACTOR:g}x that of a uniform guess ({chance:.3g}); lower "
+             f"--learning-rate (now {learning_rate:g}); no model written")
+
+
+def _few(values, k=5):
+    shown = ", ".join(repr(v) for v in values[:k])
+    return f"{len(values)} ({shown}{', ...' if len(values) > k else ''})"
+
+
+def _check_known_classes(path, labels, known, known_path):
+    """Refuse labels of ``path`` that ``known`` (the labels of ``known_path``) never has."""
+    unknown = sorted(set(np.unique(labels).tolist()) - set(np.unique(known).tolist()))
+    if unknown:
+        fail(f"{path}: {_few(unknown)} label(s) not in {known_path}, which has "
+             f"{_few(sorted(set(np.unique(known).tolist())))}")
+
+
 @main.command()
 @click.argument("model_path", metavar="MODEL", type=click.Path(path_type=Path))
 @click.argument("text", nargs=-1)
-@click.option("--file", "file_", type=click.File("r", encoding="utf-8"), default=None,
-              help="Read texts from this file, one per line ('-' for stdin).")
+@click.option("--file", "file_", type=click.Path(dir_okay=True, allow_dash=True, path_type=Path),
+              default=None, help="Read texts from this UTF-8 file, one per line ('-' for "
+              "stdin).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")
 def predict(model_path, text, file_, as_json):
     """Predict labels for TEXT arguments or the lines of --file."""
-    model = _load_model(model_path)
+    model = load_model(model_path)
     texts = list(text)
     if file_ is not None:
-        texts += [line.rstrip("\n") for line in file_]
+        try:
+            lines = read_lines(file_)
+        except (OSError, ValueError) as e:
+            fail(e)
+        if not lines:
+            fail(f"{'standard input' if str(file_) == '-' else file_} has no texts "
+                 "(it is empty)")
+        texts += lines
     if not texts:
         raise click.UsageError("give at least one TEXT or --file")
     proba = model.predict_proba(texts)
@@ -157,19 +195,14 @@ def predict(model_path, text, file_, as_json):
 @click.option("--label-col", default="label", show_default=True)
 def evaluate(model_path, data, text_col, label_col):
     """Loss and accuracy of MODEL on labelled DATA."""
-    model = _load_model(model_path)
-    texts, labels = _load_data(data, text_col, label_col)
+    model = load_model(model_path)
+    texts, labels = load_data(data, text_col, label_col)
     try:
         r = model.evaluate(texts, labels)
-    except ValueError as e:
-        _fail(f"{data}: {e}")
+    except (ValueError, TypeError) as e:
+        fail(f"{data}: {e}")
     click.echo(f"{len(texts)} texts: loss {r['loss']:.4f}, accuracy {r['accuracy']:.4f}")
 
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
-
-
-from .sweep_cli import sweep  # noqa: E402
-
-main.add_command(sweep)

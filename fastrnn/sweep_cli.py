@@ -19,33 +19,31 @@ from pathlib import Path
 
 import click
 
-from .datasets import load
+from ._clitools import fail, load_data
+from ._io import read_text
 from .many import param_grid, train_many
 
 _KEYS = ("data", "text", "label", "validation", "params", "grid")
 
 
-def _fail(message):
-    raise click.ClickException(str(message).splitlines()[0] if str(message) else "failed")
-
-
 def _read_config(path):
     try:
-        with open(path, encoding="utf-8") as f:
-            cfg = json.load(f)
-    except OSError as e:
-        _fail(f"cannot read {path}: {e.strerror or e}")
+        content = read_text(path, what="config file")
+    except (OSError, ValueError) as e:
+        fail(e)
+    try:
+        cfg = json.loads(content)
     except ValueError as e:
-        _fail(f"{path} is not valid JSON: {e}")
+        fail(f"{path} is not valid JSON: {e}")
     if not isinstance(cfg, dict):
-        _fail(f"{path}: the config must be a JSON object with keys {', '.join(_KEYS)}")
+        fail(f"{path}: the config must be a JSON object with keys {', '.join(_KEYS)}")
     unknown = sorted(set(cfg) - set(_KEYS))
     if unknown:
-        _fail(f"{path}: unknown key(s) {', '.join(map(repr, unknown))}; expected "
+        fail(f"{path}: unknown key(s) {', '.join(map(repr, unknown))}; expected "
               f"{', '.join(_KEYS)}")
     for key in ("data", "grid"):
         if key not in cfg:
-            _fail(f"{path}: missing key {key!r}")
+            fail(f"{path}: missing key {key!r}")
     return cfg
 
 
@@ -53,18 +51,8 @@ def _paths(value, base, what):
     single = isinstance(value, str)
     items = [value] if single else value
     if not isinstance(items, list) or not items or not all(isinstance(p, str) for p in items):
-        _fail(f"config {what!r} must be a file name or a non-empty list of file names")
+        fail(f"config {what!r} must be a file name or a non-empty list of file names")
     return single, [(base / p) if not Path(p).is_absolute() else Path(p) for p in items]
-
-
-def _load(path, text, label):
-    try:
-        texts, labels = load(path, text=text, label=label)
-    except (OSError, ValueError, TypeError) as e:
-        _fail(f"{path}: {e}")
-    if len(texts) == 0:
-        _fail(f"{path}: the dataset is empty")
-    return texts, labels
 
 
 def _fmt(v, spec=".3f"):
@@ -102,25 +90,25 @@ def sweep(config, output_dir, scheduler, threads, chunk_size, progress):
     base = config.resolve().parent
     text, label = cfg.get("text", "text"), cfg.get("label", "label")
     if not isinstance(text, str) or not isinstance(label, str):
-        _fail(f"{config}: 'text' and 'label' must be column names (strings)")
+        fail(f"{config}: 'text' and 'label' must be column names (strings)")
     _, data_paths = _paths(cfg["data"], base, "data")
     val_paths = None
     if cfg.get("validation") is not None:
         _, val_paths = _paths(cfg["validation"], base, "validation")
         if len(val_paths) != len(data_paths):
-            _fail(f"{config}: 'validation' needs one file per data file ({len(data_paths)})")
+            fail(f"{config}: 'validation' needs one file per data file ({len(data_paths)})")
     shared = cfg.get("params", {})
     if not isinstance(shared, dict):
-        _fail(f"{config}: 'params' must be an object of Model parameters")
+        fail(f"{config}: 'params' must be an object of Model parameters")
     try:
         grid = param_grid(cfg["grid"])
     except (TypeError, ValueError) as e:
-        _fail(f"{config}: {e}")
+        fail(f"{config}: {e}")
     points = [dict(shared, **g) for g in grid]
     keys = sorted(set().union(*grid))
 
-    datasets = [_load(p, text, label) for p in data_paths]
-    vals = [_load(p, text, label) for p in val_paths] if val_paths else None
+    datasets = [load_data(p, text, label) for p in data_paths]
+    vals = [load_data(p, text, label) for p in val_paths] if val_paths else None
     data, models, val = [], [], []
     for i, d in enumerate(datasets):
         for g in points:
@@ -133,17 +121,17 @@ def sweep(config, output_dir, scheduler, threads, chunk_size, progress):
         try:
             from distributed import Client
         except ImportError:
-            _fail('--scheduler needs Dask: pip install "fastrnn[distributed]"')
+            fail('--scheduler needs Dask: pip install "fastrnn[distributed]"')
         try:
             client = Client(scheduler, timeout=10)
         except (OSError, TimeoutError, ValueError) as e:
-            _fail(f"cannot connect to the Dask scheduler at {scheduler}: {e}")
+            fail(f"cannot connect to the Dask scheduler at {scheduler}: {e}")
     try:
         _, rows = train_many(data, models, validation_data=val if vals else None,
                              threads=threads, client=client, output_dir=output_dir,
                              errors="record", progress=progress, chunk_size=chunk_size)
     except (OSError, TypeError, ValueError) as e:
-        _fail(e)
+        fail(e)
     finally:
         if client is not None:
             client.close()
@@ -163,5 +151,5 @@ def sweep(config, output_dir, scheduler, threads, chunk_size, progress):
                f"already in "
                f"{output_dir}, {len(failed)} failed")
     if failed:
-        _fail(f"{len(failed)} of {len(rows)} models failed (first: {failed[0]['error']}); "
+        fail(f"{len(failed)} of {len(rows)} models failed (first: {failed[0]['error']}); "
               f"see {output_dir / 'results.jsonl'}")

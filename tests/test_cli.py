@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -98,3 +99,261 @@ def test_subprocess_entry_point(data, model_file):
     assert r.returncode == 1
     assert "Traceback" not in r.stderr and "missing.tsv" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+# ---------------------------------------------------------------- file safety (issue 10)
+def _one_line_error(r, code=1):
+    assert r.exit_code == code, r.output
+    assert "Traceback" not in r.output and r.exception is None or isinstance(r.exception,
+                                                                              SystemExit)
+    assert len(r.output.strip().splitlines()) == 1, r.output
+    return r.output
+
+
+TRAIN = ["--epochs", "2", "--hidden-size", "8"]
+
+
+def test_train_refuses_to_overwrite_its_input(runner, data, tmp_path):
+    src = tmp_path / "d.tsv"
+    src.write_bytes((data / "train.tsv").read_bytes())
+    before = src.read_bytes()
+    for extra in ([], ["--force"]):
+        r = runner.invoke(main, ["train", str(src), "-o", str(src)] + TRAIN + extra)
+        assert "input file" in _one_line_error(r)
+        assert src.read_bytes() == before
+    val = tmp_path / "v.tsv"
+    val.write_bytes(before)
+    r = runner.invoke(main, ["train", str(src), "--validation", str(val), "-o", str(val),
+                             "--force"] + TRAIN)
+    assert "input file" in _one_line_error(r) and val.read_bytes() == before
+
+
+def test_train_refuses_to_replace_an_existing_file_without_force(runner, data, tmp_path,
+                                                                 model_file):
+    other = tmp_path / "notes.txt"
+    other.write_text("my notes\n")
+    r = runner.invoke(main, ["train", str(data / "train.tsv"), "-o", str(other)] + TRAIN)
+    assert "already exists; use --force" in _one_line_error(r)
+    assert other.read_text() == "my notes\n"
+    model = tmp_path / "m.npz"
+    model.write_bytes(model_file.read_bytes())
+    r = runner.invoke(main, ["train", str(data / "train.tsv"), "-o", str(model)] + TRAIN)
+    assert "use --force" in _one_line_error(r)
+    assert model.read_bytes() == model_file.read_bytes()
+    r = runner.invoke(main, ["train", str(data / "train.tsv"), "-o", str(model), "--force"]
+                      + TRAIN)
+    assert r.exit_code == 0, r.output
+
+
+@pytest.mark.parametrize("make,expect", [
+    (lambda p: p / "plain_file" / "m.npz", "is not a folder"),
+    (lambda p: p / "missing" / "m.npz", "does not exist"),
+    (lambda p: p, "is a directory"),
+])
+def test_unwritable_output_fails_before_training(runner, data, tmp_path, monkeypatch, make,
+                                                 expect):
+    (tmp_path / "plain_file").write_text("x")
+    from fastrnn import model as M
+    monkeypatch.setattr(M.Model, "fit", lambda *a, **k: pytest.fail("trained before checking"))
+    r = runner.invoke(main, ["train", str(data / "train.tsv"), "-o", str(make(tmp_path))])
+    assert expect in _one_line_error(r)
+
+
+def test_folder_without_write_permission_fails_before_training(runner, data, tmp_path,
+                                                               monkeypatch):
+    import tempfile
+
+    def denied(*a, **k):
+        raise PermissionError(13, "Permission denied")
+    from fastrnn import model as M
+    monkeypatch.setattr(M.Model, "fit", lambda *a, **k: pytest.fail("trained before checking"))
+    monkeypatch.setattr(tempfile, "TemporaryFile", denied)
+    r = runner.invoke(main, ["train", str(data / "train.tsv"), "-o", str(tmp_path / "m.npz")])
+    assert "not writable (Permission denied)" in _one_line_error(r)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("content,expect", [
+    ("caf\xe9 good\n".encode("latin-1"), "line 1: not valid UTF-8 (byte 0xe9)"),
+    (b"good\n\x00\xff\xfe\x80binary", "line 2: not valid UTF-8"),
+    ("good\n".encode("utf-16"), "UTF-16"),
+    (b"", "has no texts"),
+])
+def test_predict_file_is_read_like_the_data_files(runner, model_file, tmp_path, content, expect):
+    f = tmp_path / "in.txt"
+    f.write_bytes(content)
+    r = runner.invoke(main, ["predict", str(model_file), "--file", str(f)])
+    out = _one_line_error(r)
+    assert expect in out and "in.txt" in out
+    assert f.read_bytes() == content
+
+
+def test_predict_file_reads_utf8_with_crlf_and_stdin(runner, model_file, tmp_path):
+    f = tmp_path / "in.txt"
+    f.write_bytes("\ufeffgood\r\ncaf\u00e9 bad\r\n".encode("utf-8"))
+    r = runner.invoke(main, ["predict", str(model_file), "--file", str(f)])
+    assert r.exit_code == 0, r.output
+    assert [line.split("\t")[2] for line in r.output.splitlines()] == ["good", "caf\u00e9 bad"]
+    r = runner.invoke(main, ["predict", str(model_file), "--file", "-"], input=b"\xe9\n")
+    assert "standard input: line 1: not valid UTF-8" in _one_line_error(r)
+
+
+def test_unseen_classes_name_the_right_file_and_few_classes(runner, data, tmp_path, model_file):
+    texts, _ = make_corpus(120, seed=3)
+    many = tmp_path / "many.tsv"
+    many.write_text("label\ttext\n" + "".join(f"{i % 99 + 5}\t{t}\n"
+                                              for i, t in enumerate(texts)))
+    r = runner.invoke(main, ["evaluate", str(model_file), str(many)])
+    out = _one_line_error(r)
+    assert "many.tsv" in out and "99 classes" in out and "..." in out and len(out) < 250
+    r = runner.invoke(main, ["train", str(data / "train.tsv"), "--validation", str(many),
+                             "-o", str(tmp_path / "m.npz")] + TRAIN)
+    out = _one_line_error(r)
+    assert out.startswith("Error: ") and "many.tsv" in out.split(":")[1]
+    assert "99 (" in out and "train.tsv" in out and len(out) < 250
+    assert not (tmp_path / "m.npz").exists()
+
+
+@pytest.mark.parametrize("suffix", [".tsv", ".csv", ".jsonl"])
+def test_long_text_field_is_read_in_every_format(runner, tmp_path, suffix, model_file):
+    from fastrnn.datasets import load
+    long_text = "good " * 40000  # 200 kB, above csv's default 128 KiB field limit
+    f = tmp_path / ("long" + suffix)
+    if suffix == ".jsonl":
+        f.write_text(json.dumps({"label": 1, "text": long_text}) + "\n"
+                     + json.dumps({"label": 0, "text": "bad"}) + "\n")
+    else:
+        sep = "\t" if suffix == ".tsv" else ","
+        f.write_text(f"label{sep}text\n1{sep}{long_text}\n0{sep}bad\n")
+    texts, labels = load(f)
+    assert texts[0] == long_text and labels.tolist() == [1, 0]
+    import csv
+    assert csv.field_size_limit() == 131072  # the process-wide limit is restored
+    r = runner.invoke(main, ["evaluate", str(model_file), str(f)])
+    assert r.exit_code == 0, r.output
+
+
+def test_warnings_are_one_line_on_stderr(model_file, monkeypatch):
+    import warnings
+    from fastrnn import model as M
+    real = M.Model.predict_proba
+
+    def warn(self, texts):
+        warnings.warn("2 of 2 texts have no known words\nsecond line", UserWarning)
+        return real(self, texts)
+    monkeypatch.setattr(M.Model, "predict_proba", warn)
+    try:
+        runner = CliRunner(mix_stderr=False)  # click < 8.2
+    except TypeError:
+        runner = CliRunner()  # click >= 8.2 keeps stderr apart
+    r = runner.invoke(main, ["predict", str(model_file), "!!!", "good"])
+    assert r.exit_code == 0, r.stderr
+    assert r.stderr == "warning: 2 of 2 texts have no known words\n"
+    assert len(r.stdout.splitlines()) == 2
+
+
+def test_model_file_permissions_follow_the_umask(model_file, tmp_path):
+    import os
+    from fastrnn import Model
+    m = Model.load(model_file)
+    old = os.umask(0o022)
+    try:
+        m.save(tmp_path / "a.npz")
+        os.umask(0o077)
+        m.save(tmp_path / "b.npz")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.npz").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "b.npz").stat().st_mode & 0o777 == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.npz", "b.npz"]
+
+
+@pytest.mark.parametrize("make,expect", [
+    (lambda p: p, "is a directory, not a fastrnn model file"),
+    (lambda p: p / "t.tsv", "is not a fastrnn model file (not an .npz archive)"),
+])
+def test_model_path_messages(runner, tmp_path, make, expect):
+    (tmp_path / "t.tsv").write_text("label\ttext\n1\tgood\n")
+    for cmd in (["predict", str(make(tmp_path)), "x"],
+                ["evaluate", str(make(tmp_path)), str(tmp_path / "t.tsv")]):
+        out = _one_line_error(runner.invoke(main, cmd))
+        assert expect in out and "pickle" not in out
+
+
+@pytest.mark.parametrize("labels,expect", [
+    (['""', "1"], "blank label"),
+    (["", "1"], "blank label"),
+])
+def test_blank_labels_name_the_row(runner, tmp_path, labels, expect):
+    f = tmp_path / "b.csv"
+    f.write_text("label,text\n" + "".join(f"{y},text {i}\n" for i, y in
+                                          enumerate(labels * 10)))
+    out = _one_line_error(runner.invoke(main, ["train", str(f), "-o", str(tmp_path / "m.npz")]))
+    assert expect in out and "line 2" in out and "validation_fraction" not in out
+
+
+@pytest.mark.parametrize("bad,expect", [
+    (None, r"labels\[3\] is None"),
+    (float("nan"), r"labels\[3\] is nan"),
+    ("", r"labels\[3\] is blank"),
+    ("  ", r"labels\[3\] is blank"),
+])
+def test_api_missing_labels_name_the_position(bad, expect):
+    from fastrnn import Model
+    texts, labels = make_corpus(20, seed=0)
+    y = labels.tolist() if isinstance(bad, float) else [str(v) for v in labels]
+    y[3] = bad
+    with pytest.raises(ValueError, match=expect):
+        Model(epochs=1, hidden_size=4).fit(texts, y)
+
+
+def test_tiny_data_hint_names_the_cli_option(runner, tmp_path):
+    f = tmp_path / "tiny.tsv"
+    f.write_text("label\ttext\n1\tgood\n0\tbad\n1\tgreat\n")
+    out = _one_line_error(runner.invoke(main, ["train", str(f), "-o", str(tmp_path / "m.npz")]))
+    assert "--no-early-stopping" in out and "early_stopping=False" not in out
+    r = runner.invoke(main, ["train", str(f), "-o", str(tmp_path / "m.npz"),
+                             "--no-early-stopping", "--epochs", "3"])
+    assert r.exit_code == 0, r.output
+    assert "epoch 3 of 3" in r.output
+
+
+def test_huge_learning_rate_says_diverged(runner, data, tmp_path):
+    out = tmp_path / "m.npz"
+    r = runner.invoke(main, ["train", str(data / "train.tsv"), "-o", str(out),
+                             "--learning-rate", "1e30", "--epochs", "3", "--hidden-size", "8"])
+    assert "training diverged" in _one_line_error(r) and "--learning-rate" in r.output
+    assert not out.exists()
+
+
+def test_diverged_fit_error_is_one_line(runner, data, tmp_path, monkeypatch):
+    from fastrnn import model as M
+
+    def diverge(self, *a, **k):
+        raise FloatingPointError("training diverged: the loss became NaN")
+    monkeypatch.setattr(M.Model, "fit", diverge)
+    out = _one_line_error(runner.invoke(main, ["train", str(data / "train.tsv"), "-o",
+                                               str(tmp_path / "m.npz")]))
+    assert "train.tsv: training diverged" in out and not (tmp_path / "m.npz").exists()
+
+
+def test_train_is_reproducible_by_default(runner, data, tmp_path):
+    from fastrnn import Model
+    a, b = tmp_path / "a.npz", tmp_path / "b.npz"
+    for p in (a, b):
+        r = runner.invoke(main, ["train", str(data / "train.tsv"), "-o", str(p)] + TRAIN)
+        assert r.exit_code == 0, r.output
+    ma, mb = Model.load(a), Model.load(b)
+    assert ma.vocabulary_.to_dict() == mb.vocabulary_.to_dict()
+    for name in ma.params_.names:
+        np.testing.assert_array_equal(getattr(ma.params_, name), getattr(mb.params_, name))
+    assert "[default: 0" in runner.invoke(main, ["train", "--help"]).output
+
+
+def test_version_and_module_sweep_entry_points(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "fastrnn.cli", "sweep", "--help"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "CONFIG" in r.stdout
+    from fastrnn import __version__
+    assert CliRunner().invoke(main, ["--version"]).output.strip().endswith(__version__)
