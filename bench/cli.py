@@ -3,6 +3,7 @@
     fastrnn-bench run [SCENARIO ...] [--quick] [--json F] [--csv F] [--plot F.png]
     fastrnn-bench compare A.json B.json
     fastrnn-bench profile SCENARIO
+    fastrnn-bench perf RUN.json ... [-o perf.md]
     fastrnn-bench list
 
 Method, FLOP counts and how to regenerate the published numbers: ``bench/README.md``.
@@ -14,6 +15,9 @@ import time
 
 import click
 
+from fastrnn import __version__
+from fastrnn._clitools import fail, one_line_warnings
+
 from . import backends as B
 from . import runner as R
 from . import scenarios as S
@@ -22,10 +26,11 @@ DTYPES = ("float64", "float32")
 
 
 def _console():
-    """A rich console; wide when the output is not a terminal (files, pipes, CI logs)."""
+    """A rich console as wide as the terminal; 160 columns when the output is not a terminal
+    (files, pipes, CI logs) unless ``COLUMNS`` says otherwise."""
     from rich.console import Console
     c = Console()
-    return c if c.is_terminal else Console(width=160)
+    return c if c.is_terminal or os.environ.get("COLUMNS") else Console(width=160)
 
 
 def _int_list(ctx, param, value):
@@ -95,8 +100,11 @@ def with_sizes(f):
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-def main():
+@click.version_option(__version__, prog_name="fastrnn-bench")
+@click.pass_context
+def main(ctx):
     """Throughput profiler for fastrnn's kernels (per-sample SGD of a tanh RNN)."""
+    ctx.with_resource(one_line_warnings())
 
 
 @main.command("list")
@@ -355,6 +363,39 @@ def profile(scenario, value, dtype, hidden, vocab, length, samples, epochs, seed
     for name, us, how in rows:
         t.add_row(name, "%.0f" % us if name == "tanh evaluations" else "%.2f" % us, how)
     _console().print(t)
+
+
+@main.command("perf")
+@click.argument("runs", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="write the markdown here (atomically) instead of to stdout.")
+def perf_cmd(runs, output):
+    """The README's performance tables (markdown) from saved runs (run --json files).
+
+    Every figure is read from the RUNS files (the first run holding a scenario wins); nothing is
+    measured.  Regenerate with, from the repository root:
+
+    \b
+      fastrnn-bench perf bench/results/tutorial.json bench/results/hidden.json \\
+          bench/results/models.json -o bench/results/perf.md
+    """
+    from fastrnn._io import atomic_write
+    from .perf import render
+    if output is not None and any(os.path.exists(output) and os.path.samefile(output, r)
+                                  for r in runs):
+        fail("%s is one of the input runs; choose another --output" % output)
+    try:
+        text = render(runs)
+    except R.BenchError as exc:
+        fail(exc)
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        atomic_write(output, lambda f: f.write(text), mode="w")
+    except OSError as exc:
+        fail("cannot write %s: %s" % (output, exc.strerror or exc))
+    click.echo("wrote %s" % output, err=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -21,58 +21,103 @@ def _bytes(n):
         n /= 1024.0
 
 
-def results_table(run):
-    t = Table(title="fastrnn-bench: microseconds per training sample (infer: per sentence)",
-              header_style="bold")
-    for col, just in (("scenario", "left"), ("cell", "left"), ("dtype", "left"),
-                      ("backend", "left"), ("µs/sample", "right"), ("IQR", "right"),
-                      ("samples/s", "right"), ("speed-up", "right"), ("GFLOP/s", "right"),
-                      ("% peak", "right"), ("rel err", "right"), ("traced peak", "right")):
-        t.add_column(col, justify=just)
+def _fit_table(title, columns, rows, width=None):
+    """A rich table of ``rows`` (dicts by column name) that fits ``width`` characters.
+
+    ``columns`` is ``[(name, justify, priority)]``; priority ``0`` columns are always shown,
+    the others are dropped, lowest priority first, until the table's natural width fits (rich
+    would otherwise squeeze every column and wrap each figure over several lines).  The
+    caption names the hidden columns; every figure is in the --json and --csv outputs.
+    ``rows`` items may carry a ``"_style"`` key.
+    """
+    from rich.console import Console
+    from rich.measure import Measurement
+
+    def build(cols, caption=None):
+        t = Table(title=title, header_style="bold", caption=caption)
+        for name, just, _ in cols:
+            t.add_column(name, justify=just, overflow="fold")
+        for r in rows:
+            t.add_row(*[r.get(name, "") for name, _, _ in cols], style=r.get("_style"))
+        return t
+
+    cols = list(columns)
+    if width is None:
+        return build(cols)
+    console = Console(width=max(width, 20), file=open(os.devnull, "w"))
+    hidden = []
+    while True:
+        caption = ("hidden at %d columns: %s (all in --json/--csv; widen the terminal or set "
+                   "COLUMNS)" % (width, ", ".join(hidden))) if hidden else None
+        table = build(cols, caption)
+        need = Measurement.get(console, console.options.update(width=10**4), table).maximum
+        optional = [c for c in cols if c[2]]
+        if need <= width or not optional:
+            console.file.close()
+            return table
+        drop = min(optional, key=lambda c: c[2])
+        cols.remove(drop)
+        hidden.append(drop[0])
+
+
+def results_table(run, width=None):
+    columns = [("scenario", "left", 0), ("cell", "left", 0), ("dtype", "left", 0),
+               ("backend", "left", 0), ("µs/sample", "right", 0), ("IQR", "right", 3),
+               ("samples/s", "right", 4), ("speed-up", "right", 0), ("GFLOP/s", "right", 6),
+               ("% peak", "right", 2), ("rel err", "right", 7), ("traced peak", "right", 1)]
+    rows = []
     for r in run.results:
         if r["scenario"] in ("real", "models"):
             continue
         cell = "%s=%s" % (r["param"], r["value"]) if r["param"] else "n=%d" % r["n"]
+        row = {"scenario": r["scenario"], "cell": cell, "dtype": r["dtype"],
+               "backend": r["backend"], "rel err": _f(r["rel_err"], "%.1e")}
         if r["status"] != "ok":
-            t.add_row(r["scenario"], cell, r["dtype"], r["backend"],
-                      "[bold red]FAIL[/]", "", "", "", "", "", _f(r["rel_err"], "%.1e"),
-                      r["message"][:60], style="red")
-            continue
-        t.add_row(r["scenario"], cell, r["dtype"], r["backend"], _f(r["median_us"]),
-                  "%s–%s" % (_f(r["q1_us"]), _f(r["q3_us"])), _f(r["samples_per_s"], "%.4g"),
-                  _f(r["speedup"], "%.1fx"), _f(r["gflops"], "%.2f"), _f(r["pct_peak"], "%.1f"),
-                  _f(r["rel_err"], "%.1e"), _bytes(r["peak_traced_bytes"]))
-    return t
+            row.update({"µs/sample": "[bold red]FAIL[/]", "speed-up": r["message"][:60],
+                        "_style": "red"})
+        else:
+            row.update({"µs/sample": _f(r["median_us"]),
+                        "IQR": "%s–%s" % (_f(r["q1_us"]), _f(r["q3_us"])),
+                        "samples/s": _f(r["samples_per_s"], "%.4g"),
+                        "speed-up": _f(r["speedup"], "%.1fx"),
+                        "GFLOP/s": _f(r["gflops"], "%.2f"), "% peak": _f(r["pct_peak"], "%.1f"),
+                        "traced peak": _bytes(r["peak_traced_bytes"])})
+        rows.append(row)
+    return _fit_table("fastrnn-bench: microseconds per training sample (infer: per sentence)",
+                      columns, rows, width)
 
 
 def _threads_label(r):
     return "%d thread%s" % (r["threads"], "" if r["threads"] == 1 else "s")
 
 
-def models_table(rows):
-    t = Table(title="models: M tutorial-sized models, one batch-kernel call per epoch (single: "
-              "Trainer.epoch per model); µs and samples per model-sample; cost/single: µs "
-              "relative to single", header_style="bold")
-    for col, just in (("cell", "left"), ("dtype", "left"), ("variant", "left"),
-                      ("threads", "right"), ("s/epoch", "right"), ("µs/sample", "right"),
-                      ("IQR", "right"), ("samples/s", "right"), ("vs 1 thread", "right"),
-                      ("cost/single", "right"), ("GFLOP/s", "right"), ("agreement", "right"),
-                      ("mem/model", "right")):
-        t.add_column(col, justify=just)
+def models_table(rows, width=None):
+    columns = [("cell", "left", 0), ("dtype", "left", 0), ("variant", "left", 0),
+               ("threads", "right", 0), ("s/epoch", "right", 2), ("µs/sample", "right", 0),
+               ("IQR", "right", 3), ("samples/s", "right", 5), ("vs 1 thread", "right", 7),
+               ("cost/single", "right", 6), ("GFLOP/s", "right", 4), ("agreement", "right", 0),
+               ("mem/model", "right", 1)]
+    out = []
     for r in rows:
-        cell = "%s=%s" % (r["param"], r["value"])
         agree = ("-" if r.get("rel_err") is None else
                  "bitwise" if r.get("bitwise") else "%.1e" % r["rel_err"])
+        row = {"cell": "%s=%s" % (r["param"], r["value"]), "dtype": r["dtype"],
+               "variant": r["backend"], "threads": str(r["threads"]), "agreement": agree}
         if r["status"] != "ok":
-            t.add_row(cell, r["dtype"], r["backend"], str(r["threads"]), "[bold red]FAIL[/]",
-                      "", "", "", "", "", "", agree, r["message"][:60], style="red")
-            continue
-        t.add_row(cell, r["dtype"], r["backend"], str(r["threads"]),
-                  _f(r["s_per_epoch"]), _f(r["median_us"]),
-                  "%s–%s" % (_f(r["q1_us"]), _f(r["q3_us"])), _f(r["samples_per_s"], "%.4g"),
-                  _f(r.get("vs_1_thread"), "%.2fx"), _f(r.get("cost_vs_single"), "%.2f"),
-                  _f(r["gflops"], "%.2f"), agree, _bytes(r.get("bytes_per_model")))
-    return t
+            row.update({"µs/sample": "[bold red]FAIL[/]", "agreement": r["message"][:60],
+                        "_style": "red"})
+        else:
+            row.update({"s/epoch": _f(r["s_per_epoch"]), "µs/sample": _f(r["median_us"]),
+                        "IQR": "%s–%s" % (_f(r["q1_us"]), _f(r["q3_us"])),
+                        "samples/s": _f(r["samples_per_s"], "%.4g"),
+                        "vs 1 thread": _f(r.get("vs_1_thread"), "%.2fx"),
+                        "cost/single": _f(r.get("cost_vs_single"), "%.2f"),
+                        "GFLOP/s": _f(r["gflops"], "%.2f"),
+                        "mem/model": _bytes(r.get("bytes_per_model"))})
+        out.append(row)
+    return _fit_table("models: M tutorial-sized models, one batch-kernel call per epoch (single: "
+                      "Trainer.epoch per model); µs and samples per model-sample; cost/single: "
+                      "µs relative to single", columns, out, width)
 
 
 def compile_table(run):
@@ -104,10 +149,10 @@ def machine_line(m):
 def print_run(run, console=None):
     console = console or Console()
     if any(r["scenario"] not in ("real", "models") for r in run.results) or not run.results:
-        console.print(results_table(run))
+        console.print(results_table(run, console.width))
     many = [r for r in run.results if r["scenario"] == "models"]
     if many:
-        console.print(models_table(many))
+        console.print(models_table(many, console.width))
     if run.compile:
         console.print(compile_table(run))
     console.print("[dim]machine: %s[/]" % machine_line(run.machine))
