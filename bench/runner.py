@@ -422,24 +422,11 @@ def check_writable(path, what):
 
 
 def write_atomic(path, write, binary=False):
-    """Call ``write(fileobj)`` on a temporary file beside ``path``, then ``os.replace`` it."""
-    path = os.path.abspath(os.fspath(path))
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".",
-                               suffix=".tmp", dir=os.path.dirname(path))
-    try:
-        with os.fdopen(fd, "wb" if binary else "w", **({} if binary else
-                                                        {"encoding": "utf-8", "newline": ""})) as f:
-            write(f)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 -> what open() would have given
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    """Call ``write(fileobj)`` on a temporary file beside ``path``, then rename it (the package's
+    one atomic writer, :func:`fastrnn._io.atomic_write`: umask permissions, nothing half
+    written)."""
+    from fastrnn._io import atomic_write
+    atomic_write(os.path.abspath(os.fspath(path)), write, "wb" if binary else "w")
 
 
 def _jsonable(x):

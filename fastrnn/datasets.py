@@ -32,6 +32,7 @@ from typing import List, Union
 import numpy as np
 
 from ._io import read_text
+from ._validation import check_int
 
 __all__ = [
     "load",
@@ -48,15 +49,6 @@ PathLike = Union[str, "os.PathLike[str]"]
 # --------------------------------------------------------------------------
 # Shared validation
 # --------------------------------------------------------------------------
-
-
-def _check_int(value, name: str, lo: int, hi: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    value = int(value)
-    if not lo <= value <= hi:
-        raise ValueError(f"{name} must be in {lo}..{hi}, got {value}")
-    return value
 
 
 def _as_rng(seed) -> np.random.Generator:
@@ -512,9 +504,9 @@ def make_corpus(n_samples: int = 1000, *, seed=None, max_clauses: int = 2,
     >>> len(texts), labels.dtype
     (3, dtype('int64'))
     """
-    n = _check_int(n_samples, "n_samples", 1, _MAX_SAMPLES)
-    n_cl = _check_int(max_clauses, "max_clauses", 1, 20)
-    n_int = _check_int(max_intensifiers, "max_intensifiers", 0, 5)
+    n = check_int("n_samples", n_samples, 1, _MAX_SAMPLES)
+    n_cl = check_int("max_clauses", max_clauses, 1, 20)
+    n_int = check_int("max_intensifiers", max_intensifiers, 0, 5)
     rng = _as_rng(seed)
 
     subjects = _table([s for pair in _SUBJECTS for s in pair], (len(_SUBJECTS), 2))
@@ -602,8 +594,8 @@ def load_demo(n_train: int = 4000, n_test: int = 500, seed=0, *, max_clauses: in
         ``n_train`` other sentences cannot be drawn (a large ``n_test`` with
         ``max_clauses=1`` and no intensifiers, say).
     """
-    n_train = _check_int(n_train, "n_train", 1, _MAX_SAMPLES)
-    n_test = _check_int(n_test, "n_test", 1, _MAX_SAMPLES)
+    n_train = check_int("n_train", n_train, 1, _MAX_SAMPLES)
+    n_test = check_int("n_test", n_test, 1, _MAX_SAMPLES)
     rng = _as_rng(seed)
     kw = dict(max_clauses=max_clauses, max_intensifiers=max_intensifiers)
     test_texts, test_labels = make_corpus(n_test, seed=rng, **kw)
