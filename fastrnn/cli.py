@@ -17,7 +17,7 @@ from . import __version__
 from ._clitools import check_output, fail, load_data, load_model, one_line_warnings
 from ._io import read_lines
 from .datasets import load_demo
-from .model import Model
+from .model import Model, _few
 from .sweep_cli import sweep
 
 DTYPES = click.Choice(["float32", "float64"])
@@ -112,7 +112,7 @@ def train(data, output, force, text_col, label_col, validation, epochs, hidden_s
         reason = str(e) if "diverged" in str(e) else f"training diverged: {e}"
         fail(f"{data}: {reason}; no model written")
     except (ValueError, TypeError) as e:
-        fail(f"{data}: {str(e).replace('early_stopping=False', '--no-early-stopping')}")
+        fail(f"{data}: {_cli_hint(e)}")
     _check_converged(model, learning_rate)
     try:
         model.save(output)
@@ -124,6 +124,12 @@ def train(data, output, force, text_col, label_col, validation, epochs, hidden_s
     if "val_accuracy" in last:
         msg += f", validation accuracy {last['val_accuracy']:.3f}"
     click.echo(f"{msg}; {model.fit_time_:.2f} s; saved {output}")
+
+
+def _cli_hint(error):
+    """The library's advice in the CLI's words (its options, not Model arguments)."""
+    return (str(error).replace("another validation_fraction", "a --validation file")
+            .replace("early_stopping=False", "--no-early-stopping"))
 
 
 #: The CLI calls a fit diverged when its last training loss exceeds this many times the loss of
@@ -141,17 +147,12 @@ def _check_converged(model, learning_rate):
              f"--learning-rate (now {learning_rate:g}); no model written")
 
 
-def _few(values, k=5):
-    shown = ", ".join(repr(v) for v in values[:k])
-    return f"{len(values)} ({shown}{', ...' if len(values) > k else ''})"
-
-
 def _check_known_classes(path, labels, known, known_path):
     """Refuse labels of ``path`` that ``known`` (the labels of ``known_path``) never has."""
     unknown = sorted(set(np.unique(labels).tolist()) - set(np.unique(known).tolist()))
     if unknown:
-        fail(f"{path}: {_few(unknown)} label(s) not in {known_path}, which has "
-             f"{_few(sorted(set(np.unique(known).tolist())))}")
+        fail(f"{path}: labels not in the training data {known_path}: "
+             f"{_few(np.array(unknown))}; it has {_few(np.unique(known))}")
 
 
 @main.command()

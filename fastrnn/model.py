@@ -61,10 +61,9 @@ def _texts(texts, name="texts"):
 
 
 def _few(classes, k=5):
-    """``"3 classes: 'a', 'b', 'c'"`` / ``"99 classes: 0, 1, 2, 3, 4, ..."`` for messages."""
+    """``"3 (a, b, c)"`` / ``"99 (0, 1, 2, 3, 4, ...)"``: a count and a few values, for messages."""
     shown = ", ".join(repr(c) for c in classes[:k].tolist())
-    more = ", ..." if len(classes) > k else ""
-    return f"{len(classes)} class{'' if len(classes) == 1 else 'es'}: {shown}{more}"
+    return f"{len(classes)} ({shown}{', ...' if len(classes) > k else ''})"
 
 
 class Model:
@@ -390,8 +389,8 @@ class Model:
         y = self._labels(labels, n, name)
         unknown = ~np.isin(y, self.classes_)
         if unknown.any():
-            raise ValueError(f"{name} contain {_few(np.unique(y[unknown]))} the model was not "
-                             f"trained on (it knows {_few(self.classes_)})")
+            raise ValueError(f"{name} contain classes the model was not trained on: "
+                             f"{_few(np.unique(y[unknown]))}; it knows {_few(self.classes_)}")
         return np.searchsorted(self.classes_, y)
 
     def evaluate(self, texts, labels):

@@ -205,7 +205,7 @@ def test_unseen_classes_name_the_right_file_and_few_classes(runner, data, tmp_pa
                                               for i, t in enumerate(texts)))
     r = runner.invoke(main, ["evaluate", str(model_file), str(many)])
     out = _one_line_error(r)
-    assert "many.tsv" in out and "99 classes" in out and "..." in out and len(out) < 250
+    assert "many.tsv" in out and "99 (5, 6, 7, 8, 9, ...)" in out and len(out) < 250
     r = runner.invoke(main, ["train", str(data / "train.tsv"), "--validation", str(many),
                              "-o", str(tmp_path / "m.npz")] + TRAIN)
     out = _one_line_error(r)
