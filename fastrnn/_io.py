@@ -17,7 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-__all__ = ["read_text", "read_lines", "decode_text", "atomic_write", "check_writable", "new_file_mode"]
+__all__ = ["read_text", "read_lines", "decode_text", "atomic_write", "check_writable", "check_folder_writable", "new_file_mode"]
 
 
 def decode_text(data, name):
@@ -101,6 +101,27 @@ def check_writable(path, what="output"):
     if path.exists() and not os.access(path, os.W_OK):
         raise ValueError(f"cannot write {what} {path}: the file is read-only")
     return path
+
+
+def check_folder_writable(folder, what="output folder"):
+    """Check that files can be created in ``folder`` (made with its parents if missing).
+
+    ``ValueError`` with a one-line message when ``folder`` or its nearest existing ancestor is
+    not a folder or cannot be written.  Nothing is created.
+    """
+    folder = Path(folder)
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ValueError(f"cannot use {what} {folder}: {existing} is a file, not a folder")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as exc:
+        raise ValueError(f"cannot use {what} {folder}: folder {existing} is not writable "
+                         f"({exc.strerror or exc})") from None
+    return folder
 
 
 def atomic_write(path, write, mode="wb"):

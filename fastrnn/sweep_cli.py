@@ -20,7 +20,7 @@ from pathlib import Path
 import click
 
 from ._clitools import fail, load_data
-from ._io import read_text
+from ._io import check_folder_writable, read_text
 from .many import param_grid, train_many
 
 _KEYS = ("data", "text", "label", "validation", "params", "grid")
@@ -61,7 +61,7 @@ def _fmt(v, spec=".3f"):
 
 @click.command()
 @click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--output-dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+@click.option("--output-dir", required=True, type=click.Path(path_type=Path),
               help="Folder for results.jsonl and the models' .npz files (resumable).")
 @click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
               help="Dask scheduler address; default: train in this process.")
@@ -86,6 +86,10 @@ def sweep(config, output_dir, scheduler, threads, chunk_size, progress):
     """
     if threads == 0:
         raise click.BadParameter("must be >= 1, or -1 for all cores", param_hint="--threads")
+    try:
+        check_folder_writable(output_dir, "--output-dir")
+    except ValueError as e:
+        fail(e)
     cfg = _read_config(config)
     base = config.resolve().parent
     text, label = cfg.get("text", "text"), cfg.get("label", "label")

@@ -357,3 +357,26 @@ def test_version_and_module_sweep_entry_points(tmp_path):
     assert "CONFIG" in r.stdout
     from fastrnn import __version__
     assert CliRunner().invoke(main, ["--version"]).output.strip().endswith(__version__)
+
+
+@pytest.mark.parametrize("make,expect", [
+    (lambda p: p / "plain_file", "plain_file is a file, not a folder"),
+    (lambda p: p / "plain_file" / "sub", "plain_file is a file, not a folder"),
+])
+def test_sweep_output_dir_checked_before_reading_or_training(runner, tmp_path, make, expect):
+    (tmp_path / "plain_file").write_text("keep me")
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text('{"data": "missing.tsv", "grid": {"seed": [0]}}')
+    out = _one_line_error(runner.invoke(main, ["sweep", str(cfg), "--output-dir",
+                                               str(make(tmp_path))]))
+    assert expect in out and "missing.tsv" not in out
+    assert (tmp_path / "plain_file").read_text() == "keep me"
+
+
+def test_sweep_config_read_like_the_data_files(runner, tmp_path):
+    cfg = tmp_path / "cfg.json"
+    cfg.write_bytes('{"data": "caf\xe9.tsv"}'.encode("latin-1"))
+    out = _one_line_error(runner.invoke(main, ["sweep", str(cfg), "--output-dir",
+                                               str(tmp_path / "out")]))
+    assert "cfg.json: line 1: not valid UTF-8 (byte 0xe9)" in out
+    assert not (tmp_path / "out").exists()
