@@ -185,6 +185,10 @@ def load_tsv(path: PathLike, text: str = "text", label: str = "label", *, quoted
         may be quoted as in CSV (``"a<TAB>b"``, ``""`` for a quote), as the
         ``csv`` module does.
 
+    Fields may be of any length: ``csv``'s default limit of 131,072 characters per field is
+    lifted while the file is read (and restored afterwards), so a long text reads as it does
+    from JSON Lines.
+
     Returns
     -------
     texts : list of str, length n
