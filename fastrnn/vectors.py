@@ -520,13 +520,14 @@ def _read_binary(fh, where, wanted, dt):
                                  f"the file ends in word record {r + 1}")
             fill(len(data) - pos + (rec + 2 if j >= 0 else CHUNK_BYTES))
         wb = data[pos:j].lstrip(b"\n\r")
+        at = offset + j - len(wb)                  # file offset of the word
         try:
             w = wb.decode("utf-8")
         except UnicodeDecodeError:
-            raise ValueError(f"{where}: word record {r + 1} (byte {offset + pos}) is not valid "
+            raise ValueError(f"{where}: word record {r + 1} (byte offset {at}) is not valid "
                              "UTF-8") from None
         if not w:
-            raise ValueError(f"{where}: word record {r + 1} (byte {offset + pos}) has an empty "
+            raise ValueError(f"{where}: word record {r + 1} (byte offset {at}) has an empty "
                              "word")
         if len(lower_seen) < LOWERCASE_CHECK:
             lower_seen.append(w)
@@ -551,7 +552,7 @@ def _read_binary(fh, where, wanted, dt):
         rest = data[pos:]
         if rest.strip():
             raise ValueError(f"{where}: data after the {count} word records the header (line "
-                             f"1) announces, at byte "
+                             f"1) announces, at byte offset "
                              f"{offset + pos + len(rest) - len(rest.lstrip())}")
         offset += len(data)
         data, pos = fh.read(CHUNK_BYTES), 0
