@@ -32,7 +32,7 @@ from .kernels import text as _K
 __all__ = ["load_vectors", "WordVectors", "LOWERCASE_CHECK", "CHUNK_BYTES"]
 
 #: Bytes of the file read per step (the chunk is cut at its last line break).
-CHUNK_BYTES = 1 << 18
+CHUNK_BYTES = 1 << 16
 
 #: :attr:`WordVectors.lowercase` looks at this many words from the start of the source.
 LOWERCASE_CHECK = 1000
@@ -72,7 +72,7 @@ class WordVectors:
 
     def __init__(self, words, vectors, source, lowercase, requested=None, missing=()):
         self.words = list(words)
-        self.index = {w: i for i, w in enumerate(self.words)}
+        self.index = dict(zip(self.words, range(len(self.words))))
         self.vectors = vectors
         self.dim = int(vectors.shape[1])
         self.source = str(source)
@@ -357,19 +357,12 @@ def _read_text(fh, where, wanted, dt):
     lower_seen = []                 # the first LOWERCASE_CHECK words of the file
     info = np.zeros(2, np.int64)
     rows = 0                        # data lines seen
-    eof = False
-    while not eof:
-        data = fh.read(CHUNK_BYTES)
-        if not data:
-            eof = True
-            chunk, carry = carry, b""
-        else:
-            data = carry + data
-            cut = data.rfind(b"\n") + 1
-            if cut == 0:                           # a line longer than the chunk: read on
-                carry = data
-                continue
-            chunk, carry = data[:cut], data[cut:]
+    while True:
+        chunk = fh.read(CHUNK_BYTES)
+        if chunk and not chunk.endswith(b"\n"):
+            chunk += fh.readline()                 # end the chunk at a line break (or EOF)
+        if carry:                                  # GloVe's first line is a row
+            chunk, carry = carry + chunk, b""
         if not chunk:
             break
         try:
