@@ -343,7 +343,8 @@ def _read_text(fh, where, wanted, dt):
         width_note = f" (the header on line 1 says {E})"
     else:
         count = None
-        E = len(first.split()) - 1
+        sp = first.find(b" ")
+        E = 0 if sp < 0 else len(first[sp + 1:].split())     # as the kernel splits a row
         if E < 1:
             raise ValueError(f"{where}: line 1 has a word but no numbers")
         carry, lineno = first, 1
