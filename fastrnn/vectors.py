@@ -19,8 +19,10 @@ Python's ``float``.
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import os
+import zlib
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -305,7 +307,7 @@ def _load_path(path, wanted, dt, format):
         with raw, fh:
             reader = _read_binary if binary else _read_text
             return reader(fh, str(path), wanted, dt)
-    except (gzip.BadGzipFile, EOFError) as e:
+    except (gzip.BadGzipFile, EOFError, zlib.error) as e:
         raise ValueError(f"{path}: damaged gzip data ({e})") from None
 
 
@@ -326,6 +328,8 @@ def _header(line):
 
 def _read_text(fh, where, wanted, dt):
     first = fh.readline()
+    if first.startswith(codecs.BOM_UTF8):          # a byte-order mark is not part of the word
+        first = first[len(codecs.BOM_UTF8):]
     if not first.strip():
         if not first:
             raise ValueError(f"{where} is empty: no vectors")
@@ -459,6 +463,8 @@ def _parse_line_slow(chunk, start, end, E, out, row, where, line, width_note):
     vals = np.empty(E, np.float64)
     for k, f in enumerate(fields):
         try:
+            if b"_" in f:                          # float() takes "1_000"; the format does not
+                raise ValueError
             vals[k] = float(f)
         except ValueError:
             raise ValueError(f"{where}: line {line}, value {k + 1} "

@@ -241,6 +241,8 @@ BAD_TEXT = {
     "overflow slow path": ("a 1 2\nb 1.0000000000000000001e39 1\n", r"line 2, value 1 .* finite"),
     "not a number": ("a 1 2\nb 0.1x 2\n", r"line 2, value 1 \('0.1x'\) is not a number"),
     "not a number slow": ("a 1 2\nb 2 0.12345678901234567x\n", r"line 2, value 2 .* not a number"),
+    "underscore": ("a 1 2\nb 1_0 2\n", r"line 2, value 1 \('1_0'\) is not a number"),
+    "underscore slow": ("a 1 2\nb 2 1_000000000000000000\n", r"line 2, value 2 .* not a number"),
     "duplicate": ("a 1 2\nb 1 2\nc 1 2\nb 3 4\n",
                   r"word 'b' on line 4 already appeared on line 2"),
     "duplicate vec": ("3 1\na 1\nb 1\na 2\n", r"word 'a' on line 4 already appeared on line 2"),
@@ -293,6 +295,22 @@ def test_bad_utf8_in_gzip_and_binary_hint(tmp_path):
     write_bin(tmp_path / "w2v.dat", ["a", "b"], np.array([[np.pi, -1e-3], [2.5, 7.1]]))
     with pytest.raises(ValueError, match=r"line 2 is not valid UTF-8.*format='binary'"):
         load_vectors(tmp_path / "w2v.dat")
+
+
+def test_byte_order_mark_is_not_part_of_the_word(tmp_path):
+    path = _text(tmp_path, b"\xef\xbb\xbfa 1 2\nb 3 4\n")
+    assert load_vectors(path).words == ["a", "b"]
+    path = _text(tmp_path, b"\xef\xbb\xbf2 2\na 1 2\nb 3 4\n", "bom.vec")
+    assert load_vectors(path, words=["a"]).words == ["a"]
+
+
+def test_corrupt_gzip_stream(tmp_path):
+    data = bytearray(gzip.compress(bytes(range(256)) * 400))
+    data[40:60] = b"\x00" * 20
+    path = tmp_path / "c.txt.gz"
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=r"c.txt.gz: damaged gzip data"):
+        load_vectors(path)
 
 
 def test_missing_file_and_directory(tmp_path):
