@@ -494,60 +494,73 @@ def _read_binary(fh, where, wanted, dt):
                          "no vectors")
     rec = 4 * E
     buf = _Grow(min(count if wanted is None else len(wanted), 1 << 20), E, dt)
-    words, found = [], {}
+    words = []
+    if wanted is not None:
+        found = np.zeros(len(wanted), np.int64)     # record of each asked word, 0 until found
+        asked = list(wanted)
     lower_seen = []
-    data, pos, offset = b"", 0, len(first)     # offset: file position of data[0]
-    eof = False
-
-    def fill(need):
-        nonlocal data, pos, offset, eof
-        offset += pos
-        data = data[pos:]
-        pos = 0
-        while len(data) < need and not eof:
-            more = fh.read(max(CHUNK_BYTES, need - len(data)))
-            if not more:
-                eof = True
-            data += more
-
-    for r in range(count):
-        while True:
-            j = data.find(b" ", pos)
-            if j >= 0 and j + 1 + rec <= len(data):
-                break
+    scratch = np.zeros(1, np.uint32)
+    data, pos, offset = b"", 0, len(first)         # offset: file position of data[0]
+    r, eof = 0, False                              # records read
+    while r < count:
+        arr = np.frombuffer(data, np.uint8)
+        limit = min(count - r, (len(data) - pos) // (rec + 1) + 1)
+        ws, we = np.empty(limit, np.int64), np.empty(limit, np.int64)
+        n = _K.scan_records(arr, pos, rec, limit, ws, we)
+        if n == 0:
             if eof:
                 raise ValueError(f"{where}: the header (line 1) announces {count} words, but "
                                  f"the file ends in word record {r + 1}")
-            fill(len(data) - pos + (rec + 2 if j >= 0 else CHUNK_BYTES))
-        wb = data[pos:j].lstrip(b"\n\r")
-        at = offset + j - len(wb)                  # file offset of the word
+            more = fh.read(max(CHUNK_BYTES, 2 * rec + 64))
+            eof = not more
+            offset += pos
+            data, pos = data[pos:] + more, 0
+            continue
+        wsl, wel = ws[:n].tolist(), we[:n].tolist()
+        raw = [data[a:b] for a, b in zip(wsl, wel)]
         try:
-            w = wb.decode("utf-8")
+            wstr = b"\n".join(raw).decode("utf-8").split("\n")
         except UnicodeDecodeError:
-            raise ValueError(f"{where}: word record {r + 1} (byte offset {at}) is not valid "
-                             "UTF-8") from None
-        if not w:
-            raise ValueError(f"{where}: word record {r + 1} (byte offset {at}) has an empty "
-                             "word")
+            wstr = None
+        if wstr is None or len(wstr) != n or "" in wstr:
+            for k, b in enumerate(raw):             # find the bad record
+                try:
+                    w = b.decode("utf-8")
+                except UnicodeDecodeError:
+                    raise ValueError(f"{where}: word record {r + k + 1} (byte offset "
+                                     f"{offset + wsl[k]}) is not valid UTF-8") from None
+                if not w or "\n" in w:
+                    raise ValueError(f"{where}: word record {r + k + 1} (byte offset "
+                                     f"{offset + wsl[k]}) has an empty word or a line break "
+                                     "inside its word")
         if len(lower_seen) < LOWERCASE_CHECK:
-            lower_seen.append(w)
-        if wanted is None or w in wanted:
-            if w in found:
-                raise ValueError(f"{where}: word {w!r} (record {r + 1}) already appeared as "
-                                 f"record {found[w]}")
-            found[w] = r + 1
-            vec = np.frombuffer(data, "<f4", E, j + 1)
-            with np.errstate(over="ignore", invalid="ignore"):
-                row = vec.astype(dt)
-            bad = np.flatnonzero(~np.isfinite(row))
-            if bad.size:
-                raise ValueError(f"{where}: word record {r + 1} ({w!r}), value "
-                                 f"{int(bad[0]) + 1} is not a finite {dt} number")
-            buf.room(1)
-            buf.a[buf.n] = row
-            buf.n += 1
-            words.append(w)
-        pos = j + 1 + rec
+            lower_seen.extend(wstr[:LOWERCASE_CHECK - len(lower_seen)])
+        if wanted is None:
+            sel = np.arange(n)
+            words.extend(wstr)
+        else:
+            keep = []
+            for k in [k for k, w in enumerate(wstr) if w in wanted]:
+                p = wanted[wstr[k]]
+                if found[p]:
+                    raise ValueError(f"{where}: word {wstr[k]!r} (record {r + k + 1}) already "
+                                     f"appeared as record {found[p]}")
+                found[p] = r + k + 1
+                words.append(asked[p])
+                keep.append(k)
+            sel = np.array(keep, np.int64)
+        if sel.size:
+            buf.room(sel.size)
+            block = buf.a[buf.n:buf.n + sel.size]
+            _K.gather_records(arr, we[sel] + 1, block, scratch)
+            bad = ~np.isfinite(block)
+            if bad.any():
+                k, j = (int(x) for x in np.argwhere(bad)[0])
+                raise ValueError(f"{where}: word record {r + int(sel[k]) + 1} "
+                                 f"({wstr[sel[k]]!r}), value {j + 1} is not a finite {dt} number")
+            buf.n += sel.size
+        r += n
+        pos = wel[-1] + 1 + rec
     while True:                                 # only white space may follow the records
         rest = data[pos:]
         if rest.strip():
@@ -561,6 +574,13 @@ def _read_binary(fh, where, wanted, dt):
     V = buf.final()
     out = WordVectors(words, V, where, _lowercase(lower_seen),
                       None if wanted is None else len(wanted))
+    if len(out.index) != len(words):                # only possible when all words are read
+        seen = {}
+        for r, w in enumerate(words):
+            j = seen.setdefault(w, r)
+            if j != r:
+                raise ValueError(f"{where}: word {w!r} (record {r + 1}) already appeared as "
+                                 f"record {j + 1}")
     if wanted is not None:
         out.missing = _missing(wanted, out.index)
     return out

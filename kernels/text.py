@@ -1,9 +1,11 @@
-"""Numba kernels for reading word-vector text files (used by :func:`fastrnn.load_vectors`).
+"""Numba kernels for reading word-vector files (used by :func:`fastrnn.load_vectors`).
 
 A chunk of the file arrives as a ``uint8`` array that ends at a line boundary.  :func:`scan_lines`
 indexes its lines; :func:`parse_rows` parses the numbers of the selected lines into a
-caller-owned ``(rows, E)`` buffer.  No validation and no messages here: the kernels return codes
-and positions, and :mod:`fastrnn.vectors` explains them.
+caller-owned ``(rows, E)`` buffer.  For word2vec binary files, :func:`scan_records` indexes the
+records of a chunk and :func:`gather_records` copies their little-endian float32 vectors.  No
+validation and no messages here: the kernels return codes and positions, and
+:mod:`fastrnn.vectors` explains them.
 
 Numbers are parsed exactly: a decimal with at most 15 significant digits and a power of ten
 within 1e+-22 is ``m * 10**e`` or ``m / 10**-e`` with both operands exact in float64, so one IEEE
@@ -218,3 +220,48 @@ def parse_rows(buf, starts, word_ends, ends, take, first, out, info):
     info[0] = PARSE_OK
     info[1] = 0
     return n
+
+
+@njit(**_opts)
+def scan_records(buf, pos, rec, limit, word_starts, word_ends):
+    """Index up to ``limit`` complete word2vec binary records in ``buf[pos:]``.
+
+    A record is optional ``\\n``/``\\r`` bytes, the word up to a space, the space, then ``rec``
+    bytes of vector.  Record ``k``'s word is ``buf[word_starts[k]:word_ends[k]]`` and its vector
+    starts at ``word_ends[k] + 1``.  Returns the number of records indexed (it stops before the
+    first one that is not whole in ``buf``); the output arrays need ``limit`` slots.
+    """
+    size = buf.shape[0]
+    n = 0
+    while n < limit:
+        p = pos
+        while p < size and (buf[p] == 10 or buf[p] == 13):
+            p += 1
+        q = p
+        while q < size and buf[q] != 32:
+            q += 1
+        if q + 1 + rec > size:
+            break
+        word_starts[n] = p
+        word_ends[n] = q
+        n += 1
+        pos = q + 1 + rec
+    return n
+
+
+@njit(**_opts)
+def gather_records(buf, vec_starts, out, scratch):
+    """``out[k] = `` the E little-endian float32 at ``buf[vec_starts[k]:]`` (any alignment).
+
+    ``out`` is (len(vec_starts), E), float32 or float64; ``scratch`` a uint32 array of one
+    element (viewed as float32 to reinterpret the bytes).
+    """
+    E = out.shape[1]
+    f = scratch.view(np.float32)
+    for k in range(vec_starts.shape[0]):
+        p = vec_starts[k]
+        for j in range(E):
+            q = p + 4 * j
+            scratch[0] = (np.uint32(buf[q]) | (np.uint32(buf[q + 1]) << 8)
+                          | (np.uint32(buf[q + 2]) << 16) | (np.uint32(buf[q + 3]) << 24))
+            out[k, j] = f[0]

@@ -367,6 +367,19 @@ def test_bad_binary(tmp_path, case):
         load_vectors(_bin(tmp_path, body))
 
 
+def test_bad_binary_when_asked(tmp_path):
+    body, match = BAD_BIN["duplicate"]
+    with pytest.raises(ValueError, match=match):
+        load_vectors(_bin(tmp_path, body), words=["a"])
+    body, match = BAD_BIN["nan"]
+    with pytest.raises(ValueError, match=match):
+        load_vectors(_bin(tmp_path, body), words=["b"])
+    assert load_vectors(_bin(tmp_path, body), words=["a"]).words == ["a"]   # b not read
+    with pytest.raises(ValueError, match=r"word record 2 \(byte offset 11\) has an empty word "
+                                         r"or a line break"):
+        load_vectors(_bin(tmp_path, b"2 1\n" + _rec(b"a", 1) + _rec(b"b\nc", 1)))
+
+
 def test_binary_trailing_whitespace_is_fine(tmp_path):
     path = _bin(tmp_path, b"1 2\n" + _rec(b"a", 1, 2) + b"\n\n  \n")
     assert load_vectors(path)["a"].tolist() == [1.0, 2.0]
