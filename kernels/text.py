@@ -41,31 +41,23 @@ def scan_lines(buf, starts, word_ends, ends):
     final piece without ``\\n`` is a line only if it is not empty.
     """
     n = 0
-    start = 0
+    i = 0
     size = buf.shape[0]
-    word_end = -1
-    for i in range(size):
-        c = buf[i]
-        if c == 32 and word_end < 0:
-            word_end = i
-        elif c == 10:
-            end = i
-            if end > start and buf[end - 1] == 13:
-                end -= 1
-            starts[n] = start
-            ends[n] = end
-            word_ends[n] = word_end if 0 <= word_end < end else end
-            n += 1
-            start = i + 1
-            word_end = -1
-    if start < size:
-        end = size
-        if buf[end - 1] == 13:
+    while i < size:
+        start = i
+        while i < size and buf[i] != 32 and buf[i] != 10:   # the word
+            i += 1
+        word_end = i
+        while i < size and buf[i] != 10:                    # the numbers
+            i += 1
+        end = i
+        if end > start and buf[end - 1] == 13:
             end -= 1
         starts[n] = start
         ends[n] = end
-        word_ends[n] = word_end if 0 <= word_end < end else end
+        word_ends[n] = word_end if word_end < end else end
         n += 1
+        i += 1                                              # past the \n
     return n
 
 
