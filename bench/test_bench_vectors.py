@@ -93,7 +93,7 @@ def test_vectors_speed(benchmark, glove, how):
 
 def test_vectors_agree_with_loadtxt_and_are_faster(glove):
     """Same numbers as numpy.loadtxt (exactly), in less time (best of 2 each, one run)."""
-    path, words, ask = glove
+    path, _, ask = glove
     times = {}
     for name, fn in [("loadtxt", lambda: _loadtxt(path)), ("all", lambda: load_vectors(path)),
                      ("words", lambda: load_vectors(path, words=ask))]:
@@ -118,7 +118,7 @@ def test_vectors_agree_with_loadtxt_and_are_faster(glove):
 
 def test_vectors_words_peak_memory(glove):
     """tracemalloc peak while reading the words asked: under 2x the matrix returned."""
-    path, words, ask = glove
+    path, _, ask = glove
     tracemalloc.start()
     try:
         wv = load_vectors(path, words=ask)
@@ -136,7 +136,7 @@ def test_vectors_words_peak_memory(glove):
                                     "that the imports already took")
 def test_vectors_words_maxrss(glove, tmp_path):
     """ru_maxrss growth of a fresh process reading the words asked: under 2x the matrix."""
-    path, words, ask = glove
+    path, _, ask = glove
     listed = tmp_path / "ask.txt"
     listed.write_text("\n".join(ask), encoding="utf-8")
     script = textwrap.dedent(f"""

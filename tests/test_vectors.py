@@ -122,8 +122,8 @@ def test_in_memory_sources():
                       (KeyedStandIn(WORDS, M), "KeyedStandIn object")]:
         wv = load_vectors(src, dtype=np.float64)
         assert wv.words == WORDS and what in wv.source
-        np.testing.assert_array_equal(wv.vectors, np.asarray(src[1] if isinstance(src, (tuple, list))
-                                                             else src.vectors, np.float64))
+        given = src[1] if isinstance(src, (tuple, list)) else src.vectors
+        np.testing.assert_array_equal(wv.vectors, np.asarray(given, np.float64))
     wv = load_vectors((WORDS, M))
     wv.vectors[:] = 0                       # a copy: the caller's matrix is untouched
     assert M.any()
@@ -233,8 +233,8 @@ BAD_TEXT = {
     "header count low": ("2 2\na 1 2\nb 1 2\nc 1 2\n",
                          r"header \(line 1\) announces 2 words, but the file has 3 rows"),
     "header count high": ("5 2\na 1 2\nb 1 2\n", r"announces 5 words, but the file has 2 rows"),
-    "not utf-8": (b"a 1 2\nb 1 2\n\xff\xfe 1 2\n", r"bad.txt: line 3 is not valid UTF-8 "
-                                                   r"\(byte 0xff at column 1\)"),
+    "not utf-8": (b"a 1 2\nb 1 2\n\xff\xfe 1 2\n",
+                  r"bad.txt: line 3 is not valid UTF-8 \(byte 0xff at column 1\)"),
     "nan": ("a 1 2\nb 1 nan\n", r"line 2, value 2 \('nan'\) is not a finite float32"),
     "inf": ("a 1 2\nb -Infinity 1\n", r"line 2, value 1 \('-Infinity'\) is not a finite"),
     "overflow f32": ("a 1 2\nb 1e39 1\n", r"line 2, value 1 \('1e39'\) is not a finite float32"),
