@@ -245,8 +245,11 @@ def _from_table(words, matrix, wanted, dt, what, names):
         rows = np.arange(len(words))
     else:
         rows = np.fromiter((i for i, w in enumerate(words) if w in wanted), np.int64)
-    with np.errstate(over="ignore", invalid="ignore"):
-        V = np.array(M[rows], dtype=dt, order="C")   # a copy, never the caller's memory
+    with np.errstate(over="ignore", invalid="ignore"):   # a copy, never the caller's memory
+        if wanted is None:
+            V = np.array(M, dtype=dt, order="C")
+        else:                                       # fancy indexing copies only those rows
+            V = np.ascontiguousarray(M[rows], dtype=dt)
     bad = ~np.isfinite(V)
     if bad.any():
         r, c = np.argwhere(bad)[0]
