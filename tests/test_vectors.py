@@ -35,7 +35,8 @@ def write_text(path, words, M, *, header=False, fmt="%.6f", trailing_space=False
         expected.append([float(t) for t in toks])
         lines.append(w + " " + " ".join(toks) + (" " if trailing_space else ""))
     data = (eol.join(lines) + eol).encode("utf-8")
-    (gzip.open if gz else open)(path, "wb").write(data)
+    with (gzip.open if gz else open)(path, "wb") as f:
+        f.write(data)
     return np.array(expected)
 
 
@@ -45,7 +46,8 @@ def write_bin(path, words, M, *, newline=True, gz=False):
     for w, row in zip(words, M):
         out.append(w.encode("utf-8") + b" " + np.asarray(row, "<f4").tobytes()
                    + (b"\n" if newline else b""))
-    (gzip.open if gz else open)(path, "wb").write(b"".join(out))
+    with (gzip.open if gz else open)(path, "wb") as f:
+        f.write(b"".join(out))
     return np.asarray(M, np.float32)
 
 
