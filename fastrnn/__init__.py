@@ -17,6 +17,7 @@ from .model import Model, NotFittedError  # noqa: E402
 from .many import Ensemble, average_proba, param_grid, train_many  # noqa: E402
 from .rnn import RNN  # noqa: E402
 from .vocab import Vocabulary  # noqa: E402
+from .vectors import WordVectors, load_vectors  # noqa: E402
 
 __all__ = ["Model", "NotFittedError", "RNN", "train_many", "param_grid", "Ensemble",
            "average_proba", "Vocabulary", "datasets", "reference",
