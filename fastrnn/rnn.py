@@ -286,7 +286,7 @@ class RNN:
             _encode_sentence(tokens, V)  # raises the range error
         # a view: the buffer is rewritten only by the next forward, which replaces _last anyway
         self._last = (inputs, tokens, w["hs"][:T + 1])
-        return w["y"].reshape(O, 1).copy(), w["hs"][T].reshape(H, 1).copy()
+        return w["y"].copy().reshape(O, 1), w["hs"][T].copy().reshape(H, 1)
 
     @property
     def last_inputs(self):

@@ -16,24 +16,32 @@ _opts = dict(cache=True, error_model="numpy", nogil=True)
 
 @njit(inline="always", **_opts)
 def _any_not_finite(a):
-    """1 when ``a`` holds a NaN or an infinity, else 0.
+    """1 when the C-contiguous ``a`` holds a NaN or an infinity, else 0.
 
     ``x - x`` is 0 for a finite ``x`` and NaN otherwise; OR-ing the comparisons is an integer
     reduction, which LLVM vectorises (a float sum such as ``s += x * 0`` stays a serial chain
-    of dependent adds: 2x slower at H = 64)."""
+    of dependent adds).  An index loop: numba's array iterator (``for x in a``) vectorises
+    worse.  Measured on 64 x 64 float64: 0.4 us, vs 1.8 us (iterator) and 3.4 us (float sum).
+    """
+    b = a.reshape(-1)
     n = 0
-    for x in a.reshape(-1):
-        n |= (x - x) != 0
+    for i in range(b.shape[0]):
+        n |= (b[i] - b[i]) != 0
     return n
 
 
 @njit(**_opts)
 def all_finite(Whh, Wxh, Why, bh, by):
-    """True when none of the five parameter arrays holds a NaN or an infinity."""
+    """True when none of the five parameter arrays holds a NaN or an infinity.
+
+    ``Wxh`` may be a strided view; the others are C-contiguous."""
     n = _any_not_finite(Whh) | _any_not_finite(Why) | _any_not_finite(bh) | _any_not_finite(by)
-    for i in range(Wxh.shape[0]):  # Wxh may be a strided view: no reshape
-        for j in range(Wxh.shape[1]):
-            n |= (Wxh[i, j] - Wxh[i, j]) != 0
+    if Wxh.flags.c_contiguous:
+        n |= _any_not_finite(Wxh)
+    else:
+        for i in range(Wxh.shape[0]):
+            for j in range(Wxh.shape[1]):
+                n |= (Wxh[i, j] - Wxh[i, j]) != 0
     return n == 0
 
 
