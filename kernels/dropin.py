@@ -45,6 +45,19 @@ def all_finite(Whh, Wxh, Why, bh, by):
     return n == 0
 
 
+@njit(inline="always", **_opts)
+def _sentence_finite(Whh, Why, bh, by, sub, U):
+    """True when what one sentence's step reads is finite: ``Whh``, ``Why``, ``bh``, ``by`` and
+    the ``U`` columns of ``Wxh`` gathered in ``sub`` (the other columns are neither read nor
+    written, so their cost must not grow with the vocabulary: the whole of ``Wxh`` is checked
+    by the whole-corpus paths, ``train_epoch`` and ``predict_proba``)."""
+    n = _any_not_finite(Whh) | _any_not_finite(Why) | _any_not_finite(bh) | _any_not_finite(by)
+    for u in range(U):
+        for i in range(sub.shape[1]):
+            n |= (sub[u, i] - sub[u, i]) != 0
+    return n == 0
+
+
 @njit(**_opts)
 def onehot_ids(X, columns, ids):
     """Word ids of one-hot vectors: ``ids[t]`` = the position of the single 1 of vector ``t``.
@@ -92,8 +105,9 @@ def gather_columns(tokens, Wxh, uniq, local, sub):
 def dropin_forward(tokens, Wxh, Whh, bh, Why, by, uniq, local, sub, WhhT, hs, pooled, amax, y):
     """The tutorial's ``forward`` for one sentence: fills ``hs[0..T]`` and the logits ``y``.
 
-    Returns 0, or, having computed nothing: 1 when a parameter holds a NaN or an infinity, 2 when
-    a word id is negative, 3 when a word id is >= V.
+    Returns 0, or, having computed nothing: 1 when a parameter the sentence reads (``Whh``,
+    ``Why``, the biases, the sentence's columns of ``Wxh``) holds a NaN or an infinity, 2 when a
+    word id is negative, 3 when a word id is >= V.
     """
     V = Wxh.shape[1]
     for t in range(tokens.shape[0]):
@@ -101,9 +115,9 @@ def dropin_forward(tokens, Wxh, Whh, bh, Why, by, uniq, local, sub, WhhT, hs, po
             return 2
         if tokens[t] >= V:
             return 3
-    if not all_finite(Whh, Wxh, Why, bh, by):
+    U = gather_columns(tokens, Wxh, uniq, local, sub)
+    if not _sentence_finite(Whh, Why, bh, by, sub, U):
         return 1
-    gather_columns(tokens, Wxh, uniq, local, sub)
     _transpose(Whh, WhhT)
     forward(local[:tokens.shape[0]], sub, WhhT, bh, Why, by, POOL_LAST, hs, pooled,
             amax, y)
@@ -119,17 +133,18 @@ def dropin_backprop(tokens, Wxh, Whh, bh, Why, by, dy, hs, gradient, hp, uniq, l
     Arrays: ``Wxh`` (H, V), ``Whh`` (H, H), ``Why`` (O, H) C-contiguous, ``bh`` (H,), ``by`` (O,);
     workspace ``uniq``/``local`` (>= 2T,) int64, ``sub`` and ``gX`` (>= T, H), ``mark`` (>= T,)
     int64 kept with ``counters`` between calls; the rest as for ``apply_update``.
-    Returns False, having changed nothing, when a parameter or ``dy`` is not finite.
+    Returns False, having changed no parameter, when ``dy`` or a parameter the sentence reads
+    is not finite.
     ``Wxh`` (H, V) is updated only in the sentence's columns (the others' gradient is zero).
     """
-    if not all_finite(Whh, Wxh, Why, bh, by):
+    U = gather_columns(tokens, Wxh, uniq, local, sub)
+    if not _sentence_finite(Whh, Why, bh, by, sub, U):
         return False
     for o in range(dy.shape[0]):
         if not np.isfinite(dy[o]):
             return False
     T = tokens.shape[0]
     H = Whh.shape[0]
-    U = gather_columns(tokens, Wxh, uniq, local, sub)
     _transpose(Whh, WhhT)
     pooled = vecs[V_POOL]
     for i in range(H):

@@ -300,3 +300,30 @@ def test_dropin_all_finite_sees_every_entry(dtype):
                     a = [x.copy(order="K") for x in arrs]
                     a[k][np.unravel_index(flat, a[k].shape)] = bad
                     assert not all_finite(*a), (strided, k, flat, bad)
+
+
+def test_per_sample_checks_read_only_the_sentences_columns():
+    """forward/backprop check what they read: a NaN in an unused ``Wxh`` column changes nothing
+    (so the per-call cost does not grow with the vocabulary); in a used column it is refused."""
+    big = 5000
+    a, b = RNN(big, 2, seed=2), RNN(big, 2, seed=2)
+    b.Wxh[:, 4321] = np.nan
+    ids = [1, 7, 1, 42]
+    for rnn in (a, b):
+        rnn.forward(ids)
+        rnn.backprop(np.array([[0.4], [-0.4]]))
+    ya, _ = a.forward(ids)
+    yb, _ = b.forward(ids)
+    np.testing.assert_array_equal(ya, yb)
+    assert np.isnan(b.Wxh[:, 4321]).all()
+    np.testing.assert_array_equal(np.delete(a.Wxh, 4321, axis=1), np.delete(b.Wxh, 4321, axis=1))
+    before = b.Whh.copy()
+    with pytest.raises(ValueError, match="Wxh contains NaN"):
+        b.forward([3, 4321])
+    b.forward(ids)
+    b.Wxh[0, 7] = np.inf  # between forward and backprop, in a column the sentence uses
+    with pytest.raises(ValueError, match="Wxh contains NaN or inf"):
+        b.backprop(np.array([[0.4], [-0.4]]))
+    np.testing.assert_array_equal(b.Whh, before)
+    with pytest.raises(ValueError, match="Wxh contains NaN"):
+        b.train_epoch([ids], [0])  # the whole-corpus path checks every column
