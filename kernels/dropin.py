@@ -15,24 +15,71 @@ _opts = dict(cache=True, error_model="numpy", nogil=True)
 
 
 @njit(inline="always", **_opts)
-def _poison(a):
-    """``sum(a * 0)``: 0 when ``a`` is finite, NaN when it holds a NaN or an infinity.
+def _any_not_finite(a):
+    """1 when the C-contiguous ``a`` holds a NaN or an infinity, else 0.
 
-    Branch-free, so the loop vectorises (an early-exit isfinite loop does not)."""
-    s = a.dtype.type(0)
-    for x in a.reshape(-1):
-        s += x * 0
-    return s
+    ``x - x`` is 0 for a finite ``x`` and NaN otherwise; OR-ing the comparisons is an integer
+    reduction, which LLVM vectorises (a float sum such as ``s += x * 0`` stays a serial chain
+    of dependent adds).  An index loop: numba's array iterator (``for x in a``) vectorises
+    worse.  Measured on 64 x 64 float64: 0.4 us, vs 1.8 us (iterator) and 3.4 us (float sum).
+    """
+    b = a.reshape(-1)
+    n = 0
+    for i in range(b.shape[0]):
+        n |= (b[i] - b[i]) != 0
+    return n
 
 
 @njit(**_opts)
 def all_finite(Whh, Wxh, Why, bh, by):
-    """True when none of the five parameter arrays holds a NaN or an infinity."""
-    s = _poison(Whh) + _poison(Why) + _poison(bh) + _poison(by)
-    for i in range(Wxh.shape[0]):  # Wxh may be a strided view: no reshape
-        for j in range(Wxh.shape[1]):
-            s += Wxh[i, j] * 0
-    return s == 0
+    """True when none of the five parameter arrays holds a NaN or an infinity.
+
+    ``Wxh`` may be a strided view; the others are C-contiguous."""
+    n = _any_not_finite(Whh) | _any_not_finite(Why) | _any_not_finite(bh) | _any_not_finite(by)
+    if Wxh.flags.c_contiguous:
+        n |= _any_not_finite(Wxh)
+    else:
+        for i in range(Wxh.shape[0]):
+            for j in range(Wxh.shape[1]):
+                n |= (Wxh[i, j] - Wxh[i, j]) != 0
+    return n == 0
+
+
+@njit(inline="always", **_opts)
+def _sentence_finite(Whh, Why, bh, by, sub, U):
+    """True when what one sentence's step reads is finite: ``Whh``, ``Why``, ``bh``, ``by`` and
+    the ``U`` columns of ``Wxh`` gathered in ``sub`` (the other columns are neither read nor
+    written, so their cost must not grow with the vocabulary: the whole of ``Wxh`` is checked
+    by the whole-corpus paths, ``train_epoch`` and ``predict_proba``)."""
+    n = _any_not_finite(Whh) | _any_not_finite(Why) | _any_not_finite(bh) | _any_not_finite(by)
+    for u in range(U):
+        for i in range(sub.shape[1]):
+            n |= (sub[u, i] - sub[u, i]) != 0
+    return n == 0
+
+
+@njit(**_opts)
+def onehot_ids(X, columns, ids):
+    """Word ids of one-hot vectors: ``ids[t]`` = the position of the single 1 of vector ``t``.
+
+    The vectors are the columns of ``X`` (V, T) when ``columns`` is true, else its rows
+    (T, V).  Returns -1, or the first ``t`` whose vector is not one-hot (exactly one entry
+    equal to 1, all others 0; NaN is neither), leaving ``ids[t:]`` unspecified.
+    """
+    T = ids.shape[0]
+    V = X.shape[0] if columns else X.shape[1]
+    for t in range(T):
+        hit = -1
+        for v in range(V):
+            x = X[v, t] if columns else X[t, v]
+            if x == 1 and hit < 0:
+                hit = v
+            elif x != 0:
+                return t
+        if hit < 0:
+            return t
+        ids[t] = hit
+    return -1
 
 
 @njit(**_opts)
@@ -58,8 +105,9 @@ def gather_columns(tokens, Wxh, uniq, local, sub):
 def dropin_forward(tokens, Wxh, Whh, bh, Why, by, uniq, local, sub, WhhT, hs, pooled, amax, y):
     """The tutorial's ``forward`` for one sentence: fills ``hs[0..T]`` and the logits ``y``.
 
-    Returns 0, or, having computed nothing: 1 when a parameter holds a NaN or an infinity, 2 when
-    a word id is negative, 3 when a word id is >= V.
+    Returns 0, or, having computed nothing: 1 when a parameter the sentence reads (``Whh``,
+    ``Why``, the biases, the sentence's columns of ``Wxh``) holds a NaN or an infinity, 2 when a
+    word id is negative, 3 when a word id is >= V.
     """
     V = Wxh.shape[1]
     for t in range(tokens.shape[0]):
@@ -67,9 +115,9 @@ def dropin_forward(tokens, Wxh, Whh, bh, Why, by, uniq, local, sub, WhhT, hs, po
             return 2
         if tokens[t] >= V:
             return 3
-    if not all_finite(Whh, Wxh, Why, bh, by):
+    U = gather_columns(tokens, Wxh, uniq, local, sub)
+    if not _sentence_finite(Whh, Why, bh, by, sub, U):
         return 1
-    gather_columns(tokens, Wxh, uniq, local, sub)
     _transpose(Whh, WhhT)
     forward(local[:tokens.shape[0]], sub, WhhT, bh, Why, by, POOL_LAST, hs, pooled,
             amax, y)
@@ -85,17 +133,18 @@ def dropin_backprop(tokens, Wxh, Whh, bh, Why, by, dy, hs, gradient, hp, uniq, l
     Arrays: ``Wxh`` (H, V), ``Whh`` (H, H), ``Why`` (O, H) C-contiguous, ``bh`` (H,), ``by`` (O,);
     workspace ``uniq``/``local`` (>= 2T,) int64, ``sub`` and ``gX`` (>= T, H), ``mark`` (>= T,)
     int64 kept with ``counters`` between calls; the rest as for ``apply_update``.
-    Returns False, having changed nothing, when a parameter or ``dy`` is not finite.
+    Returns False, having changed no parameter, when ``dy`` or a parameter the sentence reads
+    is not finite.
     ``Wxh`` (H, V) is updated only in the sentence's columns (the others' gradient is zero).
     """
-    if not all_finite(Whh, Wxh, Why, bh, by):
+    U = gather_columns(tokens, Wxh, uniq, local, sub)
+    if not _sentence_finite(Whh, Why, bh, by, sub, U):
         return False
     for o in range(dy.shape[0]):
         if not np.isfinite(dy[o]):
             return False
     T = tokens.shape[0]
     H = Whh.shape[0]
-    U = gather_columns(tokens, Wxh, uniq, local, sub)
     _transpose(Whh, WhhT)
     pooled = vecs[V_POOL]
     for i in range(H):
@@ -118,4 +167,4 @@ def dropin_backprop(tokens, Wxh, Whh, bh, Why, by, dy, hs, gradient, hp, uniq, l
     return True
 
 
-__all__ = ["all_finite", "gather_columns", "dropin_forward", "dropin_backprop"]
+__all__ = ["all_finite", "onehot_ids", "gather_columns", "dropin_forward", "dropin_backprop"]

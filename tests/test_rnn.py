@@ -241,3 +241,89 @@ def test_flat_corpus_checks(corpus, targets, order, exc, match):
     with pytest.raises(exc, match=match):
         rnn.train_epoch(corpus, targets, order=order)
     np.testing.assert_array_equal(rnn.Whh, before)  # nothing ran
+
+
+def _vectors(ids, shape, dtype):
+    out = []
+    for i in ids:
+        v = np.zeros(shape, dtype)
+        v[i] = 1
+        out.append(v)
+    return out
+
+
+@pytest.mark.parametrize("shape", [(V, 1), (V,)])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int64, np.uint8])
+def test_one_hot_forms_give_the_same_ids(shape, dtype):
+    """The fast one-hot conversion (one concatenate + a kernel pass) for every real dtype."""
+    ids = [4, 0, V - 1, 4, 7]
+    rnn = RNN(V, 2, seed=3)
+    y_ids, h_ids = rnn.forward(ids)
+    y, h = rnn.forward(_vectors(ids, shape, dtype))
+    np.testing.assert_array_equal(y, y_ids)
+    np.testing.assert_array_equal(h, h_ids)
+    y, h = rnn.forward([v.tolist() for v in _vectors(ids, shape, dtype)])  # general path
+    np.testing.assert_array_equal(y, y_ids)
+
+
+@pytest.mark.parametrize("edit,exc,match", [
+    (lambda xs: xs[2].__setitem__(0, 1.0), ValueError, "input 2 is not a one-hot"),  # two 1s
+    (lambda xs: xs[1].__setitem__(1, 0.0), ValueError, "input 1 is not a one-hot"),  # no 1
+    (lambda xs: xs[0].__setitem__(5, np.nan), ValueError, "input 0 is not a one-hot"),
+    (lambda xs: xs[3].__setitem__(slice(None), 2.0 * xs[3]), ValueError, "input 3 is not"),
+    (lambda xs: xs.__setitem__(1, xs[1].ravel()), ValueError, "same shape"),
+    (lambda xs: xs.__setitem__(slice(None), [x.astype(bool) for x in xs]), TypeError, "numeric"),
+])
+def test_bad_one_hot_inputs(edit, exc, match):
+    xs = _vectors([1, 1, 2, 3], (V, 1), np.float64)
+    edit(xs)
+    rnn = RNN(V, 2, seed=0)
+    with pytest.raises(exc, match=match):
+        rnn.forward(xs)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_dropin_all_finite_sees_every_entry(dtype):
+    """The vectorised finiteness check, with a C-contiguous and a strided ``Wxh``."""
+    from fastrnn.kernels.dropin import all_finite
+    rng = np.random.default_rng(0)
+    H = 13  # not a multiple of any vector width: the loops' remainders are checked too
+    base = [rng.normal(size=s).astype(dtype) for s in ((H, H), (H, V), (2, H), (H,), (2,))]
+    for strided in (False, True):
+        arrs = list(base)
+        if strided:
+            arrs[1] = np.ascontiguousarray(base[1].T).T  # same values, Fortran order
+        assert all_finite(*arrs)
+        for k in range(5):
+            for flat in (0, arrs[k].size // 2, arrs[k].size - 1):
+                for bad in (np.nan, np.inf, -np.inf):
+                    a = [x.copy(order="K") for x in arrs]
+                    a[k][np.unravel_index(flat, a[k].shape)] = bad
+                    assert not all_finite(*a), (strided, k, flat, bad)
+
+
+def test_per_sample_checks_read_only_the_sentences_columns():
+    """forward/backprop check what they read: a NaN in an unused ``Wxh`` column changes nothing
+    (so the per-call cost does not grow with the vocabulary); in a used column it is refused."""
+    big = 5000
+    a, b = RNN(big, 2, seed=2), RNN(big, 2, seed=2)
+    b.Wxh[:, 4321] = np.nan
+    ids = [1, 7, 1, 42]
+    for rnn in (a, b):
+        rnn.forward(ids)
+        rnn.backprop(np.array([[0.4], [-0.4]]))
+    ya, _ = a.forward(ids)
+    yb, _ = b.forward(ids)
+    np.testing.assert_array_equal(ya, yb)
+    assert np.isnan(b.Wxh[:, 4321]).all()
+    np.testing.assert_array_equal(np.delete(a.Wxh, 4321, axis=1), np.delete(b.Wxh, 4321, axis=1))
+    before = b.Whh.copy()
+    with pytest.raises(ValueError, match="Wxh contains NaN"):
+        b.forward([3, 4321])
+    b.forward(ids)
+    b.Wxh[0, 7] = np.inf  # between forward and backprop, in a column the sentence uses
+    with pytest.raises(ValueError, match="Wxh contains NaN or inf"):
+        b.backprop(np.array([[0.4], [-0.4]]))
+    np.testing.assert_array_equal(b.Whh, before)
+    with pytest.raises(ValueError, match="Wxh contains NaN"):
+        b.train_epoch([ids], [0])  # the whole-corpus path checks every column
