@@ -8,8 +8,8 @@ one cell with the individual kernels (``kernels.forward``, ``softmax_loss``, ``b
 - ``staged_epoch(stage)``, a Numba loop over the samples calling the kernels in turn and
   stopping after the forward pass (stage 0), after BPTT (1) or after the update (2): the
   differences are the phases' costs;
-- the whole-epoch kernel (``kernels.train_epoch`` through ``_engine.Trainer``): stage 2 minus it
-  is what fusing the calls into one kernel saves (or costs);
+- the whole-epoch kernel (``kernels.train_epoch_<optimizer>`` through ``_engine.Trainer``):
+  stage 2 minus it is what fusing the calls into one kernel saves (or costs);
 - the same four kernel calls per sample from a Python loop: minus stage 2, the Python dispatch
   overhead between kernel calls;
 - the numpy reference's phases (``reference.forward``, ``backward``, ``apply_update``) timed
@@ -153,7 +153,7 @@ def profile(cell, repeats=5, machine=None):
         ("backward (BPTT)", t_stage[1] - t_stage[0], "softmax_loss + backward_steps"),
         ("clip + update", t_stage[2] - t_stage[1], "apply_update (gradients, clip, SGD)"),
         ("= kernels in a numba loop", t_stage[2], "staged_epoch(stage=2)"),
-        ("whole-epoch kernel", t_epoch, "kernels.train_epoch via _engine.Trainer"),
+        ("whole-epoch kernel", t_epoch, "kernels.train_epoch_sgd via _engine.Trainer"),
         ("fusion saving", t_stage[2] - t_epoch, "numba loop minus whole-epoch kernel"),
         ("kernels from a Python loop", t_py, "4 dispatcher calls per sample"),
         ("Python overhead", t_py - t_stage[2], "Python loop minus numba loop"),

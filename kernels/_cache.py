@@ -14,8 +14,9 @@ to any of them recompiles::
 
 The hook subclasses a private Numba class (``numba.core.caching.FunctionCache._index_key``).
 If that is not there as expected, the kernel's disk cache is switched off (compiled once per
-process, never stale) and a :class:`CacheHookWarning` says so; ``tests/test_kernels.py`` checks that every
-kernel which needs the hook has it (:func:`is_dependency_cached`), so CI fails loudly.
+process, never stale) and a :class:`CacheHookWarning` says so; ``tests/test_kernels.py``
+checks that every kernel which needs the hook has it (:func:`is_dependency_cached`), so CI fails
+loudly.
 """
 
 import hashlib

@@ -430,8 +430,8 @@ def _sumsq_rows(P, D, rows, nrows, wd, clip):
 
 
 # Fused gradient + clip + update of the recurrent matrix, one row at a time: the (H, H) gradient
-# never exists (items 1/2 of the project's performance notes, kept outside the repository).  Row r's gradient, sum_{k=T..2} C[k-1, r] * Vv[k-1],
-# summed in descending k, goes to the L1-resident vector acc[V_ACC]: row r of dWhh with
+# never exists (items 1/2 of the project's performance notes, which live outside this
+# repository).  Row r's gradient, sum_{k=T..2} C[k-1, r] * Vv[k-1], summed in descending k, goes to the L1-resident vector acc[V_ACC]: row r of dWhh with
 # (C, Vv) = (G, hs), or row r of dWhh.T with (C, Vv) = (hs, G) -- the same products (a * b ==
 # b * a) in the same order, so both orientations give bitwise equal updates.  Up to four steps
 # per pass, the first pass writing without reading: for short sentences a row takes one pass.
