@@ -1,8 +1,9 @@
 """Plain-numpy reference implementation: the correctness oracle and the benchmark baseline.
 
 Each function mirrors the Numba kernel of the same name in :mod:`fastrnn.kernels.rnn` (same
-arguments, same variable names, same layout: ``WxhT`` is ``(V, H)``, one row per word), written
-to read like the math:
+arguments, same variable names, same layout: ``WxhT`` is ``(V, H)``, one row per word;
+:func:`train_epoch` mirrors the per-optimizer ``train_epoch_<optimizer>`` kernels), written to
+read like the math.  Parameter dicts are keyed :data:`PARAM_NAMES`, the kernels' names:
 
     h_0 = 0,   h_t = tanh(WxhT[w_t] + Whh @ h_{t-1} + bh),   r = pool(h_1..h_T)
     y = Why @ r + by,   p = softmax(y),   loss = -ln p[c]
