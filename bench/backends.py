@@ -90,7 +90,7 @@ class NumpyBackend(Backend):
     def prepare(self, cell, data):
         from fastrnn import reference as R
         dt = np.dtype(cell.dtype)
-        P = {"Wxh": data.init["WxhT"].astype(dt), "Whh": data.init["Whh"].astype(dt),
+        P = {"WxhT": data.init["WxhT"].astype(dt), "Whh": data.init["Whh"].astype(dt),
              "Why": data.init["Why"].astype(dt), "bh": data.init["bh"].astype(dt),
              "by": data.init["by"].astype(dt)}
         return {"params": P, "state": R.init_optimizer_state(RECIPE["optimizer"], *P.values()),
@@ -105,14 +105,13 @@ class NumpyBackend(Backend):
                 _, _, step = R.train_epoch(d.tokens, d.offsets, d.labels, d.orders[e], P,
                                            st["state"], step=step, dense=self.dense, **RECIPE)
         else:
-            st["out"] = R.predict_proba(d.tokens, d.offsets, P["Wxh"], P["Whh"], P["bh"],
+            st["out"] = R.predict_proba(d.tokens, d.offsets, P["WxhT"], P["Whh"], P["bh"],
                                         P["Why"], P["by"], RECIPE["pooling"])
 
     def result(self, st):
         P = st["params"]
         if st["cell"].kind == "train":
-            return {k: P[r].astype(np.float64)
-                    for k, r in zip(PARAM_NAMES, ("Wxh", "Whh", "Why", "bh", "by"))}
+            return {k: P[k].astype(np.float64) for k in PARAM_NAMES}
         return {"proba": st["out"].astype(np.float64)}
 
 

@@ -196,15 +196,14 @@ def _numpy_check(cell, data, models):
     from .runner import rel_error
     dt = np.dtype(cell.dtype)
     w = [a.astype(dt) for a in models.inits[0]]
-    P = dict(zip(("Wxh", "Whh", "Why", "bh", "by"), w))
+    P = dict(zip(R.PARAM_NAMES, w))
     st = R.init_optimizer_state(B.RECIPE["optimizer"], *P.values())
     step = 0
     for e in range(cell.epochs):
         _, _, step = R.train_epoch(data.tokens, data.offsets, data.labels,
                                    models.runs[0].orders[e], P, st, step=step, dense=False,
                                    **B.RECIPE)
-    ref = {k: P[r].astype(np.float64) for k, r in zip(B.PARAM_NAMES, ("Wxh", "Whh", "Why", "bh",
-                                                                       "by"))}
+    ref = {k: P[r].astype(np.float64) for k, r in zip(B.PARAM_NAMES, R.PARAM_NAMES)}
     got = {k: v.astype(np.float64) for k, v in models.weights(0).items()}
     return rel_error(got, ref, dict(zip(B.PARAM_NAMES, models.inits[0])))
 

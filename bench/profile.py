@@ -8,11 +8,11 @@ one cell with the individual kernels (``kernels.forward``, ``softmax_loss``, ``b
 - ``staged_epoch(stage)``, a Numba loop over the samples calling the kernels in turn and
   stopping after the forward pass (stage 0), after BPTT (1) or after the update (2): the
   differences are the phases' costs;
-- the whole-epoch kernel (``kernels.train_epoch`` through ``_engine.Trainer``): stage 2 minus it
-  is what fusing the calls into one kernel saves (or costs);
+- the whole-epoch kernel (``kernels.train_epoch_<optimizer>`` through ``_engine.Trainer``):
+  stage 2 minus it is what fusing the calls into one kernel saves (or costs);
 - the same four kernel calls per sample from a Python loop: minus stage 2, the Python dispatch
   overhead between kernel calls;
-- the numpy reference's phases (``reference.forward``, ``backward``, ``clip_and_update``) timed
+- the numpy reference's phases (``reference.forward``, ``backward``, ``apply_update``) timed
   around each call, for comparison.
 """
 
@@ -23,16 +23,23 @@ from numba import njit
 
 from fastrnn import kernels as K
 from fastrnn.kernels import rnn as KR
+from fastrnn.kernels._cache import depends_on
 
 from . import backends as B
 from . import scenarios as S
 
 
+@depends_on(KR)  # the cached kernel embeds rnn.py's code: an edit there recompiles it
 @njit(cache=True, error_model="numpy", nogil=True)
-def staged_epoch(stage, tokens, offsets, labels, order, WxhT, Whh, WhhT, Why, bh, by,
-                 Sx, Shh, Sy, Sbh, Sby, hp, gradient, pooling, optimizer, counters,
-                 hs, G, gX, mark, vecs, amax, y, p, dWhh, dWhy, rows, uniq):
-    """The epoch kernel's loop body as separate kernel calls, stopping after ``stage``."""
+def staged_epoch(stage, corpus, weights, state, hp, modes, work):
+    """The epoch kernel's loop body as separate kernel calls, stopping after ``stage``.
+
+    Arguments after ``stage``: the epoch kernel's bundles (``kernels.rnn.EPOCH_BUNDLES``)."""
+    tokens, offsets, labels, order = corpus
+    WxhT, Whh, WhhT, Why, bh, by = weights
+    Sx, Shh, Sy, Sbh, Sby, counters = state
+    gradient, pooling, optimizer = modes
+    hs, G, gX, mark, vecs, amax, y, p, dWhy, rows, uniq = work
     loss = 0.0
     pooled = vecs[KR.V_POOL]
     for n in range(order.shape[0]):
@@ -48,16 +55,8 @@ def staged_epoch(stage, tokens, offsets, labels, order, WxhT, Whh, WhhT, Why, bh
         if stage >= 2:
             KR.apply_update(sent, hs, pooled, G, p, WxhT, Whh, WhhT, Why, bh, by,
                             Sx, Shh, Sy, Sbh, Sby, hp, optimizer, counters, gX, mark, vecs, y,
-                            dWhh, dWhy, rows, uniq)
+                            dWhy, rows, uniq)
     return loss
-
-
-def _args(tr):
-    P = tr.params
-    Sx, Shh, Sy, Sbh, Sby = tr.state
-    return (P.WxhT, P.Whh, P.WhhT, P.Why, P.bh, P.by, Sx, Shh, Sy, Sbh, Sby, tr.hp,
-            tr.gradient, tr.pooling, tr.optimizer, tr.counters, tr.hs, tr.G, tr.gX, tr.mark,
-            tr.vecs, tr.amax, tr.y, tr.p, tr.dWhh, tr.dWhy, tr.rows, tr.uniq)
 
 
 def _python_epoch(tr, d, order):
@@ -75,7 +74,7 @@ def _python_epoch(tr, d, order):
                          tr.pooling, tr.gradient, tr.G, tr.vecs)
         K.apply_update(sent, tr.hs, pooled, tr.G, tr.p, P.WxhT, P.Whh, P.WhhT, P.Why, P.bh,
                        P.by, Sx, Shh, Sy, Sbh, Sby, tr.hp, tr.optimizer, tr.counters, tr.gX,
-                       tr.mark, tr.vecs, tr.y, tr.dWhh, tr.dWhy, tr.rows, tr.uniq)
+                       tr.mark, tr.vecs, tr.y, tr.dWhy, tr.rows, tr.uniq)
 
 
 def _median_time(fn, repeats):
@@ -99,7 +98,7 @@ def _reference_phases(cell, d, repeats):
         for s in d.orders[0]:
             sent = d.tokens[d.offsets[s]:d.offsets[s + 1]]
             t0 = time.perf_counter()
-            hs, pooled, amax, y = R.forward(sent, P["Wxh"], P["Whh"], P["bh"], P["Why"],
+            hs, pooled, amax, y = R.forward(sent, P["WxhT"], P["Whh"], P["bh"], P["Why"],
                                             P["by"], "last")
             p, _ = R.softmax_loss(y, int(d.labels[s]))
             t1 = time.perf_counter()
@@ -108,12 +107,12 @@ def _reference_phases(cell, d, repeats):
             G, grads = R.backward(sent, hs, pooled, amax, P["Whh"], P["Why"], dy, "last",
                                   "exact")
             t2 = time.perf_counter()
-            dense = np.zeros_like(P["Wxh"])
-            for w, g in grads["Wxh_rows"].items():
+            dense = np.zeros_like(P["WxhT"])
+            for w, g in grads["WxhT_rows"].items():
                 dense[w] = g
             step += 1
-            R.clip_and_update(P, grads, state, lr=B.RECIPE["lr"], clip=B.RECIPE["clip"],
-                              step=step, dense_Wxh=dense)
+            R.apply_update(P, grads, state, lr=B.RECIPE["lr"], clip=B.RECIPE["clip"],
+                              step=step, dense_WxhT=dense)
             t3 = time.perf_counter()
             tot += (t1 - t0, t2 - t1, t3 - t2)
     return tot / (nrep * cell.n) * 1e6
@@ -130,13 +129,11 @@ def profile(cell, repeats=5, machine=None):
         return st["trainer"]
 
     def staged(stage):
+        tr = fresh()  # its workspace fits the longest sentence (NumbaBackend.prepare)
+        staged_epoch(stage, *tr.kernel_args(d.tokens, d.offsets, d.labels, order[:1]))  # compile
         tr = fresh()
-        a = _args(tr)
-        staged_epoch(stage, d.tokens, d.offsets, d.labels, order[:1], *a)  # compile
-        tr = fresh()
-        a = _args(tr)
-        return _median_time(lambda: staged_epoch(stage, d.tokens, d.offsets, d.labels, order,
-                                                 *a), repeats)
+        a = tr.kernel_args(d.tokens, d.offsets, d.labels, order)
+        return _median_time(lambda: staged_epoch(stage, *a), repeats)
 
     t_stage = [staged(k) / cell.n * 1e6 for k in range(3)]
     tr = fresh()
@@ -156,13 +153,13 @@ def profile(cell, repeats=5, machine=None):
         ("backward (BPTT)", t_stage[1] - t_stage[0], "softmax_loss + backward_steps"),
         ("clip + update", t_stage[2] - t_stage[1], "apply_update (gradients, clip, SGD)"),
         ("= kernels in a numba loop", t_stage[2], "staged_epoch(stage=2)"),
-        ("whole-epoch kernel", t_epoch, "kernels.train_epoch via _engine.Trainer"),
+        ("whole-epoch kernel", t_epoch, "kernels.train_epoch_sgd via _engine.Trainer"),
         ("fusion saving", t_stage[2] - t_epoch, "numba loop minus whole-epoch kernel"),
         ("kernels from a Python loop", t_py, "4 dispatcher calls per sample"),
         ("Python overhead", t_py - t_stage[2], "Python loop minus numba loop"),
         ("numpy: forward + softmax", ref[0], "reference.forward + softmax_loss"),
         ("numpy: backward", ref[1], "reference.backward"),
-        ("numpy: clip + update (dense)", ref[2], "dense Wxh gradient + clip_and_update"),
+        ("numpy: clip + update (dense)", ref[2], "dense WxhT gradient + apply_update"),
         ("numpy: total", ref.sum(), "per sample, Python timers around each phase"),
     ]
     if peak:

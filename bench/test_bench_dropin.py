@@ -79,7 +79,7 @@ def test_reference_per_sample(benchmark, workload):
     benchmark.group = "dropin-f64"
     benchmark.extra_info["samples_per_epoch"] = N
     rnn = RNN(V, O, seed=1)
-    P = {"Wxh": rnn.Wxh.T.copy(), "Whh": rnn.Whh.copy(), "Why": rnn.Why.copy(),
+    P = {"WxhT": rnn.Wxh.T.copy(), "Whh": rnn.Whh.copy(), "Why": rnn.Why.copy(),
          "bh": rnn.bh.ravel().copy(), "by": rnn.by.ravel().copy()}
     state = R.init_optimizer_state("sgd", *P.values())
     tokens = np.concatenate(sents).astype(np.int32)

@@ -85,10 +85,9 @@ def test_reference_epoch(benchmark, workload, dtype, dense):
                     "the lean reference is the faster baseline")
     benchmark.group = f"{workload}-{dtype}"
     benchmark.extra_info["samples_per_epoch"] = len(labels)
-    P = {"Wxh": params.WxhT.copy(), "Whh": params.Whh.copy(), "Why": params.Why.copy(),
+    P = {"WxhT": params.WxhT.copy(), "Whh": params.Whh.copy(), "Why": params.Why.copy(),
          "bh": params.bh.copy(), "by": params.by.copy()}
     state = R.init_optimizer_state(recipe["optimizer"], *P.values())
-    state = dict(zip(("Wxh", "Whh", "Why", "bh", "by"), state.values()))
     order = np.arange(len(labels))
     loss, correct, _ = benchmark.pedantic(
         R.train_epoch, args=(tokens, offsets, labels, order, P, state),

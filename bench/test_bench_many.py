@@ -66,11 +66,8 @@ def _reset(trainers, init):
 
 def _single_epochs(runs, trainers):
     for r, t in zip(runs, trainers):
-        P = t.params
-        K.train_epoch(r.tokens, r.offsets, r.labels, r.next_order(), P.WxhT, P.Whh, P.WhhT,
-                      P.Why, P.bh, P.by, *t.state, t.hp, t.gradient, t.pooling, t.optimizer,
-                      t.counters, t.hs, t.G, t.gX, t.mark, t.vecs, t.amax, t.y, t.p, t.dWhh,
-                      t.dWhy, t.rows, t.uniq)
+        K.TRAIN_EPOCH_BY_OPTIMIZER[t.optimizer](
+            *t.kernel_args(r.tokens, r.offsets, r.labels, r.next_order()))
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])

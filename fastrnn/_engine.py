@@ -15,9 +15,10 @@ from . import kernels as K
 from .kernels import dropin as _dropin
 from ._validation import check_choice, check_dtype
 
-GRADIENTS = ("exact", "tutorial")
-POOLINGS = ("last", "mean", "max")
-OPTIMIZERS = ("sgd", "adagrad", "adam")
+#: Mode strings indexed by kernel code (built from the kernel constants in ``kernels.rnn``).
+GRADIENTS = K.GRADIENT_NAMES
+POOLINGS = K.POOLING_NAMES
+OPTIMIZERS = K.OPTIMIZER_NAMES
 INITS = ("tutorial", "xavier")
 SERIAL_PREDICT_BELOW = 256  # sentences: below this predict_proba runs on the calling thread
 ALIGN = 64  # bytes: numpy only guarantees 16, and misaligned weights cost up to 1.8x
@@ -116,6 +117,10 @@ class Params:
         return _dropin.all_finite(self.Whh, self.WxhT, self.Why, self.bh, self.by)
 
 
+class TrainingDiverged(FloatingPointError):
+    """Training produced a NaN or an infinity in the loss or the weights."""
+
+
 def hyperparameters(dtype, lr, clip=1.0, clip_norm=None, weight_decay=0.0, eps=1e-8,
                     beta1=0.9, beta2=0.999):
     """The kernels' ``hp`` array (see ``kernels.HP_FIELDS``) in the model's dtype."""
@@ -150,7 +155,6 @@ class Trainer:
         self.amax = np.zeros(H, dtype=np.int64)
         self.y = np.zeros(O, dtype=dt)
         self.p = np.zeros(O, dtype=dt)
-        self.dWhh = aligned_zeros((H, H), dt)
         self.dWhy = aligned_zeros((O, H), dt)
         self.rows = np.arange(max(H, O), dtype=np.int64)
         self.hs = None
@@ -163,19 +167,32 @@ class Trainer:
             self.G = aligned_zeros((max_len, H), self.params.dtype)
             self.uniq = np.zeros(max_len, dtype=np.int64)
 
-    def epoch(self, tokens, offsets, labels, order):
-        """Train on the samples ``order`` once; returns ``(summed loss, n correct)``."""
-        self._grow(int(np.diff(offsets).max()))
+    def kernel_args(self, tokens, offsets, labels, order):
+        """The epoch kernel's arguments ``(corpus, weights, state, hp, modes, work)``.
+
+        The one place the bundles of ``kernels.rnn.EPOCH_BUNDLES`` are filled (plain tuples, in
+        that order); the workspace must already fit the longest sentence (:meth:`epoch` grows it).
+        """
         P = self.params
-        Sx, Shh, Sy, Sbh, Sby = self.state
+        return ((tokens, offsets, labels, order),
+                (P.WxhT, P.Whh, P.WhhT, P.Why, P.bh, P.by),
+                self.state + (self.counters,),
+                self.hp,
+                (self.gradient, self.pooling, self.optimizer),
+                (self.hs, self.G, self.gX, self.mark, self.vecs, self.amax, self.y, self.p,
+                 self.dWhy, self.rows, self.uniq))
+
+    def epoch(self, tokens, offsets, labels, order):
+        """Train on the samples ``order`` once; returns ``(summed loss, n correct)``.
+
+        Raises :class:`TrainingDiverged` when the loss or a weight is no longer finite.
+        """
+        self._grow(int(np.diff(offsets).max()))
         # the optimizer's own entry point: a cold start compiles only its update code
-        loss, correct = K.rnn.TRAIN_EPOCH_BY_OPTIMIZER[self.optimizer](
-            tokens, offsets, labels, order, P.WxhT, P.Whh, P.WhhT, P.Why, P.bh, P.by,
-            Sx, Shh, Sy, Sbh, Sby, self.hp, self.gradient, self.pooling, self.optimizer,
-            self.counters, self.hs, self.G, self.gX, self.mark, self.vecs, self.amax,
-            self.y, self.p, self.dWhh, self.dWhy, self.rows, self.uniq)
-        if not math.isfinite(loss) or not P.all_finite():
-            raise FloatingPointError(
+        loss, correct = K.TRAIN_EPOCH_BY_OPTIMIZER[self.optimizer](
+            *self.kernel_args(tokens, offsets, labels, order))
+        if not math.isfinite(loss) or not self.params.all_finite():
+            raise TrainingDiverged(
                 "training diverged: the loss or the weights became NaN or infinite; lower the "
                 "learning rate or enable clipping")
         return loss, int(correct)

@@ -1,8 +1,9 @@
 """Plain-numpy reference implementation: the correctness oracle and the benchmark baseline.
 
 Each function mirrors the Numba kernel of the same name in :mod:`fastrnn.kernels.rnn` (same
-arguments, same variable names, same layout: ``WxhT`` is ``(V, H)``, one row per word), written
-to read like the math:
+arguments, same variable names, same layout: ``WxhT`` is ``(V, H)``, one row per word;
+:func:`train_epoch` mirrors the per-optimizer ``train_epoch_<optimizer>`` kernels), written to
+read like the math.  Parameter dicts are keyed :data:`PARAM_NAMES`, the kernels' names:
 
     h_0 = 0,   h_t = tanh(WxhT[w_t] + Whh @ h_{t-1} + bh),   r = pool(h_1..h_T)
     y = Why @ r + by,   p = softmax(y),   loss = -ln p[c]
@@ -23,14 +24,16 @@ Works in float32 and float64 (arithmetic stays in the arrays' dtype) on numpy 1.
 
 import numpy as np
 
+# the mode strings, by kernel code (kernels.rnn is imported for its constants only)
+from .kernels.rnn import OPTIMIZER_NAMES
+
 __all__ = [
-    "forward", "softmax_loss", "backward", "clip_and_update", "train_epoch", "predict_proba",
-    "init_optimizer_state",
+    "forward", "softmax_loss", "backward", "apply_update", "train_epoch", "predict_proba",
+    "init_optimizer_state", "PARAM_NAMES",
 ]
 
-GRADIENTS = ("exact", "tutorial")
-POOLINGS = ("last", "mean", "max")
-OPTIMIZERS = ("sgd", "adagrad", "adam")
+#: The parameters' keys in the dicts this module takes and returns, in the kernels' names.
+PARAM_NAMES = ("WxhT", "Whh", "Why", "bh", "by")
 
 
 def forward(tokens, WxhT, Whh, bh, Why, by, pooling="last"):
@@ -80,7 +83,7 @@ def backward(tokens, hs, pooled, amax, Whh, Why, dy, pooling="last", gradient="e
 
     Returns ``G`` (T, H), the pre-activation gradients ``G[t-1] = (1 - h_t**2) * dL/dh_t``, and
     a dict of gradients: ``"Whh"`` (H, H), ``"Why"`` (O, H), ``"bh"`` (H,), ``"by"`` (O,), and
-    ``"Wxh_rows"``, a dict word id -> (H,) summed input-gradient row for each distinct word of
+    ``"WxhT_rows"``, a dict word id -> (H,) summed input-gradient row for each distinct word of
     the sentence (every other row of the input gradient is zero).
     """
     T = len(tokens)
@@ -111,15 +114,15 @@ def backward(tokens, hs, pooled, amax, Whh, Why, dy, pooling="last", gradient="e
         dWhh += np.outer(g, hs[t - 1])
         w = int(tokens[t - 1])
         rows[w] = rows[w] + g if w in rows else g.copy()
-    grads.update(bh=dbh, Whh=dWhh, Wxh_rows=rows)
+    grads.update(bh=dbh, Whh=dWhh, WxhT_rows=rows)
     return G, grads
 
 
 def init_optimizer_state(optimizer, WxhT, Whh, Why, bh, by):
     """Zero optimizer state: a dict name -> array of shape ``(slots, *param.shape)``."""
-    slots = OPTIMIZERS.index(optimizer)
+    slots = OPTIMIZER_NAMES.index(optimizer)
     return {name: np.zeros((slots,) + a.shape, dtype=a.dtype)
-            for name, a in zip(("Wxh", "Whh", "Why", "bh", "by"), (WxhT, Whh, Why, bh, by))}
+            for name, a in zip(PARAM_NAMES, (WxhT, Whh, Why, bh, by))}
 
 
 def _optimizer_step(W, d, S, optimizer, lr, eps, beta1, beta2, c1, c2):
@@ -135,14 +138,15 @@ def _optimizer_step(W, d, S, optimizer, lr, eps, beta1, beta2, c1, c2):
         W -= lr * (S[0] / c1) / (np.sqrt(S[1] / c2) + eps)
 
 
-def clip_and_update(params, grads, state, *, lr, clip=1.0, clip_norm=None, weight_decay=0.0,
-                    optimizer="sgd", eps=1e-8, beta1=0.9, beta2=0.999, step=1, dense_Wxh=None):
-    """Clip every gradient elementwise and update the parameters in place.
+def apply_update(params, grads, state, *, lr, clip=1.0, clip_norm=None, weight_decay=0.0,
+                 optimizer="sgd", eps=1e-8, beta1=0.9, beta2=0.999, step=1, dense_WxhT=None):
+    """Clip every gradient elementwise and update the parameters in place (the kernels'
+    ``apply_update``).
 
-    ``params``: dict with ``"Wxh"`` (the (V, H) ``WxhT``), ``"Whh"``, ``"Why"``, ``"bh"``, ``"by"``;
+    ``params``: dict with the keys :data:`PARAM_NAMES` (``"WxhT"`` (V, H), ``"Whh"``, ...);
     ``grads``: as returned by :func:`backward`; ``state``: from :func:`init_optimizer_state`;
     ``step``: the 1-based optimizer step (Adam's bias correction).  The input matrix is updated
-    only in the rows of the sentence's words, unless ``dense_Wxh`` (V, H) is given: then that
+    only in the rows of the sentence's words, unless ``dense_WxhT`` (V, H) is given: then that
     whole gradient is clipped and applied (the tutorial's algorithm; identical for SGD and
     Adagrad without weight decay, since a zero row clips to zero).
     """
@@ -158,11 +162,11 @@ def clip_and_update(params, grads, state, *, lr, clip=1.0, clip_norm=None, weigh
 
     d = {name: clipped(params[name], grads[name], wd if name in ("Whh", "Why") else 0)
          for name in ("Why", "by", "bh", "Whh")}
-    W = params["Wxh"]
-    if dense_Wxh is not None:
-        dX = np.clip(dense_Wxh + wd * W, -c, c)
+    W = params["WxhT"]
+    if dense_WxhT is not None:
+        dX = np.clip(dense_WxhT + wd * W, -c, c)
     else:
-        dX = {w: clipped(W[w], g, wd) for w, g in grads["Wxh_rows"].items()}
+        dX = {w: clipped(W[w], g, wd) for w, g in grads["WxhT_rows"].items()}
     if clip_norm is not None and clip_norm > 0:
         xs = dX.values() if isinstance(dX, dict) else [dX]
         ss = sum(float(np.sum(v.astype(np.float64) ** 2)) for v in list(d.values()) + list(xs))
@@ -173,7 +177,7 @@ def clip_and_update(params, grads, state, *, lr, clip=1.0, clip_norm=None, weigh
             dX = ({w: v * scale for w, v in dX.items()} if isinstance(dX, dict) else dX * scale)
     for name in ("Why", "by", "bh", "Whh"):
         _optimizer_step(params[name], d[name], state[name], optimizer, lr, eps, b1, b2, c1, c2)
-    S = state["Wxh"]
+    S = state["WxhT"]
     if isinstance(dX, dict):
         for w, g in dX.items():
             Sw = S[:, w]
@@ -199,7 +203,7 @@ def train_epoch(tokens, offsets, labels, order, params, state, *, lr, clip=1.0, 
     loss, correct = 0.0, 0
     for s in order:
         sent = tokens[offsets[s]:offsets[s + 1]]
-        hs, pooled, amax, y = forward(sent, P["Wxh"], P["Whh"], P["bh"], P["Why"], P["by"],
+        hs, pooled, amax, y = forward(sent, P["WxhT"], P["Whh"], P["bh"], P["Why"], P["by"],
                                       pooling)
         c = int(labels[s])
         p, l = softmax_loss(y, c)
@@ -208,15 +212,15 @@ def train_epoch(tokens, offsets, labels, order, params, state, *, lr, clip=1.0, 
         dy = p.copy()
         dy[c] -= 1
         G, grads = backward(sent, hs, pooled, amax, P["Whh"], P["Why"], dy, pooling, gradient)
-        dense_Wxh = None
+        dense_WxhT = None
         if dense:
-            dense_Wxh = np.zeros_like(P["Wxh"])
-            for w, g in grads["Wxh_rows"].items():
-                dense_Wxh[w] = g
+            dense_WxhT = np.zeros_like(P["WxhT"])
+            for w, g in grads["WxhT_rows"].items():
+                dense_WxhT[w] = g
         step += 1
-        clip_and_update(P, grads, state, lr=lr, clip=clip, clip_norm=clip_norm,
+        apply_update(P, grads, state, lr=lr, clip=clip, clip_norm=clip_norm,
                         weight_decay=weight_decay, optimizer=optimizer, eps=eps, beta1=beta1,
-                        beta2=beta2, step=step, dense_Wxh=dense_Wxh)
+                        beta2=beta2, step=step, dense_WxhT=dense_WxhT)
     return loss, correct, step
 
 

@@ -251,7 +251,7 @@ class RNN:
             dt = self.dtype
             w.update(H=H, O=O, hs=np.zeros((n + 1, H), dt), G=np.zeros((n, H), dt),
                      vecs=np.zeros((K.N_VECS, H), dt), amax=np.zeros(H, np.int64),
-                     pooled=np.zeros(H, dt), y=np.zeros(O, dt), dWhh=np.zeros((H, H), dt),
+                     pooled=np.zeros(H, dt), y=np.zeros(O, dt),
                      dWhy=np.zeros((O, H), dt), rows=np.arange(max(H, O), dtype=np.int64),
                      uniq=np.zeros(2 * n, np.int64), local=np.zeros(2 * n, np.int32),
                      sub=np.zeros((n, H), dt), gX=np.zeros((n, H), dt),
@@ -262,7 +262,7 @@ class RNN:
             w["fwd"] = tuple(w[k] for k in ("uniq", "local", "sub", "WhhT", "hs", "pooled",
                                             "amax", "y"))
             w["bwd"] = tuple(w[k] for k in ("uniq", "local", "sub", "WhhT", "G", "vecs", "amax",
-                                            "y", "counters", "gX", "mark", "dWhh", "dWhy",
+                                            "y", "counters", "gX", "mark", "dWhy",
                                             "rows", "S3", "S3", "S3", "Sbh", "Sby"))
         return w
 

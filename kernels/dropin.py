@@ -8,6 +8,8 @@ tutorial-layout attributes (``Wxh`` is ``(H, V)``) directly, touching only the s
 import numpy as np
 from numba import njit
 
+from . import rnn
+from ._cache import depends_on
 from .rnn import (GRADIENT_TUTORIAL, OPT_SGD, POOL_LAST, V_POOL, WHH_BOTH, WHH_ONLY_T,
                   _apply_update, _transpose, backward_steps, forward)
 
@@ -126,8 +128,7 @@ def dropin_forward(tokens, Wxh, Whh, bh, Why, by, uniq, local, sub, WhhT, hs, po
 
 @njit(**_opts)
 def dropin_backprop(tokens, Wxh, Whh, bh, Why, by, dy, hs, gradient, hp, uniq, local, sub, WhhT,
-                    G, vecs, amax, y, counters, gX, mark, dWhh, dWhy, rows, Sx, Shh, Sy, Sbh,
-                    Sby):
+                    G, vecs, amax, y, counters, gX, mark, dWhy, rows, Sx, Shh, Sy, Sbh, Sby):
     """The tutorial's ``backprop``: BPTT from ``dy`` and a clipped SGD step, all in place.
 
     Arrays: ``Wxh`` (H, V), ``Whh`` (H, H), ``Why`` (O, H) C-contiguous, ``bh`` (H,), ``by`` (O,);
@@ -153,18 +154,23 @@ def dropin_backprop(tokens, Wxh, Whh, bh, Why, by, dy, hs, gradient, hp, uniq, l
     if gradient == GRADIENT_TUTORIAL:
         # nothing reads Whh after BPTT: update the transposed copy alone, then copy it back
         _apply_update(local[:T], hs, pooled, G, dy, sub, Whh, WhhT, Why, bh, by,
-                      Sx, Shh, Sy, Sbh, Sby, hp, OPT_SGD, counters, gX, mark, vecs, y, dWhh,
-                      dWhy, rows, uniq[T:], WHH_ONLY_T)
+                      Sx, Shh, Sy, Sbh, Sby, hp, OPT_SGD, counters, gX, mark, vecs, y, dWhy,
+                      rows, uniq[T:], WHH_ONLY_T)
         _transpose(WhhT, Whh)
     else:
         _apply_update(local[:T], hs, pooled, G, dy, sub, Whh, WhhT, Why, bh, by,
-                      Sx, Shh, Sy, Sbh, Sby, hp, OPT_SGD, counters, gX, mark, vecs, y, dWhh,
-                      dWhy, rows, uniq[T:], WHH_BOTH)
+                      Sx, Shh, Sy, Sbh, Sby, hp, OPT_SGD, counters, gX, mark, vecs, y, dWhy,
+                      rows, uniq[T:], WHH_BOTH)
     for u in range(U):
         w = uniq[u]
         for i in range(H):
             Wxh[i, w] = sub[u, i]
     return True
 
+
+# cached kernels embed the compiled code of rnn.py's functions: an edit there recompiles them
+for _kernel in (_any_not_finite, all_finite, _sentence_finite, onehot_ids, gather_columns,
+                dropin_forward, dropin_backprop):
+    depends_on(rnn)(_kernel)
 
 __all__ = ["all_finite", "onehot_ids", "gather_columns", "dropin_forward", "dropin_backprop"]

@@ -23,10 +23,10 @@ G         (T, H)      ``G[t-1] = (1 - hs[t]**2) * dL/dhs[t]``, the pre-activatio
 All float arrays of one call share one dtype (float32 or float64); each dtype is compiled once.
 ``hp`` holds the hyperparameters in that dtype (see :data:`HP_FIELDS`), so float32 models do
 float32 arithmetic throughout, as numpy does.  Modes that only select a branch (gradient,
-pooling) are runtime integers, not separate compilations; the optimizer is one too for
-:func:`train_epoch`, and a compile-time constant for the per-optimizer entry points
-(``train_epoch_sgd``, ``train_epoch_adagrad``, ``train_epoch_adam``), which compile only that
-optimizer's update code.
+pooling) are runtime integers, not separate compilations; the optimizer is a compile-time
+constant of the per-optimizer epoch kernels (``train_epoch_sgd``, ``train_epoch_adagrad``,
+``train_epoch_adam``), which compile only that optimizer's update code.  The epoch kernels take
+their arguments in six bundles, specified once (:data:`EPOCH_BUNDLES`).
 """
 
 import math
@@ -42,6 +42,20 @@ GRADIENT_EXACT, GRADIENT_TUTORIAL = 0, 1
 POOL_LAST, POOL_MEAN, POOL_MAX = 0, 1, 2
 #: ``optimizer=`` codes.
 OPT_SGD, OPT_ADAGRAD, OPT_ADAM = 0, 1, 2
+
+
+def _names_by_code(codes):
+    """The names of ``{name: code}`` as a tuple indexed by code (codes must be 0..n-1)."""
+    names = tuple(sorted(codes, key=codes.get))
+    if [codes[n] for n in names] != list(range(len(names))):
+        raise AssertionError("mode codes must be 0..n-1: %r" % (codes,))
+    return names
+
+
+#: The public API's mode strings, indexed by the codes above: the one string <-> code map.
+GRADIENT_NAMES = _names_by_code({"exact": GRADIENT_EXACT, "tutorial": GRADIENT_TUTORIAL})
+POOLING_NAMES = _names_by_code({"last": POOL_LAST, "mean": POOL_MEAN, "max": POOL_MAX})
+OPTIMIZER_NAMES = _names_by_code({"sgd": OPT_SGD, "adagrad": OPT_ADAGRAD, "adam": OPT_ADAM})
 #: Slots of the ``hp`` hyperparameter array.
 HP_FIELDS = ("lr", "clip", "clip_norm", "weight_decay", "eps", "beta1", "beta2")
 HP_LR, HP_CLIP, HP_CLIP_NORM, HP_WD, HP_EPS, HP_BETA1, HP_BETA2 = range(7)
@@ -62,7 +76,8 @@ _opts = dict(cache=True, error_model="numpy", nogil=True)
 # (_sgd_rows & co.) are therefore inline="always" (inlined in numba's IR: no separate compile);
 # helpers with several call sites and big vectorised loops (matvec_add, _whh_fused,
 # update_rows) stay separate functions.  Measured cold on the float32 Adagrad epoch: 8.5-10 s
-# before, 5.9-6.1 s with this inlining (train_epoch), 5.4-6.1 s for train_epoch_adagrad; the
+# before, 5.9-6.1 s with this inlining (an epoch kernel taking the optimizer as a runtime
+# argument, since removed), 5.4-6.1 s for train_epoch_adagrad; the
 # epochs ran no slower (5-15 % faster).
 # Pass row indices and counts as variables, not literals: a literal argument compiles the
 # callee once more for that value.
@@ -415,8 +430,8 @@ def _sumsq_rows(P, D, rows, nrows, wd, clip):
 
 
 # Fused gradient + clip + update of the recurrent matrix, one row at a time: the (H, H) gradient
-# never exists (items 1/2 of PERFORMANCE.md).  Row r's gradient, sum_{k=T..2} C[k-1, r] * Vv[k-1],
-# summed in descending k, goes to the L1-resident vector acc[V_ACC]: row r of dWhh with
+# never exists (items 1/2 of the project's performance notes, which live outside this
+# repository).  Row r's gradient, sum_{k=T..2} C[k-1, r] * Vv[k-1], summed in descending k, goes to the L1-resident vector acc[V_ACC]: row r of dWhh with
 # (C, Vv) = (G, hs), or row r of dWhh.T with (C, Vv) = (hs, G) -- the same products (a * b ==
 # b * a) in the same order, so both orientations give bitwise equal updates.  Up to four steps
 # per pass, the first pass writing without reading: for short sentences a row takes one pass.
@@ -650,18 +665,18 @@ def _transpose_inplace(A):
 #: (the public contract; SGD by a second fused pass, Adagrad and Adam by a transpose, cheaper
 #: than their sqrt and division twice: Adagrad-mean H=64 f64 5.5 -> 5.0 us/sample); or update
 #: only ``WhhT`` with ``Shh`` holding its transposed state (inside a ``gradient="tutorial"``
-#: epoch, which never reads ``Whh``; :func:`train_epoch` writes ``Whh`` back at the end).
+#: epoch, which never reads ``Whh``; the epoch kernel writes ``Whh`` back at the end).
 WHH_BOTH, WHH_ONLY_T = 0, 1
 
 
 @njit(inline="always", **_opts)
 def _apply_update(tokens, hs, pooled, G, dy, WxhT, Whh, WhhT, Why, bh, by,
-                 Sx, Shh, Sy, Sbh, Sby, hp, optimizer, counters, gX, mark, vecs, y,
-                 dWhh, dWhy, rows, uniq, whh_mode):
+                  Sx, Shh, Sy, Sbh, Sby, hp, optimizer, counters, gX, mark, vecs, y,
+                  dWhy, rows, uniq, whh_mode):
     """:func:`apply_update` with the ``Whh``/``WhhT`` bookkeeping of ``whh_mode`` (WHH_*)."""
     _apply_update_v(tokens, hs, pooled, G, dy, WxhT, Whh, WhhT, Why, bh, by,
                     Sx, Shh, Sy, Sbh, Sby, hp, optimizer, counters, gX, mark, vecs, y,
-                    dWhh, dWhy, rows, uniq, whh_mode, _bias_views(vecs, y, bh, by, Sbh, Sby))
+                    dWhy, rows, uniq, whh_mode, _bias_views(vecs, y, bh, by, Sbh, Sby))
 
 
 @njit(inline="always", **_opts)
@@ -678,7 +693,7 @@ def _bias_views(vecs, y, bh, by, Sbh, Sby):
 @njit(inline="always", **_opts)
 def _apply_update_v(tokens, hs, pooled, G, dy, WxhT, Whh, WhhT, Why, bh, by,
                     Sx, Shh, Sy, Sbh, Sby, hp, optimizer, counters, gX, mark, vecs, y,
-                    dWhh, dWhy, rows, uniq, whh_mode, views):
+                    dWhy, rows, uniq, whh_mode, views):
     """:func:`_apply_update` with the ``views`` of :func:`_bias_views` made by the caller (one
     tuple argument: an inline function with 30-odd arguments cannot be called)."""
     dby, dbh, bh2, by2, Sbh2, Sby2 = views
@@ -761,10 +776,10 @@ def _apply_update_v(tokens, hs, pooled, G, dy, WxhT, Whh, WhhT, Why, bh, by,
 @njit(**_opts)
 def apply_update(tokens, hs, pooled, G, dy, WxhT, Whh, WhhT, Why, bh, by,
                  Sx, Shh, Sy, Sbh, Sby, hp, optimizer, counters, gX, mark, vecs, y,
-                 dWhh, dWhy, rows, uniq):
+                 dWhy, rows, uniq):
     """Clip the sentence's gradients and update all five parameters in place.
 
-    Workspace: ``dWhh`` (H, H) (scratch), ``dWhy`` (O, H), ``rows`` = ``arange(max(H, O))``
+    Workspace: ``dWhy`` (O, H), ``rows`` = ``arange(max(H, O))``
     (int64), ``uniq`` (>= T,) int64, ``y`` (O,) (the spent logits' buffer holds the by gradient),
     ``vecs`` rows V_TMP (the bh gradient) and V_ACC (one row of the Whh gradient at a time).
     The input gradient exists only in the rows of the sentence's words: ``gX`` (V, H) must be
@@ -777,40 +792,63 @@ def apply_update(tokens, hs, pooled, G, dy, WxhT, Whh, WhhT, Why, bh, by,
     """
     _apply_update(tokens, hs, pooled, G, dy, WxhT, Whh, WhhT, Why, bh, by,
                   Sx, Shh, Sy, Sbh, Sby, hp, optimizer, counters, gX, mark, vecs, y,
-                  dWhh, dWhy, rows, uniq, WHH_BOTH)
+                  dWhy, rows, uniq, WHH_BOTH)
 
 
 # --------------------------------------------------------------------------------------------
 # whole epoch, inference
 # --------------------------------------------------------------------------------------------
-# The epoch kernel exists as four entry points with the same arguments: ``train_epoch`` (the
-# optimizer a runtime argument: compiles all three optimizers' update code) and one per
-# optimizer, ``train_epoch_sgd`` / ``_adagrad`` / ``_adam``, where the optimizer code is a
-# compile-time constant (their ``optimizer`` argument is not read): a cold start compiles only
-# that optimizer's update code (float32 Adagrad: 5.5 s instead of 6.0 s for train_epoch).  The
-# constant reaches the helpers as a literal argument, so each helper is compiled for it and LLVM
-# folds the optimizer branches.
+# The epoch kernel's arguments travel in six bundles, plain tuples (numba passes a tuple as its
+# fields: no boxing, no copies; a namedtuple measured 10 us more per call, typed in Python rather
+# than by the dispatcher's C fast path).  This table is their one specification;
+# ``fastrnn._engine.Trainer.kernel_args`` builds them and the epoch kernels unpack them:
+#
+# ``corpus``   (tokens, offsets, labels, order): ``tokens`` (N,) int32, ``offsets`` (n+1,) int64,
+#              ``labels`` (n,) int64, ``order`` int64 sample indices, the samples of this epoch
+# ``weights``  (WxhT, Whh, WhhT, Why, bh, by), see the layout table; ``WhhT`` is rebuilt on entry
+# ``state``    (Sx, Shh, Sy, Sbh, Sby, counters): one ``(slots, *param.shape)`` array per
+#              parameter (0 slots for SGD, 1 for Adagrad, 2 for Adam) and ``counters`` (2,) int64,
+#              the optimizer step count and the row stamp
+# ``hp``       the hyperparameter array (:data:`HP_FIELDS`), not a tuple
+# ``modes``    (gradient, pooling, optimizer) codes; ``optimizer`` selects the entry point in
+#              :data:`TRAIN_EPOCH_BY_OPTIMIZER` (the epoch kernels do not read it)
+# ``work``     (hs, G, gX, mark, vecs, amax, y, p, dWhy, rows, uniq): ``hs`` (Tmax+1, H),
+#              ``G`` (Tmax, H), ``gX`` (V, H) zeros, ``mark`` (V,) int64, ``vecs`` (N_VECS, H),
+#              ``amax`` (H,) int64, ``y`` and ``p`` (O,), ``dWhy`` (O, H),
+#              ``rows`` = arange(max(H, O)) and ``uniq`` (Tmax,) int64
+#: The bundles' field names, in order (the table above; for callers and tests).
+EPOCH_BUNDLES = (
+    ("corpus", ("tokens", "offsets", "labels", "order")),
+    ("weights", ("WxhT", "Whh", "WhhT", "Why", "bh", "by")),
+    ("state", ("Sx", "Shh", "Sy", "Sbh", "Sby", "counters")),
+    ("hp", None),
+    ("modes", ("gradient", "pooling", "optimizer")),
+    ("work", ("hs", "G", "gX", "mark", "vecs", "amax", "y", "p", "dWhy", "rows", "uniq")),
+)
+
+
+# The epoch kernel exists as one entry point per optimizer, ``train_epoch_sgd`` / ``_adagrad`` /
+# ``_adam``, where the optimizer code is a compile-time constant: a cold start compiles only
+# that optimizer's update code (float32 Adagrad: 5.5 s instead of 6.0 s for a kernel taking the
+# optimizer as a runtime argument).  The constant reaches the helpers as a literal argument, so
+# each helper is compiled for it and LLVM folds the optimizer branches.
 # The entry points are built by a factory rather than as thin wrappers around one inner
 # function: every njit call level re-optimises and re-emits all the code linked below it
-# (~1.5 s for a wrapper), and an inline="always" inner function is impossible with 32
-# arguments (CPython passes them as *args).  Cache: the closure holds only the integer OPT,
-# which is part of numba's cache key, and each entry point has its own qualified name.
+# (~1.5 s for a wrapper).  Cache: the closure holds only the integer OPT, which is part of
+# numba's cache key, and each entry point has its own qualified name.
 def _make_train_epoch(OPT, name):
-    def train_epoch(tokens, offsets, labels, order, WxhT, Whh, WhhT, Why, bh, by,
-                    Sx, Shh, Sy, Sbh, Sby, hp, gradient, pooling, optimizer, counters,
-                    hs, G, gX, mark, vecs, amax, y, p, dWhh, dWhy, rows, uniq):
-        """One pass of per-sample training over ``order`` (int64 sample indices).
+    def train_epoch(corpus, weights, state, hp, modes, work):
+        """One pass of per-sample training over ``corpus.order``.
 
         Per sample: forward, softmax loss, BPTT, fused clip + update.  No allocation per sample.
-        Workspace: ``hs`` (Tmax+1, H), ``G`` (Tmax, H), ``gX`` (V, H) zeros, ``mark`` (V,)
-        int64, ``vecs`` (N_VECS, H), ``amax`` (H,) int64, ``y`` and ``p`` (O,), ``dWhh``
-        (H, H), ``dWhy`` (O, H), ``rows`` = arange(max(H, O)) and ``uniq`` (Tmax,) int64.
+        Arguments: the tuples of :data:`EPOCH_BUNDLES` (``hp`` an array); updated in place.
         Returns ``(summed loss as float64, number of correct predictions before each update)``.
         """
-        if OPT < 0:  # pruned by numba (OPT is a constant): opt is a literal, or the argument
-            opt = optimizer
-        else:
-            opt = OPT
+        tokens, offsets, labels, order = corpus
+        WxhT, Whh, WhhT, Why, bh, by = weights
+        Sx, Shh, Sy, Sbh, Sby, counters = state
+        gradient, pooling, _ = modes
+        hs, G, gX, mark, vecs, amax, y, p, dWhy, rows, uniq = work
 
         _transpose(Whh, WhhT)
         slots = Shh.shape[0]
@@ -842,8 +880,8 @@ def _make_train_epoch(OPT, name):
             dy[c] -= 1  # p becomes dL/dy in place
             backward_steps(T, hs, amax, Whh, WhhT, Why, dy, pooling, gradient, G, vecs)
             _apply_update_v(sent, hs, pooled, G, dy, WxhT, Whh, WhhT, Why, bh, by,
-                            Sx, Shh, Sy, Sbh, Sby, hp, opt, counters, gX, mark, vecs, y,
-                            dWhh, dWhy, rows, uniq, whh_mode, views)
+                            Sx, Shh, Sy, Sbh, Sby, hp, OPT, counters, gX, mark, vecs, y,
+                            dWhy, rows, uniq, whh_mode, views)
         if whh_mode == WHH_ONLY_T:
             _transpose(WhhT, Whh)
             for q in range(slots):
@@ -851,13 +889,9 @@ def _make_train_epoch(OPT, name):
         return loss, correct
 
     train_epoch.__name__ = train_epoch.__qualname__ = name
-    if OPT >= 0:
-        train_epoch.__doc__ = (":func:`train_epoch` for ``optimizer=%s`` (the ``optimizer`` "
-                               "argument is not read)." % ("OPT_SGD", "OPT_ADAGRAD", "OPT_ADAM")[OPT])
     return njit(**_opts)(train_epoch)
 
 
-train_epoch = _make_train_epoch(-1, "train_epoch")
 train_epoch_sgd = _make_train_epoch(OPT_SGD, "train_epoch_sgd")
 train_epoch_adagrad = _make_train_epoch(OPT_ADAGRAD, "train_epoch_adagrad")
 train_epoch_adam = _make_train_epoch(OPT_ADAM, "train_epoch_adam")
@@ -870,9 +904,9 @@ def predict_proba_range(tokens, offsets, WxhT, WhhT, bh, Why, by, pooling, out, 
     """Class probabilities ``out[s]`` (O,) of the sentences ``s0 <= s < s1``.
 
     Same arithmetic, in the same order, as :func:`forward` + :func:`softmax_loss`, so results do
-    not depend on how the sentences are split.  ``nogil``: :func:`fastrnn._engine.predict_proba`
-    runs ranges on a thread pool, which gives the speed of a ``parallel=True`` kernel for half
-    its cold compile time (measured 1.3 s vs 2.6 s).
+    not depend on how the sentences are split.  :func:`fastrnn._engine.predict_proba` calls it
+    directly for small corpora and otherwise through :func:`predict_proba`, the ``parallel=True``
+    kernel that runs one range per ``prange`` chunk.
     """
     O, H = Why.shape
     h = np.empty((2, H), dtype=bh.dtype)
