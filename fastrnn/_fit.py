@@ -142,7 +142,8 @@ class FitRun:
         self.history.append(m)
         if self.val is not None and self.model.early_stopping:
             if m["val_loss"] < self.best:
-                self.best, self.best_params, self.bad = m["val_loss"], self.params.copy(), 0
+                self._keep_best()
+                self.best, self.bad = m["val_loss"], 0
                 self.best_epoch = epoch
             else:
                 self.bad += 1
@@ -151,6 +152,14 @@ class FitRun:
         if epoch >= self.settings["epochs"]:
             self.done = True
         return m
+
+    def _keep_best(self):
+        """Snapshot the current weights: one allocation per fit, then copies into it."""
+        if self.best_params is None:
+            self.best_params = self.params.copy()
+            return
+        for name in self.params.names + ("WhhT",):
+            np.copyto(getattr(self.best_params, name), getattr(self.params, name))
 
     def apply(self, model=None):
         """Set the fitted attributes on ``model`` (default: the run's) from a finished run:

@@ -36,6 +36,11 @@ class Progress:
                                      TextColumn("{task.fields[text]}"),
                                      console=Console(file=sys.stderr), transient=False)
 
+    @property
+    def shown(self):
+        """Whether the bar is displayed (``advance`` does nothing otherwise)."""
+        return self._bar is not None
+
     def __enter__(self):
         if self._bar is not None:
             self._bar.start()

@@ -227,7 +227,7 @@ class Model:
         with Progress(run.settings["epochs"], "training", show) as bar:
             def on_epoch(m):
                 bar.advance(1, metrics_text(m))
-            _fit.run(run, on_epoch=on_epoch, callback=callback)
+            _fit.run(run, on_epoch=on_epoch if bar.shown else None, callback=callback)
         run.apply(self)
         return self
 
