@@ -13,7 +13,8 @@ of them trains it:
   :class:`FloatingPointError` when training diverges.
 * :func:`run` trains epoch after epoch with validation and early stopping.
 * :meth:`FitRun.apply` sets the learned attributes, only after training succeeded: a fit
-  that raises leaves the model as it was (its previous fitted state, or unfitted).
+  that raises leaves the model as it was (its previous fitted state, or unfitted;
+  ``Model.fit`` restores it if a callback was shown the live run, :meth:`FitRun.expose`).
 """
 
 import math
@@ -160,6 +161,14 @@ class FitRun:
             return
         for name in self.params.names + ("WhhT",):
             np.copyto(getattr(self.best_params, name), getattr(self.params, name))
+
+    def expose(self, model):
+        """Show the run in progress on ``model`` (vocabulary, classes, the live weights and the
+        history so far), for a per-epoch callback; :meth:`apply` replaces it at the end."""
+        model.vocabulary_ = self.vocab
+        model.classes_ = self.classes
+        model.params_ = self.params
+        model.history_ = self.history
 
     def apply(self, model=None):
         """Set the fitted attributes on ``model`` (default: the run's) from a finished run:

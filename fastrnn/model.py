@@ -215,19 +215,31 @@ class Model:
         training pass) and, with validation, ``val_loss`` and ``val_accuracy``; returning
         ``False`` stops training.  Returns ``self``; per-epoch metrics are in ``history_``.
 
-        Texts that tokenise to no word warn :class:`EmptyTextWarning` with a count (all of
-        them: ``ValueError``).  The fitted attributes (``vocabulary_``, ``classes_``,
-        ``params_``, ``history_``, ``best_epoch_``, ``n_epochs_``, ``fit_time_``) are set only
-        when training succeeds: a fit that raises (bad input, ``FloatingPointError`` when
-        training diverges, an exception from ``callback``) leaves the model as it was, fitted
-        with its previous weights or unfitted (scikit-learn's behaviour).
+        Inside ``callback`` the model holds the weights of the epoch just finished, so
+        ``self.evaluate``/``predict`` work there.  Texts that tokenise to no word warn
+        :class:`EmptyTextWarning` with a count (all of them: ``ValueError``).
+
+        The fitted attributes (``vocabulary_``, ``classes_``, ``params_``, ``history_``,
+        ``best_epoch_``, ``n_epochs_``, ``fit_time_``) change only when training succeeds: a
+        fit that raises (bad input, ``FloatingPointError`` when training diverges, an
+        exception from ``callback``) leaves the model as it was, fitted with its previous
+        weights or unfitted (scikit-learn's behaviour).
         """
         run = _fit.prepare(self, texts, labels, validation_data)
         show = self.progress if progress is None else progress
-        with Progress(run.settings["epochs"], "training", show) as bar:
-            def on_epoch(m):
-                bar.advance(1, metrics_text(m))
-            _fit.run(run, on_epoch=on_epoch if bar.shown else None, callback=callback)
+        saved = {a: self.__dict__[a] for a in _fit.FITTED_ATTRIBUTES if a in self.__dict__}
+        try:
+            if callback is not None:
+                run.expose(self)  # the live weights, for a callback that evaluates the model
+            with Progress(run.settings["epochs"], "training", show) as bar:
+                def on_epoch(m):
+                    bar.advance(1, metrics_text(m))
+                _fit.run(run, on_epoch=on_epoch if bar.shown else None, callback=callback)
+        except BaseException:
+            for a in _fit.FITTED_ATTRIBUTES:
+                self.__dict__.pop(a, None)
+            self.__dict__.update(saved)
+            raise
         run.apply(self)
         return self
 

@@ -253,7 +253,7 @@ def test_divergence_is_an_error_not_silent_nan():
 
 def test_failed_refit_keeps_the_previous_fitted_state(demo):
     """scikit-learn's behaviour: a refit that raises leaves the model as it was."""
-    (tr, ytr), (te, _) = demo
+    (tr, ytr), (te, yte) = demo
     m = Model(seed=0, **FAST).fit(tr[:300], ytr[:300])
     before = {a: getattr(m, a) for a in ("vocabulary_", "classes_", "params_", "history_",
                                          "best_epoch_", "n_epochs_", "fit_time_")}
@@ -273,11 +273,21 @@ def test_failed_refit_keeps_the_previous_fitted_state(demo):
         m.fit(tr[:5], [1] * 5)
     assert m.params_ is before["params_"]
 
+    seen = []
+
     def boom(metrics):
-        raise RuntimeError("stop")
+        seen.append(m.evaluate(te[:20], yte[:20]))  # the live model, inside the callback
+        if metrics["epoch"] == 2:
+            raise RuntimeError("stop")
     with pytest.raises(RuntimeError, match="stop"):
-        m.fit(tr[:300], ytr[:300], callback=boom)
-    assert m.params_ is before["params_"] and m.history_ is before["history_"]
+        m.fit(tr[:200], ytr[:200], callback=boom)
+    assert len(seen) == 2 and seen[0] != seen[1]
+    for a, v in before.items():
+        assert getattr(m, a) is v, a
+    fresh = Model(seed=0, **FAST)
+    with pytest.raises(RuntimeError, match="stop"):
+        fresh.fit(tr[:200], ytr[:200], callback=boom)
+    assert not hasattr(fresh, "params_") and not hasattr(fresh, "vocabulary_")
 
 
 def test_history_has_per_epoch_seconds(demo):
