@@ -8,6 +8,8 @@ Questions, one ``group`` each (compare rows within a group; ratios from one run)
   the same 64 models trained by ``Trainer.epoch`` calls from the calling thread.  Bars: 2
   threads >= 1.8x the throughput of 1 thread; the pool on 1 thread within 10% of the
   single-model kernel per sample.
+* ``many-vs-fit-early-stopping``: 16 default models (early stopping) through ``train_many``
+  (2 threads) against 16 sequential ``Model.fit`` calls.  Bar: >= 1.7x (idle machine).
 * ``many-vs-fit``: 64 models x 50 epochs (PERFORMANCE.md "Scale and many models") through the public API, ``train_many`` (2 threads)
   against 64 sequential ``Model.fit`` calls, all Python overhead included.  Bar: >= 2x.
 
@@ -133,3 +135,27 @@ def test_many_vs_fit(benchmark, how):
     benchmark.group = "many-vs-fit"
     benchmark.extra_info["samples"] = M * EPOCHS * len(labels)
     benchmark.pedantic(run, rounds=5, warmup_rounds=1)
+
+
+@pytest.mark.parametrize("how", ["train_many-2-threads", "Model.fit-x16"])
+def test_many_vs_fit_early_stopping(benchmark, how):
+    """``many-vs-fit-early-stopping``: 16 default models (early stopping on, seeds 0..15) on
+    2,000 built-in sentences, ``train_many(threads=2)`` against 16 sequential ``Model.fit``.
+    Bar (issue 13, on the tutorial data and MR): >= 1.7x on an otherwise idle 2-core machine.
+    Models stop after different numbers of epochs: a stopped model frees its pool thread."""
+    from fastrnn.datasets import load_demo
+    (texts, labels), _ = load_demo(n_train=2000, n_test=10, seed=0)
+    configs = [dict(seed=s, progress=False) for s in range(16)]
+    if how == "Model.fit-x16":
+        def run():
+            return [Model(**c).fit(texts, labels) for c in configs]
+    else:
+        def run():
+            return train_many((texts, labels), configs, threads=2, progress=False).models
+    models = run()  # warm (compile)
+    ref = Model(**configs[3]).fit(texts, labels)
+    assert all(np.array_equal(getattr(models[3].params_, n), getattr(ref.params_, n))
+               for n in E.Params.names)
+    benchmark.group = "many-vs-fit-early-stopping"
+    benchmark.extra_info["epochs"] = sum(m.n_epochs_ for m in models)
+    benchmark.pedantic(run, rounds=3, warmup_rounds=0)
