@@ -392,3 +392,34 @@ def fit_comparison(settings, M=FIT_M, epochs=FIT_EPOCHS, seed=0, threads=None):
                          bitwise=False))
     rows[0]["cost_vs_single"] = 1.0
     return rows
+
+
+def early_stopping_comparison(texts, labels, M=16, threads=2, repeats=3):
+    """Issue 13's warm bar: ``train_many`` of ``M`` default models (early stopping on, seeds
+    0..M-1) on ``threads`` threads against ``M`` sequential ``Model.fit`` calls, interleaved
+    over ``repeats`` (after one untimed warm call each).  Returns a dict: the times, their
+    ratio of medians, the epochs trained and whether every model is bit-identical.
+
+        from fastrnn.bench.models import early_stopping_comparison
+        from fastrnn.datasets import load_tsv
+        early_stopping_comparison(*load_tsv("data/tutorial/train.tsv"))
+    """
+    from fastrnn import Model, train_many
+    configs = [dict(seed=s, progress=False) for s in range(M)]
+    Model(**configs[0]).fit(texts, labels)
+    train_many((texts, labels), configs[:threads], threads=threads)
+    seq_s, many_s = [], []
+    for _ in range(repeats):
+        gc.collect()
+        t0 = time.perf_counter()
+        seq = [Model(**c).fit(texts, labels) for c in configs]
+        seq_s.append(time.perf_counter() - t0)
+        gc.collect()
+        t0 = time.perf_counter()
+        many = train_many((texts, labels), configs, threads=threads).models
+        many_s.append(time.perf_counter() - t0)
+    same = all(np.array_equal(getattr(a.params_, n), getattr(b.params_, n))
+               for a, b in zip(seq, many) for n in a.params_.names)
+    return {"M": M, "threads": threads, "n": len(texts), "sequential_s": seq_s,
+            "train_many_s": many_s, "ratio": float(np.median(seq_s) / np.median(many_s)),
+            "epochs": [m.n_epochs_ for m in seq], "bitwise": same}
