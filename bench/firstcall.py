@@ -19,11 +19,13 @@ Steps (rows, ``value``):
 ``train_many``
     Then, in the same process, ``train_many`` of 4 default models (seeds 0-3) on the same
     corpus: cold minus warm is what the call adds when its kernels are not cached.
-``predict_proba``
-    Then the first ``predict_proba`` of the 500 test sentences (the parallel predict path;
-    fit's early stopping already ran the serial one on its validation split).
 ``process``
-    Wall time of the probe interpreter, start to exit.
+    Wall time of that probe interpreter, start to exit.
+``predict_proba``, ``predict_few``
+    In another fresh interpreter (and cache folder) that trains nothing (fit's early stopping
+    runs the predict kernels on its validation split, so after a fit they are compiled): a
+    saved default model is loaded and the first ``predict_proba`` of 500 sentences (the
+    parallel path), then of 10 (the serial path, below the engine's threshold) is timed.
 
 ``compile_s`` is ``cold_s - warm_s``: the compile time the step pays on an empty cache (noise
 can make it slightly negative for a step that compiles nothing).  ``--quick``: no ``demo`` step,
@@ -38,9 +40,9 @@ import sys
 import tempfile
 import time
 
-STEPS = ("demo", "import", "fit", "train_many", "predict_proba", "process")
-FULL = dict(n_train=4000, n_test=500, epochs=None, models=4, demo=True)
-QUICK = dict(n_train=300, n_test=300, epochs=2, models=4, demo=False)
+STEPS = ("demo", "import", "fit", "train_many", "process", "predict_proba", "predict_few")
+FULL = dict(n_train=4000, n_test=500, few=10, epochs=None, models=4, demo=True)
+QUICK = dict(n_train=300, n_test=300, few=10, epochs=2, models=4, demo=False)
 
 _PROBE = r"""
 import json, sys, time
@@ -58,11 +60,26 @@ t3 = time.perf_counter()
 fastrnn.train_many((tr, ytr), [dict(seed=i, progress=False, **kw) for i in range(cfg["models"])],
                    progress=False)
 t4 = time.perf_counter()
-model.predict_proba(te)
-t5 = time.perf_counter()
 print(json.dumps({"import": t1 - t0, "fit": t3 - t2, "train_many": t4 - t3,
-                  "predict_proba": t5 - t4, "dtype": str(model.dtype),
-                  "optimizer": model.optimizer, "epochs_run": int(model.n_epochs_)}))
+                  "dtype": str(model.dtype), "optimizer": model.optimizer,
+                  "epochs_run": int(model.n_epochs_)}))
+"""
+
+# The first predict_proba in a process that has trained nothing (fit's early stopping already
+# runs the predict kernels on its validation split): a saved default model, loaded.
+_PREDICT_PROBE = r"""
+import json, sys, time
+import fastrnn
+from fastrnn.datasets import load_demo
+cfg = json.loads(sys.argv[1])
+model = fastrnn.Model.load(cfg["model"])
+(_, _), (te, _) = load_demo(n_train=10, n_test=cfg["n_test"], seed=1)
+t0 = time.perf_counter()
+model.predict_proba(te)
+t1 = time.perf_counter()
+model.predict_proba(te[:cfg["few"]])
+t2 = time.perf_counter()
+print(json.dumps({"predict_proba": t1 - t0, "predict_few": t2 - t1}))
 """
 
 
@@ -81,6 +98,16 @@ def _run(cmd, cache, timeout=900):
     return wall, out.stdout
 
 
+def _saved_model(folder):
+    """A default model (one epoch on a small corpus), trained here and saved in ``folder``."""
+    from fastrnn import Model
+    from fastrnn.datasets import load_demo
+    (tr, ytr), _ = load_demo(n_train=200, n_test=10, seed=0)
+    path = os.path.join(folder, "model.npz")
+    Model(epochs=1, early_stopping=False, seed=0, progress=False).fit(tr, ytr).save(path)
+    return path
+
+
 def measure_pair(cfg):
     """One cold and one warm measurement of every step: ``{"cold": {step: s}, "warm": ...}``."""
     res = {"cold": {}, "warm": {}, "load_1min": os.getloadavg()[0]}
@@ -88,9 +115,15 @@ def measure_pair(cfg):
         for which in ("cold", "warm"):  # same folder: empty first, then filled by the cold run
             wall, stdout = _run([sys.executable, "-c", _PROBE, json.dumps(cfg)], cache)
             d = json.loads(stdout.strip().splitlines()[-1])
-            res[which].update({k: d[k] for k in ("import", "fit", "train_many",
-                                                 "predict_proba")}, process=wall)
+            res[which].update({k: d[k] for k in ("import", "fit", "train_many")},
+                              process=wall)
             res["info"] = {k: d[k] for k in ("dtype", "optimizer", "epochs_run")}
+    with tempfile.TemporaryDirectory(prefix="fastrnn-firstcall-predict-") as cache, \
+            tempfile.TemporaryDirectory(prefix="fastrnn-firstcall-model-") as folder:
+        pcfg = dict(cfg, model=_saved_model(folder))
+        for which in ("cold", "warm"):
+            stdout = _run([sys.executable, "-c", _PREDICT_PROBE, json.dumps(pcfg)], cache)[1]
+            res[which].update(json.loads(stdout.strip().splitlines()[-1]))
     if cfg["demo"]:
         with tempfile.TemporaryDirectory(prefix="fastrnn-firstcall-demo-") as cache:
             for which in ("cold", "warm"):
@@ -138,8 +171,9 @@ DESCRIPTIONS = {
     "import": "import fastrnn",
     "fit": "Model(seed=0).fit on load_demo(%(n_train)d, %(n_test)d)",
     "train_many": "then train_many of %(models)d default models, same process",
-    "predict_proba": "then the first predict_proba (%(n_test)d sentences)",
-    "process": "the probe process, start to exit",
+    "process": "that probe process, start to exit",
+    "predict_proba": "first predict_proba (%(n_test)d sentences) of a loaded model",
+    "predict_few": "then predict_proba of %(few)d sentences",
 }
 
 
