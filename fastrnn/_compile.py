@@ -35,7 +35,11 @@ import time
 logger = logging.getLogger("fastrnn")
 
 _seen = set()  # (dispatcher, what) already called in this process
-_lock = threading.RLock()  # re-entrant: a compiling() body may call() another kernel
+# Held while checking, and through the call when it compiles: a thread making the same first
+# call meanwhile then finds the kernel compiled (no second notice), and two notices never
+# interleave on stderr.  Numba compiles under its own global lock anyway.  Re-entrant: a
+# compiling() body may call() another kernel.
+_lock = threading.RLock()
 
 
 def quiet():
@@ -132,11 +136,16 @@ def compiling(dispatcher, args, what, about=None):
     if key in _seen:
         yield False
         return
-    with _lock:  # one notice even when threads make their first call together
-        if key in _seen:
+    _lock.acquire()
+    locked = True
+    try:
+        if key in _seen or not will_compile(dispatcher, args):
+            _lock.release()
+            locked = False
             yield False
+            _seen.add(key)
             return
-        how = _start(what, about) if will_compile(dispatcher, args) else None
+        how = _start(what, about)
         t0 = time.perf_counter()
         ok = False
         try:
@@ -146,6 +155,9 @@ def compiling(dispatcher, args, what, about=None):
             _finish(how, what, time.perf_counter() - t0, ok)
             if ok:
                 _seen.add(key)
+    finally:
+        if locked:
+            _lock.release()
 
 
 def call(dispatcher, *args, what, about=None):

@@ -122,6 +122,32 @@ def test_failed_call_is_reported_and_not_remembered(tmp_path, capsys, monkeypatc
     assert err.startswith("fastrnn: compiling the failing kernel") and " failed after " in err
 
 
+def test_threads_first_call_together_one_notice(capsys, monkeypatch):
+    import threading
+    from numba import njit
+    monkeypatch.delenv("FASTRNN_QUIET", raising=False)
+    monkeypatch.setattr(C, "_to_logging", lambda: False)
+
+    @njit
+    def twice(a):
+        return 2 * a
+    x = np.arange(4.0)
+    results = []
+    start = threading.Barrier(3)
+
+    def worker():
+        start.wait()
+        results.append(C.call(twice, x, what="threaded kernel").sum())
+    threads = [threading.Thread(target=worker) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [12.0] * 3
+    err = capsys.readouterr().err
+    assert err.count("compiling the threaded kernel") == 1 and err.count(" done in ") == 1
+
+
 def test_logger_level_silences(capsys, monkeypatch):
     monkeypatch.delenv("FASTRNN_QUIET", raising=False)
     monkeypatch.setattr(C, "will_compile", lambda d, a: True)
