@@ -240,8 +240,8 @@ def warmup(dtypes, optimizers):
 
     By default the kernels of ``Model()``: training with its default optimizer and dtype, and
     predict_proba.  Runs Model.fit and Model.predict_proba on a few generated sentences;
-    compiled kernels go to Numba's on-disk cache, so later processes load them in well under a
-    second instead of compiling for seconds.  The cache is per NUMBA_CACHE_DIR: a program run
+    compiled kernels go to Numba's on-disk cache, so later processes load them in about a
+    second instead of compiling for 10-20 s.  The cache is per NUMBA_CACHE_DIR: a program run
     with another one compiles again.
     """
     from ._compile import cache_dir
