@@ -170,10 +170,11 @@ class GatedTrainer:
             self.cs = aligned_zeros((max_len + 1, H), dt)
             self.gates = aligned_zeros((max_len, KG.N_RECORD[P.code] * H), dt)
             self.Gh = aligned_zeros((max_len, GH), dt)
+            self.Dn = aligned_zeros((max_len, H), dt)
             self.uniq = np.zeros(max_len, dtype=np.int64)
 
     def work(self):
-        return (self.hs, self.cs, self.gates, self.Gh, self.gX, self.mark, self.vecs, self.acc,
+        return (self.hs, self.cs, self.gates, self.Gh, self.Dn, self.gX, self.mark, self.vecs, self.acc,
                 self.amax, self.y, self.p, self.dWhy, self.rows, self.uniq, self.counters)
 
     def epoch(self, tokens, offsets, labels, order):

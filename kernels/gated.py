@@ -15,8 +15,8 @@ params     ``(WxhT (V, GH), Whh (GH, H), WhhT (H, GH), bih (GH,), bhh (GH,), Why
            contiguous rows); the epoch refreshes it from ``Whh`` on entry and keeps it equal
 state      ``(Sx, Shh, Sih, Shb, Sy, Sby)``: optimizer states of ``WxhT, Whh, bih, bhh, Why,
            by``, each ``(slots, *param.shape)`` (0 slots SGD, 1 Adagrad, 2 Adam)
-work       ``(hs (Tmax+1, H), cs (Tmax+1, H), gates (Tmax, NQ*H), Gh (Tmax, GH), gX (V, GH)
-           zeros, mark (V,) int64, vecs (N_VECS, GH), acc (rnn.V_ACC+4, H), amax (H,) int64,
+work       ``(hs (Tmax+1, H), cs (Tmax+1, H), gates (Tmax, NQ*H), Gh (Tmax, GH), Dn (Tmax, H),
+           gX (V, GH) zeros, mark (V,) int64, vecs (N_VECS, GH), acc (rnn.V_ACC+4, H), amax (H,) int64,
            y (O,), p (O,), dWhy (O, H), rows = arange(max(GH, O)) int64, uniq (Tmax,) int64,
            counters (2,) int64)`` with ``NQ = 4`` (GRU: r, z, n, u_n) or 5 (LSTM: i, f, g, o,
            tanh c)
@@ -117,7 +117,7 @@ def sigmoid_rows(A, r0, r1):
 # --------------------------------------------------------------------------------------------
 # forward: one step of each cell (same signature, so the epoch factory can pick either)
 # --------------------------------------------------------------------------------------------
-@njit(inline="always", **_opts)
+@njit(**_opts)
 def gru_step(WxhT, w, WhhT, bih, bhh, hs, cs, t0, t1, u, uq, gates, tg, first):
     """``hs[t1]`` = GRU step from ``hs[t0]`` on word ``w``; ``gates[tg] = [r, z, n, u_n]``.
 
@@ -144,7 +144,7 @@ def gru_step(WxhT, w, WhhT, bih, bhh, hs, cs, t0, t1, u, uq, gates, tg, first):
         gates[tg, 3 * H + i] = un
 
 
-@njit(inline="always", **_opts)
+@njit(**_opts)
 def lstm_step(WxhT, w, WhhT, bih, bhh, hs, cs, t0, t1, u, uq, gates, tg, first):
     """``hs[t1], cs[t1]`` = LSTM step from ``hs[t0], cs[t0]`` on word ``w``;
     ``gates[tg] = [i, f, g, o, tanh(c)]``; ``u[uq]`` as in :func:`gru_step`."""
@@ -218,22 +218,43 @@ def _mark(w, mark, stamp, uniq, nu):
 
 
 @njit(inline="always", **_opts)
-def gru_backward(sent, hs, cs, gates, amax, Whh, Why, dy, pooling, Gh, gX, vecs, mark, uniq,
+def _accumulate_inputs(sent, Gx, gX, vecs, row, c0, c1):
+    """Columns ``c0 <= j < c1`` of the input gradient: ``gX[w_k, j] += Gx[k-1, j - c0]`` and
+    ``vecs[row, j] += Gx[k-1, j - c0]`` for k = T..1 (descending, as the reference sums).
+    One store stream per loop: a loop that also wrote the bias sum did not vectorise."""
+    T = sent.shape[0]
+    for k in range(T, 0, -1):
+        w = sent[k - 1]
+        for j in range(c0, c1):
+            gX[w, j] += Gx[k - 1, j - c0]
+    for k in range(T, 0, -1):
+        for j in range(c0, c1):
+            vecs[row, j] += Gx[k - 1, j - c0]
+
+
+@njit(**_opts)
+def gru_backward(sent, hs, cs, gates, amax, Whh, Why, dy, pooling, Gh, Dn, gX, vecs, mark, uniq,
                  stamp):
-    """BPTT of one GRU sentence: fills ``Gh[0..T-1]`` (d loss / d u_t), adds the input rows
-    to ``gX`` (marking them in ``uniq``), sums the bias gradients into ``vecs[V_DBIH]`` and
-    ``vecs[V_DBHH]`` (zero on entry).  Returns the number of distinct words."""
+    """BPTT of one GRU sentence: fills ``Gh[0..T-1]`` (d loss / d u_t) and ``Dn[0..T-1]`` (the
+    n gate's input gradient, ``Gh``'s n block divided by r), adds the input rows to ``gX``
+    (marking them in ``uniq``) and sums the bias gradients into ``vecs[V_DBIH]`` and
+    ``vecs[V_DBHH]`` (zero on entry).  Returns the number of distinct words.
+
+    The per-step loop writes only ``Gh``, ``Dn`` and the next ``dh``: with the ``gX`` and bias
+    sums in it as well LLVM left it scalar (too many possibly aliasing streams); those sums are
+    separate passes afterwards.
+    """
     T = sent.shape[0]
     H = Whh.shape[1]
     H2 = 2 * H
+    GH = Whh.shape[0]
     one = dy.dtype.type(1)
     dh2 = np.int64(V_DH2)
     _pooled_grad(T, Why, dy, pooling, vecs)
     nu = np.int64(0)
     for k in range(T, 0, -1):
         _add_pool_share(k, T, pooling, amax, vecs, H)
-        w = sent[k - 1]
-        nu = _mark(w, mark, stamp, uniq, nu)
+        nu = _mark(sent[k - 1], mark, stamp, uniq, nu)
         q = k - 1
         for i in range(H):
             dhv = vecs[V_DH, i]
@@ -244,46 +265,41 @@ def gru_backward(sent, hs, cs, gates, amax, Whh, Why, dy, pooling, Gh, gX, vecs,
             dn = dhv * (one - z)
             dz = dhv * (hs[q, i] - n)
             dan = dn * (one - n * n)
-            dar = dan * un * r * (one - r)
-            daz = dz * z * (one - z)
-            dun = dan * r
-            Gh[q, i] = dar
-            Gh[q, H + i] = daz
-            Gh[q, H2 + i] = dun
-            gX[w, i] += dar
-            gX[w, H + i] += daz
-            gX[w, H2 + i] += dan
-            vecs[V_DBIH, i] += dar
-            vecs[V_DBIH, H + i] += daz
-            vecs[V_DBIH, H2 + i] += dan
-            vecs[V_DBHH, i] += dar
-            vecs[V_DBHH, H + i] += daz
-            vecs[V_DBHH, H2 + i] += dun
+            Gh[q, i] = dan * un * r * (one - r)
+            Gh[q, H + i] = dz * z * (one - z)
+            Gh[q, H2 + i] = dan * r
+            Dn[q, i] = dan
             vecs[V_DH2, i] = dhv * z
         if k > 1:
             matvec_add(vecs, dh2, Whh, Gh, q)  # += Whh.T @ Gh[q]
             for i in range(H):
                 vecs[V_DH, i] = vecs[V_DH2, i]
+    zero = np.int64(0)
+    _accumulate_inputs(sent, Gh, gX, vecs, np.int64(V_DBIH), zero, H2)
+    _accumulate_inputs(sent, Dn, gX, vecs, np.int64(V_DBIH), H2, GH)
+    for k in range(T, 0, -1):
+        for j in range(GH):
+            vecs[V_DBHH, j] += Gh[k - 1, j]
     return nu
 
 
-@njit(inline="always", **_opts)
-def lstm_backward(sent, hs, cs, gates, amax, Whh, Why, dy, pooling, Gh, gX, vecs, mark, uniq,
+@njit(**_opts)
+def lstm_backward(sent, hs, cs, gates, amax, Whh, Why, dy, pooling, Gh, Dn, gX, vecs, mark, uniq,
                   stamp):
-    """BPTT of one LSTM sentence, as :func:`gru_backward`; the input and recurrent biases have
-    the same gradient, summed once into ``vecs[V_DBIH]``."""
+    """BPTT of one LSTM sentence, as :func:`gru_backward` (``Dn`` not used); the input and
+    recurrent biases have the same gradient, summed once into ``vecs[V_DBIH]``."""
     T = sent.shape[0]
     H = Whh.shape[1]
     H2 = 2 * H
     H3 = 3 * H
+    GH = Whh.shape[0]
     one = dy.dtype.type(1)
     dh2 = np.int64(V_DH2)
     _pooled_grad(T, Why, dy, pooling, vecs)
     nu = np.int64(0)
     for k in range(T, 0, -1):
         _add_pool_share(k, T, pooling, amax, vecs, H)
-        w = sent[k - 1]
-        nu = _mark(w, mark, stamp, uniq, nu)
+        nu = _mark(sent[k - 1], mark, stamp, uniq, nu)
         q = k - 1
         for i in range(H):
             dhv = vecs[V_DH, i]
@@ -294,28 +310,17 @@ def lstm_backward(sent, hs, cs, gates, amax, Whh, Why, dy, pooling, Gh, gX, vecs
             tc = gates[q, 4 * H + i]
             do = dhv * tc
             dc = vecs[V_DC, i] + dhv * og * (one - tc * tc)
-            dai = dc * gg * ig * (one - ig)
-            daf = dc * cs[q, i] * fg * (one - fg)
-            dag = dc * ig * (one - gg * gg)
-            dao = do * og * (one - og)
-            Gh[q, i] = dai
-            Gh[q, H + i] = daf
-            Gh[q, H2 + i] = dag
-            Gh[q, H3 + i] = dao
-            gX[w, i] += dai
-            gX[w, H + i] += daf
-            gX[w, H2 + i] += dag
-            gX[w, H3 + i] += dao
-            vecs[V_DBIH, i] += dai
-            vecs[V_DBIH, H + i] += daf
-            vecs[V_DBIH, H2 + i] += dag
-            vecs[V_DBIH, H3 + i] += dao
+            Gh[q, i] = dc * gg * ig * (one - ig)
+            Gh[q, H + i] = dc * cs[q, i] * fg * (one - fg)
+            Gh[q, H2 + i] = dc * ig * (one - gg * gg)
+            Gh[q, H3 + i] = do * og * (one - og)
             vecs[V_DC, i] = dc * fg
             vecs[V_DH2, i] = 0
         if k > 1:
             matvec_add(vecs, dh2, Whh, Gh, q)
             for i in range(H):
                 vecs[V_DH, i] = vecs[V_DH2, i]
+    _accumulate_inputs(sent, Gh, gX, vecs, np.int64(V_DBIH), np.int64(0), GH)
     return nu
 
 
@@ -343,7 +348,7 @@ def _gated_update(T, nu, hs, pooled, Gh, dy, params, state, work, views, hp, opt
     optimizer step to every parameter; ``WhhT`` refreshed, the touched ``gX`` rows zeroed."""
     WxhT, Whh, WhhT, bih, bhh, Why, by = params
     Sx, Shh, Sih, Shb, Sy, Sby = state
-    hs_, cs_, gates, Gh_, gX, mark, vecs, acc, amax, y, p, dWhy, rows, uniq, counters = work
+    hs_, cs_, gates, Gh_, Dn, gX, mark, vecs, acc, amax, y, p, dWhy, rows, uniq, counters = work
     dby, dbih, dbhh, bih2, bhh2, by2, Sih2, Shb2, Sby2 = views
     O, H = Why.shape
     clip = hp[HP_CLIP]
@@ -407,7 +412,7 @@ def _make_train_epoch(CELL, OPT, name):
         tokens, offsets, labels, order = corpus
         WxhT, Whh, WhhT, bih, bhh, Why, by = params
         Sx, Shh, Sih, Shb, Sy, Sby = state
-        hs, cs, gates, Gh, gX, mark, vecs, acc, amax, y, p, dWhy, rows, uniq, counters = work
+        hs, cs, gates, Gh, Dn, gX, mark, vecs, acc, amax, y, p, dWhy, rows, uniq, counters = work
         O, H = Why.shape
         GH = Whh.shape[0]
         transpose_rect(Whh, WhhT)
@@ -447,7 +452,7 @@ def _make_train_epoch(CELL, OPT, name):
             for i in range(GH):
                 vecs[V_DBIH, i] = 0
                 vecs[V_DBHH, i] = 0
-            nu = back(sent, hs, cs, gates, amax, Whh, Why, dy, pooling, Gh, gX, vecs, mark,
+            nu = back(sent, hs, cs, gates, amax, Whh, Why, dy, pooling, Gh, Dn, gX, vecs, mark,
                       uniq, counters[1])
             _gated_update(T, nu, hs, pooled, Gh, dy, params, state, work, views, hp, OPT)
         return loss, correct
