@@ -13,13 +13,21 @@ runs from the same initial weights and state (a fresh trainer per round), so rou
   Bar: numba >= 20x the reference per sample.
 
 :func:`cell_ratios` runs the same measurements without pytest-benchmark and returns rows (dicts
-with a ``cell`` field) that ``fastrnn-bench run cells`` can print; ``python
-bench/test_bench_cells.py`` prints them.
+with a ``cell`` field) that ``fastrnn-bench run cells`` can print; :func:`cold_compile` times a
+cold first epoch (fresh ``NUMBA_CACHE_DIR``, a new process) per cell (bar: a gated cell's cold
+compile <= 1.25x tanh's).  ``python bench/test_bench_cells.py [--cold]`` prints both.
+
+Times are CPU seconds of this process (``time.process_time``, best of several rounds, the
+cells interleaved): the machines are shared, and wall time counts other processes' work.
 
 Run: ``pytest bench/test_bench_cells.py --benchmark-enable --benchmark-only``; without those
 flags every case runs once as a plain test.
 """
 
+import os
+import subprocess
+import sys
+import tempfile
 import time
 
 import numpy as np
@@ -134,6 +142,44 @@ def cell_ratios(Hs=(32, 64), dtypes=(np.float64, np.float32), repeat=7, ref_repe
     return rows
 
 
+_COLD = """
+import sys, time
+import numpy as np
+from fastrnn import _engine as E, _gated_engine as GE
+cell, dtype = sys.argv[1], np.dtype(sys.argv[2])
+rng = np.random.default_rng(0)
+lens = rng.integers(1, 8, 5)
+offsets = np.concatenate([[0], np.cumsum(lens)]).astype(np.int64)
+tokens = rng.integers(0, 10, offsets[-1]).astype(np.int32)
+labels = rng.integers(0, 2, 5).astype(np.int64)
+hp = dict(lr=0.1, optimizer=sys.argv[3], pooling="mean")
+if cell == "tanh":
+    tr = E.Trainer(E.Params.initial(10, 8, 2, init="xavier", dtype=dtype), **hp)
+else:
+    tr = GE.GatedTrainer(GE.GatedParams.initial(10, 8, 2, cell, dtype=dtype), **hp)
+c0, t0 = time.process_time(), time.perf_counter()
+tr.epoch(tokens, offsets, labels, np.arange(5, dtype=np.int64))
+print(time.process_time() - c0, time.perf_counter() - t0)
+"""
+
+
+def cold_compile(cells=CELLS, dtype="float32", optimizer="adagrad"):
+    """Rows ``{"cell", "dtype", "optimizer", "cold_cpu_s", "cold_wall_s", "vs_tanh"}``: the
+    first epoch of a new process with an empty numba cache (one (cell, optimizer, dtype) epoch
+    kernel compiled; import time excluded)."""
+    out = {}
+    for cell in cells:
+        with tempfile.TemporaryDirectory() as d:
+            env = dict(os.environ, NUMBA_CACHE_DIR=d)
+            res = subprocess.run([sys.executable, "-c", _COLD, cell, dtype, optimizer], env=env,
+                                 capture_output=True, text=True, check=True)
+        cpu, wall = (float(v) for v in res.stdout.split())
+        out[cell] = (cpu, wall)
+    base = out.get("tanh", (np.nan,))[0]
+    return [dict(cell=c, dtype=dtype, optimizer=optimizer, cold_cpu_s=cpu, cold_wall_s=wall,
+                 vs_tanh=cpu / base) for c, (cpu, wall) in out.items()]
+
+
 @pytest.fixture(scope="module")
 def corpus():
     return mr_like_corpus()
@@ -159,6 +205,6 @@ def test_reference(benchmark, corpus, cell):
 
 
 if __name__ == "__main__":
-    for row in cell_ratios():
+    for row in cell_ratios() + (cold_compile() if "--cold" in sys.argv else []):
         print("  ".join("%s=%s" % (k, ("%.4g" % v) if isinstance(v, float) else v)
                         for k, v in row.items()))

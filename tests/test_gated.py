@@ -18,6 +18,7 @@ import re
 
 import numpy as np
 import pytest
+from numba import njit
 
 from conftest import make_corpus
 
@@ -86,9 +87,11 @@ def test_sigmoid_edges(dtype):
 
 
 def test_sigmoid_vectorises():
+    # a fresh, uncached compilation: numba cannot show the assembly of cached code
+    kernel = njit(error_model="numpy", nogil=True)(KG.sigmoid_rows.py_func)
     x = np.linspace(-5, 5, 64).reshape(1, -1)
-    KG.sigmoid_rows(x, 0, 1)
-    asm = "\n".join(KG.sigmoid_rows.inspect_asm().values())
+    kernel(x, 0, 1)
+    asm = "\n".join(kernel.inspect_asm().values())
     assert re.search(r"\bv?(mul|fmadd\w*|add)pd\b", asm), "no packed float64 arithmetic"
     assert not re.search(r"call\w*\s+\S*(exp|tanh)", asm), "a libm call left in the loop"
 
@@ -353,8 +356,6 @@ def test_torch_probabilities_and_gradients(cell, pooling):
         want = torch.softmax(y, 0).detach().numpy()
         np.testing.assert_allclose(got[s], want, rtol=0, atol=1e-10,
                                    err_msg=f"{cell} {pooling} T={lengths[s]}")
-        if lengths[s] > 50:
-            continue
         label = s % O
         loss_t = torch.nn.functional.cross_entropy(y[None], torch.tensor([label]))
         for prm in list(rnn.parameters()) + list(fc.parameters()):
