@@ -13,7 +13,6 @@ import math
 import numba
 import numpy as np
 
-from . import kernels as K
 from ._engine import (
     OPTIMIZERS, POOLINGS, SERIAL_PREDICT_BELOW, aligned_copy, aligned_zeros, hyperparameters,
 )
@@ -105,7 +104,7 @@ class GatedParams:
         return tuple(getattr(self, n) for n in self.names)
 
     def as_dict(self):
-        """Copies as ``{name: array}`` (the layout of :func:`fastrnn.reference_gated.loss_and_grad`)."""
+        """Copies as ``{name: array}`` (``reference_gated.loss_and_grad``'s layout)."""
         return {n: getattr(self, n).copy() for n in self.names}
 
     def copy(self):
@@ -174,8 +173,8 @@ class GatedTrainer:
             self.uniq = np.zeros(max_len, dtype=np.int64)
 
     def work(self):
-        return (self.hs, self.cs, self.gates, self.Gh, self.Dn, self.gX, self.mark, self.vecs, self.acc,
-                self.amax, self.y, self.p, self.dWhy, self.rows, self.uniq, self.counters)
+        return (self.hs, self.cs, self.gates, self.Gh, self.Dn, self.gX, self.mark, self.vecs,
+                self.acc, self.amax, self.y, self.p, self.dWhy, self.rows, self.uniq, self.counters)
 
     def epoch(self, tokens, offsets, labels, order):
         """Train on the samples ``order`` once; returns ``(summed loss, n correct)``."""

@@ -1,4 +1,4 @@
-"""Plain-numpy reference for the gated cells (GRU, LSTM): the oracle of :mod:`fastrnn.kernels.gated`.
+"""Plain-numpy reference for the gated cells (GRU, LSTM): the oracle of ``kernels.gated``.
 
 Each function mirrors the kernel of the same name step for step, written to read like the math.
 Equations and gate order are PyTorch's (``nn.GRU`` / ``nn.LSTM``), ``h_0 = c_0 = 0``, one-hot
