@@ -59,8 +59,8 @@ CELLS = ("gru", "lstm")
 N_GATES = (3, 4)
 N_RECORD = (4, 5)
 #: Rows of the ``vecs`` workspace (each GH long; rows 0-4 use the first H entries).
-V_DR, V_DH, V_DH2, V_DC, V_POOL, V_U, V_DBIH, V_DBHH = range(8)
-N_VECS = 8
+V_DR, V_DH, V_DH2, V_DC, V_POOL, V_U, V_X, V_DBIH, V_DBHH = range(9)
+N_VECS = 9
 #: Rows of the ``acc`` workspace that ``_whh_fused`` uses: ``V_ACC .. V_ACC + 3``.
 N_ACC = V_ACC + 4
 
@@ -133,22 +133,26 @@ def sigmoid_rows(A, r0, r1):
 def gru_step(WxhT, w, WhhT, bih, bhh, hs, cs, t0, t1, u, uq, gates, tg, first):
     """``hs[t1]`` = GRU step from ``hs[t0]`` on word ``w``; ``gates[tg] = [r, z, n, u_n]``.
 
-    ``u[uq]`` (GH,) receives ``Whh @ hs[t0] + bhh`` (no matvec when ``first``: ``hs[t0] = 0``).
-    ``cs`` is not used (the LSTM step's signature).
+    ``u[uq]`` (GH,) receives ``Whh @ hs[t0] + bhh`` (no matvec when ``first``: ``hs[t0] = 0``)
+    and ``u[uq + 1]`` the input part ``WxhT[w] + bih``, in a pass of its own (fewer arrays in
+    the gate loop).  ``cs`` is not used (the LSTM step's signature).
     """
     H = hs.shape[1]
     GH = bhh.shape[0]
     ft = hs.dtype.type
     one = ft(1)
+    ux = uq + 1
     for i in range(GH):
         u[uq, i] = bhh[i]
     if not first:
         matvec_add(u, uq, WhhT, hs, t0)
+    for i in range(GH):
+        u[ux, i] = WxhT[w, i] + bih[i]
     for i in range(H):
-        r = ft(sigmoid_scalar(np.float64((WxhT[w, i] + bih[i]) + u[uq, i])))
-        z = ft(sigmoid_scalar(np.float64((WxhT[w, H + i] + bih[H + i]) + u[uq, H + i])))
+        r = ft(sigmoid_scalar(np.float64(u[ux, i] + u[uq, i])))
+        z = ft(sigmoid_scalar(np.float64(u[ux, H + i] + u[uq, H + i])))
         un = u[uq, 2 * H + i]
-        n = ft(tanh_scalar(np.float64((WxhT[w, 2 * H + i] + bih[2 * H + i]) + r * un)))
+        n = ft(tanh_scalar(np.float64(u[ux, 2 * H + i] + r * un)))
         hs[t1, i] = (one - z) * n + z * hs[t0, i]
         gates[tg, i] = r
         gates[tg, H + i] = z
@@ -159,7 +163,9 @@ def gru_step(WxhT, w, WhhT, bih, bhh, hs, cs, t0, t1, u, uq, gates, tg, first):
 @njit(**_opts)
 def lstm_step(WxhT, w, WhhT, bih, bhh, hs, cs, t0, t1, u, uq, gates, tg, first):
     """``hs[t1], cs[t1]`` = LSTM step from ``hs[t0], cs[t0]`` on word ``w``;
-    ``gates[tg] = [i, f, g, o, tanh(c)]``; ``u[uq]`` as in :func:`gru_step`."""
+    ``gates[tg] = [i, f, g, o, tanh(c)]``.  ``u[uq]`` (GH,) receives the gate pre-activations
+    ``(WxhT[w] + bih) + (Whh @ hs[t0] + bhh)``, summed in a pass of its own (fewer arrays in
+    the gate loop); ``u[uq + 1]`` is not used."""
     H = hs.shape[1]
     GH = bhh.shape[0]
     ft = hs.dtype.type
@@ -167,12 +173,13 @@ def lstm_step(WxhT, w, WhhT, bih, bhh, hs, cs, t0, t1, u, uq, gates, tg, first):
         u[uq, i] = bhh[i]
     if not first:
         matvec_add(u, uq, WhhT, hs, t0)
+    for i in range(GH):
+        u[uq, i] = (WxhT[w, i] + bih[i]) + u[uq, i]
     for i in range(H):
-        ig = ft(sigmoid_scalar(np.float64((WxhT[w, i] + bih[i]) + u[uq, i])))
-        fg = ft(sigmoid_scalar(np.float64((WxhT[w, H + i] + bih[H + i]) + u[uq, H + i])))
-        gg = ft(tanh_scalar(np.float64((WxhT[w, 2 * H + i] + bih[2 * H + i]) + u[uq, 2 * H + i])))
-        og = ft(sigmoid_scalar(np.float64((WxhT[w, 3 * H + i] + bih[3 * H + i])
-                                          + u[uq, 3 * H + i])))
+        ig = ft(sigmoid_scalar(np.float64(u[uq, i])))
+        fg = ft(sigmoid_scalar(np.float64(u[uq, H + i])))
+        gg = ft(tanh_scalar(np.float64(u[uq, 2 * H + i])))
+        og = ft(sigmoid_scalar(np.float64(u[uq, 3 * H + i])))
         c = fg * cs[t0, i] + ig * gg
         tc = ft(tanh_scalar(np.float64(c)))
         cs[t1, i] = c
@@ -500,7 +507,7 @@ def _make_predict(CELL, name):
         dt = bih.dtype
         h = np.zeros((2, H), dtype=dt)
         c = np.zeros((2, H), dtype=dt)
-        u = np.empty((1, GH), dtype=dt)
+        u = np.empty((2, GH), dtype=dt)
         gates = np.empty((1, NQ * H), dtype=dt)
         pooled = np.empty(H, dtype=dt)
         y = np.empty(O, dtype=dt)
