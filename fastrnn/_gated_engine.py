@@ -150,7 +150,8 @@ class GatedTrainer:
         self.gX = aligned_zeros((V, GH), dt)
         self.mark = np.zeros(V, dtype=np.int64)
         self.vecs = aligned_zeros((KG.N_VECS, GH), dt)
-        self.acc = aligned_zeros((KG.N_ACC, H), dt)
+        self.acc = aligned_zeros((KG.N_ACC, GH), dt)
+        self.ShhT = aligned_zeros((slots, H, GH), dt)  # Whh's state in WhhT layout (epoch only)
         self.amax = np.zeros(H, dtype=np.int64)
         self.y = np.zeros(O, dtype=dt)
         self.p = np.zeros(O, dtype=dt)
@@ -174,7 +175,8 @@ class GatedTrainer:
 
     def work(self):
         return (self.hs, self.cs, self.gates, self.Gh, self.Dn, self.gX, self.mark, self.vecs,
-                self.acc, self.amax, self.y, self.p, self.dWhy, self.rows, self.uniq, self.counters)
+                self.acc, self.amax, self.y, self.p, self.dWhy, self.rows, self.uniq, self.counters,
+                self.ShhT)
 
     def epoch(self, tokens, offsets, labels, order):
         """Train on the samples ``order`` once; returns ``(summed loss, n correct)``."""

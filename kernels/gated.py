@@ -251,8 +251,40 @@ def _accumulate_inputs(sent, Gx, gX, vecs, row, c0, c1):
             vecs[row, j] += Gx[k - 1, j - c0]
 
 
+@njit(fastmath={"reassoc", "contract"}, **_opts)
+def matTvec_rows(out, q, MT, g, r):
+    """``out[q, j] += sum_i MT[j, i] * g[r, i]`` (``MT`` (H, GH) = ``M.T``: ``out += M.T @ g``
+    as one contiguous dot product per row of ``MT``), four rows per pass so each ``g`` load
+    serves four sums.  ``fastmath`` reassoc/contract lets LLVM split each dot into vector
+    partial sums (no NaN/Inf assumption: NaNs still propagate); the summation order is not
+    the sequential one (the reference's BLAS order differs anyway)."""
+    n, m = MT.shape
+    j0 = 0
+    while j0 + 4 <= n:
+        a0 = out[q, j0] * 0
+        a1 = a0
+        a2 = a0
+        a3 = a0
+        for i in range(m):
+            gi = g[r, i]
+            a0 += MT[j0, i] * gi
+            a1 += MT[j0 + 1, i] * gi
+            a2 += MT[j0 + 2, i] * gi
+            a3 += MT[j0 + 3, i] * gi
+        out[q, j0] += a0
+        out[q, j0 + 1] += a1
+        out[q, j0 + 2] += a2
+        out[q, j0 + 3] += a3
+        j0 += 4
+    for j in range(j0, n):
+        a = out[q, j] * 0
+        for i in range(m):
+            a += MT[j, i] * g[r, i]
+        out[q, j] += a
+
+
 @njit(**_opts)
-def gru_backward(sent, hs, cs, gates, amax, Whh, Why, dy, pooling, Gh, Dn, gX, vecs, mark, uniq,
+def gru_backward(sent, hs, cs, gates, amax, WhhT, Why, dy, pooling, Gh, Dn, gX, vecs, mark, uniq,
                  stamp):
     """BPTT of one GRU sentence: fills ``Gh[0..T-1]`` (d loss / d u_t) and ``Dn[0..T-1]`` (the
     n gate's input gradient, ``Gh``'s n block divided by r), adds the input rows to ``gX``
@@ -264,9 +296,9 @@ def gru_backward(sent, hs, cs, gates, amax, Whh, Why, dy, pooling, Gh, Dn, gX, v
     separate passes afterwards.
     """
     T = sent.shape[0]
-    H = Whh.shape[1]
+    H = WhhT.shape[0]
     H2 = 2 * H
-    GH = Whh.shape[0]
+    GH = WhhT.shape[1]
     one = dy.dtype.type(1)
     dh2 = np.int64(V_DH2)
     _pooled_grad(T, Why, dy, pooling, vecs)
@@ -290,7 +322,7 @@ def gru_backward(sent, hs, cs, gates, amax, Whh, Why, dy, pooling, Gh, Dn, gX, v
             Dn[q, i] = dan
             vecs[V_DH2, i] = dhv * z
         if k > 1:
-            matvec_add(vecs, dh2, Whh, Gh, q)  # += Whh.T @ Gh[q]
+            matTvec_rows(vecs, dh2, WhhT, Gh, q)  # += Whh.T @ Gh[q]
             for i in range(H):
                 vecs[V_DH, i] = vecs[V_DH2, i]
     zero = np.int64(0)
@@ -303,15 +335,15 @@ def gru_backward(sent, hs, cs, gates, amax, Whh, Why, dy, pooling, Gh, Dn, gX, v
 
 
 @njit(**_opts)
-def lstm_backward(sent, hs, cs, gates, amax, Whh, Why, dy, pooling, Gh, Dn, gX, vecs, mark, uniq,
+def lstm_backward(sent, hs, cs, gates, amax, WhhT, Why, dy, pooling, Gh, Dn, gX, vecs, mark, uniq,
                   stamp):
     """BPTT of one LSTM sentence, as :func:`gru_backward` (``Dn`` not used); the input and
     recurrent biases have the same gradient, summed once into ``vecs[V_DBIH]``."""
     T = sent.shape[0]
-    H = Whh.shape[1]
+    H = WhhT.shape[0]
     H2 = 2 * H
     H3 = 3 * H
-    GH = Whh.shape[0]
+    GH = WhhT.shape[1]
     one = dy.dtype.type(1)
     dh2 = np.int64(V_DH2)
     _pooled_grad(T, Why, dy, pooling, vecs)
@@ -336,7 +368,7 @@ def lstm_backward(sent, hs, cs, gates, amax, Whh, Why, dy, pooling, Gh, Dn, gX, 
             vecs[V_DC, i] = dc * fg
             vecs[V_DH2, i] = 0
         if k > 1:
-            matvec_add(vecs, dh2, Whh, Gh, q)
+            matTvec_rows(vecs, dh2, WhhT, Gh, q)
             for i in range(H):
                 vecs[V_DH, i] = vecs[V_DH2, i]
     _accumulate_inputs(sent, Gh, gX, vecs, np.int64(V_DBIH), np.int64(0), GH)
@@ -367,7 +399,8 @@ def _gated_update(T, nu, hs, pooled, Gh, dy, params, state, work, views, hp, opt
     optimizer step to every parameter; ``WhhT`` refreshed, the touched ``gX`` rows zeroed."""
     WxhT, Whh, WhhT, bih, bhh, Why, by = params
     Sx, Shh, Sih, Shb, Sy, Sby = state
-    hs_, cs_, gates, Gh_, Dn, gX, mark, vecs, acc, amax, y, p, dWhy, rows, uniq, counters = work
+    (hs_, cs_, gates, Gh_, Dn, gX, mark, vecs, acc, amax, y, p, dWhy, rows, uniq, counters,
+     ShhT) = work
     dby, dbih, dbhh, bih2, bhh2, by2, Sih2, Shb2, Sby2 = views
     O, H = Why.shape
     clip = hp[HP_CLIP]
@@ -393,7 +426,7 @@ def _gated_update(T, nu, hs, pooled, Gh, dy, params, state, work, views, hp, opt
               + _sumsq_rows(by2, dby, rows, one_row, zero, clip)
               + _sumsq_rows(bih2, dbih, rows, one_row, zero, clip)
               + _sumsq_rows(bhh2, dbhh, rows, one_row, zero, clip)
-              + _whh_fused(Whh, Shh, Gh, hs, T, acc, OPT_SGD, zero, wd, clip, one, zero, zero,
+              + _whh_fused(WhhT, ShhT, hs, Gh, T, acc, OPT_SGD, zero, wd, clip, one, zero, zero,
                            zero, one, one, True)
               + _sumsq_rows(WxhT, gX, uniq, nu, wd, clip))
         norm = np.sqrt(ss)
@@ -403,9 +436,10 @@ def _gated_update(T, nu, hs, pooled, Gh, dy, params, state, work, views, hp, opt
     update_rows(by2, dby, Sby2, rows, one_row, optimizer, hp, zero, scale, c1, c2)
     update_rows(bih2, dbih, Sih2, rows, one_row, optimizer, hp, zero, scale, c1, c2)
     update_rows(bhh2, dbhh, Shb2, rows, one_row, optimizer, hp, zero, scale, c1, c2)
-    _whh_fused(Whh, Shh, Gh, hs, T, acc, optimizer, hp[HP_LR], wd, clip, scale, hp[HP_EPS],
+    # WhhT (H, GH) is the live recurrent matrix during an epoch: row r of dWhh.T is
+    # sum_k hs[k-1, r] * Gh[k-1], the same products in the same order as row r of dWhh
+    _whh_fused(WhhT, ShhT, hs, Gh, T, acc, optimizer, hp[HP_LR], wd, clip, scale, hp[HP_EPS],
                hp[HP_BETA1], hp[HP_BETA2], c1, c2, False)
-    transpose_rect(Whh, WhhT)
     update_rows(WxhT, gX, Sx, uniq, nu, optimizer, hp, wd, scale, c1, c2)
     GH = WxhT.shape[1]
     for n in range(nu):
@@ -431,10 +465,15 @@ def _make_train_epoch(CELL, OPT, name):
         tokens, offsets, labels, order = corpus
         WxhT, Whh, WhhT, bih, bhh, Why, by = params
         Sx, Shh, Sih, Shb, Sy, Sby = state
-        hs, cs, gates, Gh, Dn, gX, mark, vecs, acc, amax, y, p, dWhy, rows, uniq, counters = work
+        (hs, cs, gates, Gh, Dn, gX, mark, vecs, acc, amax, y, p, dWhy, rows, uniq, counters,
+         ShhT) = work
         O, H = Why.shape
         GH = Whh.shape[0]
+        # the epoch trains WhhT (and its optimizer state ShhT), Whh and Shh written back at
+        # the end: no per-sample transpose (both matvecs and the update run over WhhT rows)
         transpose_rect(Whh, WhhT)
+        for k in range(Shh.shape[0]):
+            transpose_rect(Shh[k], ShhT[k])
         pooled = vecs[V_POOL, :H]
         dbih = vecs[V_DBIH:V_DBIH + 1]
         dbhh = vecs[V_DBIH:V_DBIH + 1] if LSTM else vecs[V_DBHH:V_DBHH + 1]
@@ -471,9 +510,12 @@ def _make_train_epoch(CELL, OPT, name):
             for i in range(GH):
                 vecs[V_DBIH, i] = 0
                 vecs[V_DBHH, i] = 0
-            nu = back(sent, hs, cs, gates, amax, Whh, Why, dy, pooling, Gh, Dn, gX, vecs, mark,
+            nu = back(sent, hs, cs, gates, amax, WhhT, Why, dy, pooling, Gh, Dn, gX, vecs, mark,
                       uniq, counters[1])
             _gated_update(T, nu, hs, pooled, Gh, dy, params, state, work, views, hp, OPT)
+        transpose_rect(WhhT, Whh)
+        for k in range(Shh.shape[0]):
+            transpose_rect(ShhT[k], Shh[k])
         return loss, correct
 
     train_epoch.__name__ = train_epoch.__qualname__ = name
