@@ -356,7 +356,12 @@ def make_backends(names, note):
     unavailable ones are skipped with a note."""
     objs = [NumpyCells()]
     for n in names:
-        if n == "numpy" or n not in BACKEND_CLASSES:
+        if n == "numpy":
+            continue
+        if n not in BACKEND_CLASSES:
+            if note:
+                note("cells: backend %s skipped: the cells scenario runs %s"
+                     % (n, ", ".join(BACKENDS)))
             continue
         be = BACKEND_CLASSES[n]()
         ok, why = be.available()

@@ -11,23 +11,27 @@ Arguments are grouped in tuples (one numba type per tuple, so one compilation pe
 =========  ==================================================================================
 corpus     ``(tokens (N,) int32, offsets (n+1,) int64, labels (n,) int64, order (m,) int64)``
 params     ``(WxhT (V, GH), Whh (GH, H), WhhT (H, GH), bih (GH,), bhh (GH,), Why (O, H),
-           by (O,))``; ``WhhT`` is a transposed copy of ``Whh`` (both matvecs run over
-           contiguous rows); the epoch refreshes it from ``Whh`` on entry and keeps it equal
+           by (O,))``; ``WhhT`` is a transposed copy of ``Whh``.  An epoch copies ``Whh`` (and
+           its optimizer state) into ``WhhT`` (and ``ShhT``) on entry, trains ``WhhT`` -- the
+           forward matvec as axpys over its rows, ``Whh.T @ g`` as row dots (float64), the
+           fused update row by row -- and writes ``Whh`` and ``Shh`` back on exit; in float32
+           ``Whh`` is also refreshed per sample for the backward's axpys (see ``_dh_add``)
 state      ``(Sx, Shh, Sih, Shb, Sy, Sby)``: optimizer states of ``WxhT, Whh, bih, bhh, Why,
            by``, each ``(slots, *param.shape)`` (0 slots SGD, 1 Adagrad, 2 Adam)
 work       ``(hs (Tmax+1, H), cs (Tmax+1, H), gates (Tmax, NQ*H), Gh (Tmax, GH), Dn (Tmax, H),
-           gX (V, GH) zeros, mark (V,) int64, vecs (N_VECS, GH), acc (rnn.V_ACC+4, H),
+           gX (V, GH) zeros, mark (V,) int64, vecs (N_VECS, GH), acc (rnn.V_ACC+4, GH),
            amax (H,) int64,
            y (O,), p (O,), dWhy (O, H), rows = arange(max(GH, O)) int64, uniq (Tmax,) int64,
-           counters (2,) int64)`` with ``NQ = 4`` (GRU: r, z, n, u_n) or 5 (LSTM: i, f, g, o,
+           counters (2,) int64, ShhT (slots, H, GH))`` with ``NQ = 4`` (GRU: r, z, n, u_n) or 5 (LSTM: i, f, g, o,
            tanh c)
 hp         the hyperparameter array of :data:`fastrnn.kernels.rnn.HP_FIELDS`, model dtype
 =========  ==================================================================================
 
 ``hs[t]`` / ``cs[t]`` are the hidden / cell states after word ``t`` (``hs[0] = cs[0] = 0``);
 ``Gh[t-1]`` is the gradient of the loss with respect to ``u_t = Whh @ h_{t-1} + bhh``, from
-which the ``Whh`` update is fused row by row (:func:`fastrnn.kernels.rnn._whh_fused`: the
-``(GH, H)`` gradient never exists).  The input gradient exists only in the rows ``gX[w]`` of the
+which the ``WhhT`` update is fused row by row (:func:`fastrnn.kernels.rnn._whh_fused` with
+``(C, Vv) = (hs, Gh)``: row r of ``dWhh.T``, the same products in the same order as row r of
+``dWhh``; the gradient matrix never exists).  The input gradient exists only in the rows ``gX[w]`` of the
 sentence's words, marked by ``mark``/``uniq``, updated lazily with their optimizer state and
 zeroed again.
 
