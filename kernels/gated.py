@@ -22,8 +22,8 @@ work       ``(hs (Tmax+1, H), cs (Tmax+1, H), gates (Tmax, NQ*H), Gh (Tmax, GH),
            gX (V, GH) zeros, mark (V,) int64, vecs (N_VECS, GH), acc (rnn.V_ACC+4, GH),
            amax (H,) int64,
            y (O,), p (O,), dWhy (O, H), rows = arange(max(GH, O)) int64, uniq (Tmax,) int64,
-           counters (2,) int64, ShhT (slots, H, GH))`` with ``NQ = 4`` (GRU: r, z, n, u_n) or 5 (LSTM: i, f, g, o,
-           tanh c)
+           counters (2,) int64, ShhT (slots, H, GH))`` with ``NQ = 4`` (GRU: r, z, n, u_n)
+           or 5 (LSTM: i, f, g, o, tanh c)
 hp         the hyperparameter array of :data:`fastrnn.kernels.rnn.HP_FIELDS`, model dtype
 =========  ==================================================================================
 
@@ -31,9 +31,9 @@ hp         the hyperparameter array of :data:`fastrnn.kernels.rnn.HP_FIELDS`, mo
 ``Gh[t-1]`` is the gradient of the loss with respect to ``u_t = Whh @ h_{t-1} + bhh``, from
 which the ``WhhT`` update is fused row by row (:func:`fastrnn.kernels.rnn._whh_fused` with
 ``(C, Vv) = (hs, Gh)``: row r of ``dWhh.T``, the same products in the same order as row r of
-``dWhh``; the gradient matrix never exists).  The input gradient exists only in the rows ``gX[w]`` of the
-sentence's words, marked by ``mark``/``uniq``, updated lazily with their optimizer state and
-zeroed again.
+``dWhh``; the gradient matrix never exists).  The input gradient exists only in the rows
+``gX[w]`` of the sentence's words, marked by ``mark``/``uniq``, updated lazily with their
+optimizer state and zeroed again.
 
 Entry points, one per (cell, optimizer) so a program compiles only what it uses:
 ``train_epoch_{gru,lstm}_{sgd,adagrad,adam}(corpus, params, state, work, hp, pooling)`` ->
@@ -301,8 +301,8 @@ def _dh_add(vecs, dh2, Whh, WhhT, Gh, q):
 
 
 @njit(**_opts)
-def gru_backward(sent, hs, cs, gates, amax, Whh, WhhT, Why, dy, pooling, Gh, Dn, gX, vecs, mark, uniq,
-                 stamp):
+def gru_backward(sent, hs, cs, gates, amax, Whh, WhhT, Why, dy, pooling, Gh, Dn, gX, vecs,
+                 mark, uniq, stamp):
     """BPTT of one GRU sentence: fills ``Gh[0..T-1]`` (d loss / d u_t) and ``Dn[0..T-1]`` (the
     n gate's input gradient, ``Gh``'s n block divided by r), adds the input rows to ``gX``
     (marking them in ``uniq``) and sums the bias gradients into ``vecs[V_DBIH]`` and
@@ -352,8 +352,8 @@ def gru_backward(sent, hs, cs, gates, amax, Whh, WhhT, Why, dy, pooling, Gh, Dn,
 
 
 @njit(**_opts)
-def lstm_backward(sent, hs, cs, gates, amax, Whh, WhhT, Why, dy, pooling, Gh, Dn, gX, vecs, mark, uniq,
-                  stamp):
+def lstm_backward(sent, hs, cs, gates, amax, Whh, WhhT, Why, dy, pooling, Gh, Dn, gX, vecs,
+                  mark, uniq, stamp):
     """BPTT of one LSTM sentence, as :func:`gru_backward` (``Dn`` not used); the input and
     recurrent biases have the same gradient, summed once into ``vecs[V_DBIH]``."""
     T = sent.shape[0]
@@ -529,8 +529,8 @@ def _make_train_epoch(CELL, OPT, name):
             for i in range(GH):
                 vecs[V_DBIH, i] = 0
                 vecs[V_DBHH, i] = 0
-            nu = back(sent, hs, cs, gates, amax, Whh, WhhT, Why, dy, pooling, Gh, Dn, gX, vecs, mark,
-                      uniq, counters[1])
+            nu = back(sent, hs, cs, gates, amax, Whh, WhhT, Why, dy, pooling, Gh, Dn, gX, vecs,
+                      mark, uniq, counters[1])
             _gated_update(T, nu, hs, pooled, Gh, dy, params, state, work, views, hp, OPT)
         transpose_rect(WhhT, Whh)
         for k in range(Shh.shape[0]):
