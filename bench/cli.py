@@ -295,8 +295,9 @@ def run(scenarios, backend_names, reference, dtypes, values, hidden, vocab, leng
         result.seconds = time.perf_counter() - t0
     result.notes.extend(notes)
     report.print_run(result, console)
-    console.print("[dim]%d cells%s in %.1f s[/]" % (len(cells), " and the real scenario"
-                                                   if do_real else "", time.perf_counter() - t0))
+    console.print("[dim]%d cells%s%s in %.1f s[/]" % (len(cells), " and the real scenario"
+                                                     if do_real else "", " and the cells scenario"
+                                                     if do_cells else "", time.perf_counter() - t0))
     if json_path:
         R.write_json(result, json_path)
     if csv_path:

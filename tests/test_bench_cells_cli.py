@@ -45,7 +45,7 @@ def test_quick_run_rows_per_cell(tmp_path, no_torch):
             assert r["median_us"] > 0 and r["rel_err"] <= R.TOL["float64"]
             assert r["precheck_rel_err"] is not None
             assert r["precheck_rel_err"] <= R.TOL["float64"] or r["backend"] == "numpy"
-            assert r["value"] == "%s H=8" % cell
+            assert r["value"] == "%s H=8" % cell and r["clock"] == "cpu"
     numba = [r for r in rows if r["backend"] == "numba"]
     assert all(r["speedup"] > 0 for r in numba)
     assert d["notes"] and any("torch rows skipped" in n for n in d["notes"])
@@ -61,12 +61,12 @@ def test_disagreeing_weights_are_not_timed(tmp_path, monkeypatch, no_torch):
         st["trainer"].params.Whh[...] += 1e-3 * (st["trainer"].params.Whh - before)
     monkeypatch.setattr(C.NumbaCells, "run", faulty)
     timed = []
-    real_time = R.time_backend
+    real_time = C.time_backend_cpu
 
     def spy(be, *a, **k):
         timed.append(be.name)
         return real_time(be, *a, **k)
-    monkeypatch.setattr(R, "time_backend", spy)
+    monkeypatch.setattr(C, "time_backend_cpu", spy)
     js = tmp_path / "cells.json"
     res = invoke(*QUICK, "-b", "numba", "--json", str(js))
     assert res.exit_code == 1
