@@ -27,6 +27,11 @@ from the initial weights and its weight changes are compared with the numpy refe
 run's final weights are checked the same way).  Rows are the runner's rows plus ``cell``,
 ``length``, ``clock`` (``"cpu"``), ``precheck_rel_err`` and, for numba, ``vs_torch`` (torch
 µs / numba µs).
+
+Measured (defaults, 2-core AMD EPYC shared at load ~5, torch 2.13 CPU): numba 47-152x torch
+eager for every cell and dtype (bar 10x); vs the numpy reference, float64: 34-37x at H = 32,
+16-19x at H = 64 (the reference's BLAS matvecs amortise better at H = 64; the tanh cell too);
+all weights within 1e-13 (f64) / 4e-5 (f32) of the reference's.
 """
 
 import numpy as np
