@@ -163,7 +163,10 @@ def run(scenarios, backend_names, reference, dtypes, values, hidden, vocab, leng
         threads, fit, quick, compile_times):
     """Time SCENARIOS (default: tutorial) on every backend and print a table.
 
-    Scenarios: tutorial, hidden, length, vocab, infer, threads, models (M tutorial-sized models
+    Scenarios: tutorial, hidden, length, vocab, infer, threads, cells (tanh, GRU and LSTM
+    per-sample SGD: numba vs the numpy reference vs torch eager nn.RNN/GRU/LSTM, H in --values
+    or --hidden, default 32,64; torch by default when installed; rows carry a cell field),
+    models (M tutorial-sized models
     per batch-kernel call, swept over M, on --threads; numba only, checked against the
     single-model kernel), real (fastrnn.Model per recipe
     on --data DIR or the built-in corpus: test accuracy over --seeds, epochs, s/epoch and fit
@@ -187,7 +190,8 @@ def run(scenarios, backend_names, reference, dtypes, values, hidden, vocab, leng
         err.print("note: " + escape(msg))
 
     from . import real
-    known = list(S.SCENARIOS) + (["real"] if real.available() else []) + ["firstcall"]
+    known = (list(S.SCENARIOS) + ["cells"] + (["real"] if real.available() else [])
+             + ["firstcall"])
     scenarios = list(scenarios) or ["tutorial"]
     for name in scenarios:
         if name not in known:
@@ -195,7 +199,8 @@ def run(scenarios, backend_names, reference, dtypes, values, hidden, vocab, leng
                                      % (name, ", ".join(known)), param_hint="SCENARIO")
     do_real = "real" in scenarios
     do_first = "firstcall" in scenarios
-    scenarios = [s for s in scenarios if s not in ("real", "firstcall")]
+    do_cells = "cells" in scenarios
+    scenarios = [s for s in scenarios if s not in ("real", "firstcall", "cells")]
     if data_dir is not None and not do_real:
         raise click.BadParameter("--data is for the 'real' scenario", param_hint="--data")
     if threads is not None:
@@ -288,13 +293,23 @@ def run(scenarios, backend_names, reference, dtypes, values, hidden, vocab, leng
     if do_first:
         result.results.extend(first_rows)
         result.seconds = time.perf_counter() - t0
+    if do_cells:
+        from . import cells as C
+        cell_names = (C.BACKENDS if click.get_current_context().get_parameter_source(
+            "backend_names").name == "DEFAULT" else _split(backend_names))
+        result.results.extend(C.run_cells(
+            dts, cell_names, repeats=repeats or (3 if quick else 5), note=note, quick=quick,
+            hidden=hidden, values=values, samples=samples, length=length, vocab=vocab,
+            epochs=epochs, seed=seed))
+        result.seconds = time.perf_counter() - t0
     if real_out is not None:
         result.results.extend(real_out[0])
         result.real = real_out[1]
         result.seconds = time.perf_counter() - t0
     result.notes.extend(notes)
     report.print_run(result, console)
-    extra = [n for n, on in (("real", do_real), ("firstcall", do_first)) if on]
+    extra = [n for n, on in (("real", do_real), ("firstcall", do_first), ("cells", do_cells))
+             if on]
     console.print("[dim]%d cells%s in %.1f s[/]" % (len(cells), "".join(
         " and the %s scenario" % n for n in extra), time.perf_counter() - t0))
     if json_path:
