@@ -285,7 +285,7 @@ def matvec_rows(out, q, M, x, r):
     nb = n // 4
     for b in range(nb):
         i = 4 * b
-        s0 = M[i, 0] * 0
+        s0 = M.dtype.type(0)  # not M[i, 0] * 0: float32 * int is float64 in numba
         s1 = s0
         s2 = s0
         s3 = s0
@@ -300,7 +300,7 @@ def matvec_rows(out, q, M, x, r):
         out[q, i + 2] = s2
         out[q, i + 3] = s3
     for i in range(4 * nb, n):
-        s = M[i, 0] * 0
+        s = M.dtype.type(0)
         for j in range(m):
             s += M[i, j] * x[r, j]
         out[q, i] = s
@@ -844,13 +844,17 @@ def _apply_update_v(tokens, hs, pooled, G, dy, WxhT, Whh, WhhT, Why, bh, by,
     one_row = by2.shape[0]  # 1, not a literal (a literal argument compiles the callee again)
 
     scale = one
+    # sumsq as a runtime flag and the optimizer as given: the norm pass and the update share one
+    # compilation of _whh_fused (literal True/False and OPT_SGD compiled it twice, ~1.8 s cold)
+    sumsq = np.int64(1)
+    update = np.int64(0)
     if clip_norm > 0:
         ss = (_sumsq_rows(Why, dWhy, rows, O, wd, clip) + _sumsq_rows(by2, dby, rows, one_row, zero, clip)
               + _sumsq_rows(bh2, dbh, rows, one_row, zero, clip)
-              + (_whh_fused(WhhT, Shh, hs, G, T, vecs, OPT_SGD, zero, wd, clip, one, zero, zero,
-                            zero, one, one, True) if whh_mode == WHH_ONLY_T
-                 else _whh_fused(Whh, Shh, G, hs, T, vecs, OPT_SGD, zero, wd, clip, one, zero,
-                                 zero, zero, one, one, True))
+              + (_whh_fused(WhhT, Shh, hs, G, T, vecs, optimizer, zero, wd, clip, one, zero,
+                            zero, zero, one, one, sumsq) if whh_mode == WHH_ONLY_T
+                 else _whh_fused(Whh, Shh, G, hs, T, vecs, optimizer, zero, wd, clip, one, zero,
+                                 zero, zero, one, one, sumsq))
               + _sumsq_rows(WxhT, gX, uniq, nu, wd, clip))
         norm = np.sqrt(ss)
         if norm > clip_norm:
@@ -865,13 +869,13 @@ def _apply_update_v(tokens, hs, pooled, G, dy, WxhT, Whh, WhhT, Why, bh, by,
     b2 = hp[HP_BETA2]
     if whh_mode == WHH_ONLY_T:
         _whh_fused(WhhT, Shh, hs, G, T, vecs, optimizer, lr, wd, clip, scale, eps, b1, b2, c1, c2,
-                   False)
+                   update)
     else:
         _whh_fused(Whh, Shh, G, hs, T, vecs, optimizer, lr, wd, clip, scale, eps, b1, b2, c1, c2,
-                   False)
+                   update)
         if optimizer == OPT_SGD:  # a second fused pass is cheaper than a transpose
             _whh_fused(WhhT, Shh, hs, G, T, vecs, optimizer, lr, wd, clip, scale, eps, b1, b2,
-                       c1, c2, False)
+                       c1, c2, update)
         else:  # the optimizer's own arithmetic once (sqrt, divide), then a copy: cheaper
             _transpose(Whh, WhhT)
     update_rows(WxhT, gX, Sx, uniq, nu, optimizer, hp, wd, scale, c1, c2)
