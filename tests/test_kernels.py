@@ -303,7 +303,7 @@ def test_aligned_buffers():
 
 @pytest.mark.parametrize("threads", [1, 2])
 def test_parallel_predict_equals_serial_bitwise(threads):
-    """Batches from SERIAL_PREDICT_BELOW sentences up run the prange kernel: same bits."""
+    """Batches from SERIAL_PREDICT_BELOW sentences up run ranges on the thread pool: same bits."""
     import numba
     n = E.SERIAL_PREDICT_BELOW + 57
     tokens, offsets, _ = make_corpus(n=n, V=20, max_len=12, O=3, seed=9)
