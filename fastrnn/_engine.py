@@ -13,6 +13,7 @@ import numpy as np
 
 from . import kernels as K
 from .kernels import dropin as _dropin
+from .kernels import ngram as _ngram
 from ._validation import check_choice, check_dtype
 
 #: Mode strings indexed by kernel code (built from the kernel constants in ``kernels.rnn``).
@@ -128,7 +129,7 @@ class Params:
     def all_finite(self):
         """No NaN or infinity in any parameter (one branch-free kernel pass)."""
         return (_dropin.all_finite(self.Whh, self.WxhT, self.Why, self.bh, self.by)
-                and (self.U.shape[0] == 0 or bool(np.isfinite(self.U).all())))
+                and _ngram.all_finite(self.U))
 
 
 class TrainingDiverged(FloatingPointError):

@@ -882,6 +882,7 @@ def _make_train_epoch(OPT, name):
             s = order[n]
             sent = tokens[offsets[s]:offsets[s + 1]]
             T = sent.shape[0]
+            _ngram.prefetch(ngrams, order, n + 1)  # the next sentence's table rows
             forward(sent, WxhT, WhhT, bh, Why, by, pooling, hs, pooled, amax, y)
             _ngram.add_logits(ngrams, s, y)
             c = labels[s]

@@ -413,7 +413,9 @@ def test_kernel_args_follow_the_bundle_table():
     named = {"tokens": tokens, "offsets": offsets, "labels": labels, "order": order,
              "counters": tr.counters, "gradient": 1, "pooling": 2, "optimizer": 2,
              **{n: getattr(P, n) for n in ("WxhT", "Whh", "WhhT", "Why", "bh", "by")},
-             **dict(zip(("Sx", "Shh", "Sy", "Sbh", "Sby"), tr.state))}
+             **dict(zip(("Sx", "Shh", "Sy", "Sbh", "Sby"), tr.state)),
+             **dict(zip(("U", "grams", "gram_counts", "gram_offsets", "gram_totals"),
+                        (P.U,) + E.check_grams(None, P, offsets)))}
     for (bundle, fields), value in zip(K.EPOCH_BUNDLES, args):
         if fields is None:
             assert value is tr.hp, bundle
