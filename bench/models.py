@@ -1,9 +1,11 @@
-"""The ``models`` scenario: M tutorial-sized models trained together, one batch-kernel call per
-epoch (``kernels.many.train_epoch_many`` through ``fastrnn.many._Group``), swept over M.
+"""The ``models`` scenario: M tutorial-sized models trained at once the way ``train_many``
+trains them (a thread pool, one model per task, each model's epochs all on one thread, each
+epoch one call of the single-model nogil kernel), swept over M.
 
-Question: how many model-samples per second does the batch kernel deliver for M models, on 1
-thread and on all cores, and what does one model cost in it compared with the single-model
-whole-epoch kernel (``fastrnn._engine.Trainer.epoch``) measured in the same run?
+Question: how many model-samples per second does ``train_many``'s engine deliver for M models,
+on 1 thread and on all cores, and what does one model cost in it compared with the
+single-model whole-epoch kernel (``fastrnn.lowlevel.Trainer.epoch``) called from one thread in
+the same run?
 
 Workload per cell: one tutorial-sized corpus (58 sentences of ~4.3 words, V = 18, 2 classes,
 from the cell's seed) shared by M models, H = 64, the runner's recipe (SGD 0.02, clip 1, exact
@@ -16,18 +18,18 @@ each restarting from the initial weights (reset untimed; timed with ``time.perf_
 garbage collector off):
 
 ``single``
-    ``Trainer.epoch`` once per model and epoch, from Python (M x epochs kernel calls; the
-    kernel is single-threaded).  This is also the reference of the agreement check.
+    ``Trainer.epoch`` once per model and epoch, from the calling thread (M x epochs kernel
+    calls).  This is also the reference of the agreement check.
 ``batch`` (one row per thread count of ``--threads``, default 1 and all cores)
-    ``_Group.epoch``: one ``train_epoch_many`` call per epoch for all M models, with
-    ``numba.set_num_threads(t)`` (the previous count is restored afterwards).
+    ``train_many``'s engine: a ``concurrent.futures.ThreadPoolExecutor`` of ``t`` threads,
+    one task per model running all of that model's epochs (the kernel releases the GIL).
 
 Agreement: after every timed repeat of a batch variant, each of its M models' weight changes
 are compared with the same model's after ``single`` (:data:`TOL`: float64 1e-12, float32 1e-6,
-relative to the largest change; ``bitwise`` records exact equality, which is what the kernel
-guarantees).  ``single`` itself is checked on model 0 against the numpy reference
-(``fastrnn.reference``, lean) with the runner's tolerance.  A variant that disagrees or raises
-is a FAIL row without a time.
+relative to the largest change; ``bitwise`` records exact equality, which the engine
+guarantees: the same kernel on the same data).  ``single`` itself is checked on model 0
+against the numpy reference (``fastrnn.reference``, lean) with the runner's tolerance.  A
+variant that disagrees or raises is a FAIL row without a time.
 
 Figures per row: wall seconds per epoch (all M models), µs per sample per model
 (``median_us``: median over repeats of time / (M x n x epochs)), model-samples/s,
@@ -44,13 +46,14 @@ import gc
 import math
 import time
 import tracemalloc
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from . import backends as B
 from . import scenarios as S
 
-#: batch vs single-model kernel, relative to the largest weight change (the kernel promises
+#: batch vs single-model kernel, relative to the largest weight change (the engine promises
 #: bitwise equality; these leave room for nothing but a last-bit difference)
 TOL = {"float64": 1e-12, "float32": 1e-6}
 FIT_M = 64
@@ -62,8 +65,8 @@ FIT_RECIPE = dict(hidden_size=S.BASE["H"], pooling="last", optimizer="sgd", lear
 
 
 def all_threads():
-    import numba
-    return int(numba.config.NUMBA_NUM_THREADS)
+    from fastrnn.lowlevel import available_cores
+    return available_cores()
 
 
 def default_threads():
@@ -71,7 +74,7 @@ def default_threads():
 
 
 class _Run:
-    """What ``fastrnn.many._Group`` reads of a model's run: the corpus and ``next_order``."""
+    """One model's corpus and its per-epoch orders (``next_order``)."""
 
     def __init__(self, data, orders):
         self.tokens, self.offsets, self.labels = data.tokens, data.offsets, data.labels
@@ -86,7 +89,7 @@ class _Run:
 
 def model_inits(cell, data, M):
     """Initial float64 weights (``PARAM_NAMES`` order) and per-epoch orders of models 0..M-1."""
-    from fastrnn._engine import init_weights
+    from fastrnn.lowlevel import init_weights
     inits, orders = [], []
     for m in range(M):
         rng = np.random.default_rng((cell.seed, m))
@@ -98,18 +101,13 @@ def model_inits(cell, data, M):
 
 
 class Models:
-    """M trainers (``fastrnn._engine.Trainer``) and their runs; ``reset`` restores the start."""
+    """M trainers (``fastrnn.lowlevel.Trainer``) and their runs; ``reset`` restores the start."""
 
     def __init__(self, cell, data, inits, orders):
-        from fastrnn import _engine as E
+        from fastrnn import lowlevel as E
         self.inits = inits
         self.runs = [_Run(data, o) for o in orders]
-        self.trainers = []
-        longest = int(np.diff(data.offsets).max())
-        for w in inits:
-            t = E.Trainer(E.Params(*w, dtype=cell.dtype), **B.RECIPE)
-            t._grow(longest)
-            self.trainers.append(t)
+        self.trainers = [E.Trainer(E.Params(*w, dtype=cell.dtype), **B.RECIPE) for w in inits]
 
     def reset(self):
         for t, w, r in zip(self.trainers, self.inits, self.runs):
@@ -151,25 +149,31 @@ class Single:
 
 
 class Batch:
-    """``fastrnn.many._Group.epoch``: one ``train_epoch_many`` call per epoch, ``threads``."""
+    """``train_many``'s engine: ``threads`` pool threads, one task per model, each task all of
+    its model's epochs."""
     name = "batch"
 
-    def __init__(self, models, epochs, threads, group=None):
-        from fastrnn.many import _Group
+    def __init__(self, models, epochs, threads):
         self.models, self.epochs, self.threads = models, epochs, threads
-        self.group = group if group is not None else _Group(models.runs, models.trainers)
-        self.active = list(range(len(models.trainers)))
 
     def warm(self):
         self.prepare()
-        self.group.epoch(self.active[:1])
+        with ThreadPoolExecutor(self.threads) as pool:
+            pool.submit(self._one, 0, 1).result()
 
     def prepare(self):
         self.models.reset()
 
+    def _one(self, m, epochs):
+        r, t = self.models.runs[m], self.models.trainers[m]
+        for e in range(epochs):
+            t.epoch(r.tokens, r.offsets, r.labels, r.orders[e])
+
     def run(self):
-        for _ in range(self.epochs):
-            self.group.epoch(self.active)
+        with ThreadPoolExecutor(self.threads) as pool:
+            for f in [pool.submit(self._one, m, self.epochs)
+                      for m in range(len(self.models.trainers))]:
+                f.result()
 
 
 def _changes_error(got, ref, init):
@@ -193,7 +197,6 @@ def _changes_error(got, ref, init):
 def _numpy_check(cell, data, models):
     """Relative error of model 0 after ``single`` against the lean numpy reference."""
     from fastrnn import reference as R
-    from .runner import rel_error
     dt = np.dtype(cell.dtype)
     w = [a.astype(dt) for a in models.inits[0]]
     P = dict(zip(R.PARAM_NAMES, w))
@@ -205,7 +208,7 @@ def _numpy_check(cell, data, models):
                                    **B.RECIPE)
     ref = {k: P[r].astype(np.float64) for k, r in zip(B.PARAM_NAMES, R.PARAM_NAMES)}
     got = {k: v.astype(np.float64) for k, v in models.weights(0).items()}
-    return rel_error(got, ref, dict(zip(B.PARAM_NAMES, models.inits[0])))
+    return S.rel_error(got, ref, dict(zip(B.PARAM_NAMES, models.inits[0])))
 
 
 def _row(cell, name, threads, times, M, flops, peak, status, message="", rel=None, tol=None,
@@ -222,8 +225,7 @@ def _row(cell, name, threads, times, M, flops, peak, status, message="", rel=Non
            "peak_traced_bytes": traced, "bytes_per_model": traced and traced // M,
            "message": message, "warm_s": warm_s}
     if status == "ok" and times:
-        from .runner import timing_stats  # runner imports this module lazily
-        row.update(timing_stats(times, samples, flops),
+        row.update(S.timing_stats(times, samples, flops),
                    s_per_epoch=float(np.median(times)) / cell.epochs)
         if peak:
             row["pct_peak"] = 100.0 * row["gflops"] / (peak * threads)
@@ -251,15 +253,9 @@ def run_cell(cell, settings, machine, data=None):
         tracemalloc.stop()
         bat_models = Models(cell, data, inits, orders)
         single = Single(ref_models, cell.epochs)
-        group = None
-        variants = [single]
-        for t in threads:
-            b = Batch(bat_models, cell.epochs, t, group)
-            group = b.group
-            variants.append(b)
+        variants = [single] + [Batch(bat_models, cell.epochs, t) for t in threads]
         keys = [(v.name, v.threads) for v in variants]
         for v, k in zip(variants, keys):
-            numba.set_num_threads(v.threads)
             t0 = time.perf_counter()
             v.warm()
             warm[k] = time.perf_counter() - t0
@@ -268,7 +264,6 @@ def run_cell(cell, settings, machine, data=None):
             for v, k in zip(variants, keys):
                 if k in fail:
                     continue
-                numba.set_num_threads(v.threads)
                 v.prepare()
                 gc.collect()
                 gc.disable()
@@ -333,8 +328,7 @@ def run_cell(cell, settings, machine, data=None):
 
 
 def settings_tol(cell):
-    from .runner import TOL as RT
-    return RT[cell.dtype]
+    return S.TOL[cell.dtype]
 
 
 # --------------------------------------------------------------------------------------------
@@ -351,7 +345,6 @@ def fit_comparison(settings, M=FIT_M, epochs=FIT_EPOCHS, seed=0, threads=None):
     """Rows ``Model.fit xM`` (sequential) and ``train_many`` (``threads``, default all) for M
     models of the tutorial's size, ``epochs`` epochs each, seeds 0..M-1 (float64)."""
     from fastrnn import Model, train_many
-    from fastrnn import _engine as E
     threads = threads or all_threads()
     cell = S.Cell("models", "fit", M, "float64", "many", S.BASE["n"], S.BASE["V"], S.BASE["H"],
                   S.BASE["O"], epochs=epochs, seed=seed)
@@ -385,7 +378,7 @@ def fit_comparison(settings, M=FIT_M, epochs=FIT_EPOCHS, seed=0, threads=None):
         return [_row(cell, n, t, [], M, flops, None, "FAIL", msg) for n, t, _ in names]
     a, b = out[names[0][0]], out[names[1][0]]
     same = all(np.array_equal(getattr(x.params_, k), getattr(y.params_, k))
-               for x, y in zip(a, b) for k in E.Params.names)
+               for x, y in zip(a, b) for k in x.params_.names)
     rows = [_row(cell, names[0][0], 1, times[names[0][0]], M, flops, None, "ok", rel=0.0,
                  tol=0.0, bitwise=True)]
     if same:
@@ -398,3 +391,34 @@ def fit_comparison(settings, M=FIT_M, epochs=FIT_EPOCHS, seed=0, threads=None):
                          bitwise=False))
     rows[0]["cost_vs_single"] = 1.0
     return rows
+
+
+def early_stopping_comparison(texts, labels, M=16, threads=2, repeats=3):
+    """Issue 13's warm bar: ``train_many`` of ``M`` default models (early stopping on, seeds
+    0..M-1) on ``threads`` threads against ``M`` sequential ``Model.fit`` calls, interleaved
+    over ``repeats`` (after one untimed warm call each).  Returns a dict: the times, their
+    ratio of medians, the epochs trained and whether every model is bit-identical.
+
+        from fastrnn.bench.models import early_stopping_comparison
+        from fastrnn.datasets import load_tsv
+        early_stopping_comparison(*load_tsv("data/tutorial/train.tsv"))
+    """
+    from fastrnn import Model, train_many
+    configs = [dict(seed=s, progress=False) for s in range(M)]
+    Model(**configs[0]).fit(texts, labels)
+    train_many((texts, labels), configs[:threads], threads=threads)
+    seq_s, many_s = [], []
+    for _ in range(repeats):
+        gc.collect()
+        t0 = time.perf_counter()
+        seq = [Model(**c).fit(texts, labels) for c in configs]
+        seq_s.append(time.perf_counter() - t0)
+        gc.collect()
+        t0 = time.perf_counter()
+        many = train_many((texts, labels), configs, threads=threads).models
+        many_s.append(time.perf_counter() - t0)
+    same = all(np.array_equal(getattr(a.params_, n), getattr(b.params_, n))
+               for a, b in zip(seq, many) for n in a.params_.names)
+    return {"M": M, "threads": threads, "n": len(texts), "sequential_s": seq_s,
+            "train_many_s": many_s, "ratio": float(np.median(seq_s) / np.median(many_s)),
+            "epochs": [m.n_epochs_ for m in seq], "bitwise": same}

@@ -169,11 +169,11 @@ def model_variants(dtypes, backends, epochs=None, hidden=None, quick=False):
 
 def _n_trained(kw, y):
     """Sentences the fit trains on (early stopping holds out its validation split)."""
-    from fastrnn.model import _stratified_split
+    from fastrnn.lowlevel import stratified_split
     if not kw.get("early_stopping", True):
         return len(y)
     yi = np.unique(y, return_inverse=True)[1].reshape(-1)
-    tr, _ = _stratified_split(yi, kw.get("validation_fraction", 0.1), np.random.default_rng(0))
+    tr, _ = stratified_split(yi, kw.get("validation_fraction", 0.1), np.random.default_rng(0))
     return len(tr)
 
 
@@ -230,34 +230,45 @@ def run_models(data, xtr, ytr, xte, yte, variants, seeds, progress=None):
 # --------------------------------------------------------------------------------------------
 # kernel: per-token cost of one epoch, recipe against recipe, numba against numpy
 # --------------------------------------------------------------------------------------------
+class _Fitted:
+    """What a kernel row reads of one prepared model: sizes, and the epoch times of a fit."""
+
+    def __init__(self, kw, xtr, ytr):
+        self.kw = dict(kw, early_stopping=False, seed=0, progress=False)
+        self.xtr, self.ytr = xtr, ytr
+
+    def fit(self, epochs):
+        """Train ``epochs`` epochs from scratch; keeps each epoch's kernel seconds
+        (``history_[i]["epoch_s"]``: the training pass alone, no validation)."""
+        from fastrnn import Model
+        m = Model(**dict(self.kw, epochs=epochs)).fit(self.xtr, self.ytr)
+        self.tokens, offsets = m.vocabulary_.encode(self.xtr)
+        self.labels = offsets[1:]  # one entry per sentence
+        self.shape = m.params_.shape
+        return [h["epoch_s"] for h in m.history_]
+
+
 def _prepared(kw, xtr, ytr):
-    from fastrnn import Model
-    m = Model(**dict(kw, early_stopping=False, seed=0, progress=False))
-    run = m._prepare_fit(xtr, ytr)
-    return run, m._trainer(run.params, run.settings)
+    return _Fitted(kw, xtr, ytr)
 
 
 def _time_epochs(jobs, repeats):
-    """Interleaved: one untimed epoch each, then ``repeats`` rounds of one epoch each."""
-    times = [[] for _ in jobs]
-    for run, epoch in jobs:
-        epoch(run.tokens, run.offsets, run.labels, run.next_order())
-    for _ in range(repeats):
-        for j, (run, epoch) in enumerate(jobs):
-            order = run.next_order()
-            t0 = time.perf_counter()
-            epoch(run.tokens, run.offsets, run.labels, order)
-            times[j].append(time.perf_counter() - t0)
-    return times
+    """Per job, one fit of ``1 + repeats`` epochs: the first epoch (compile, first call) is
+    dropped, the next ``repeats`` are each timed alone by ``Model.fit``
+    (``history_[i]["epoch_s"]``)."""
+    return [job.fit(1 + repeats)[1:] if repeats else [] for job in jobs]
 
 
 def _kernel_row(data, label, recipe, kw, backend, times, run, n_test):
     dt = str(np.dtype(kw["dtype"]))
     row = _base_row("kernel", label, recipe, dt, backend, data, len(run.labels), n_test)
+    if not times:
+        row.update(status="FAIL", message="not timed (0 repeats)")
+        return row
     ntok = int(len(run.tokens))
     med = statistics.median(times)
     q = np.percentile(times, [25, 75]) if len(times) > 1 else (med, med)
-    V, H, O = run.params.shape
+    V, H, O = run.shape
     row.update(V=int(V), H=int(H), O=int(O), epochs=1, repeats=len(times), tokens=ntok,
                samples_timed=len(times) * len(run.labels), s_per_epoch=med,
                us_per_token=med / ntok * 1e6, median_us=med / len(run.labels) * 1e6,
@@ -283,7 +294,7 @@ def run_kernels(data, xtr, ytr, n_test, repeats=5, numpy=True, numpy_repeats=1,
         times = _time_epochs(jobs, repeats)
         for (r, kw), job, t in zip(kws, jobs, times):
             rows.append(_kernel_row(data, "%s H=%d" % (r, H), r, kw, "numba-kernel", t,
-                                    job[0], n_test))
+                                    job, n_test))
     if numpy:
         if progress:
             progress(0, "real kernel numpy")
@@ -293,9 +304,9 @@ def run_kernels(data, xtr, ytr, n_test, repeats=5, numpy=True, numpy_repeats=1,
         tn = _time_epochs(jobs[:1], repeats)[0]
         tp = _time_epochs(jobs[1:], numpy_repeats)[0] if numpy_repeats else []
         rows.append(_kernel_row(data, "default H=32", "default", kws[0], "numba-kernel", tn,
-                                jobs[0][0], n_test))
+                                jobs[0], n_test))
         rows.append(_kernel_row(data, "default H=32", "default", kws[1], "numpy-kernel", tp,
-                                jobs[1][0], n_test))
+                                jobs[1], n_test))
     return rows
 
 

@@ -36,17 +36,19 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import backends as B
+from . import models
 from . import scenarios as S
+from .scenarios import TOL, rel_error, timing_stats  # noqa: F401 (shared with models.py)
 from .machine import machine_info
 
 SCHEMA = "fastrnn-bench/1"
-TOL = {"float64": 1e-9, "float32": 1e-3}
 CSV_FIELDS = ("scenario", "param", "value", "dtype", "backend", "status", "n", "V", "H", "O",
               "epochs", "threads", "samples_timed", "repeats", "median_us", "q1_us", "q3_us",
               "min_us", "max_us", "samples_per_s", "speedup", "flops_per_sample", "gflops",
               "pct_peak", "rel_err", "tol", "peak_traced_bytes", "accuracy", "s_per_epoch",
               "acc_min", "acc_max", "best_epoch", "fit_s", "us_per_token", "M", "vs_1_thread",
-              "cost_vs_single", "bitwise", "bytes_per_model", "message")
+              "cost_vs_single", "bitwise", "bytes_per_model", "cold_s", "warm_s", "compile_s",
+              "message")
 
 
 class BenchError(ValueError):
@@ -184,28 +186,6 @@ def time_backend(backend, cell, data, repeats, warmup=1, trace=True):
     return times, backend.result(st), peak
 
 
-def rel_error(a, b, base=None):
-    """Largest ``max |a - b| / max |b|`` over the arrays of two results.
-
-    With ``base`` (the initial weights), the *changes* ``a - base`` and ``b - base`` are
-    compared instead: small updates of large weights would otherwise hide a wrong gradient.
-    """
-    worst = 0.0
-    for k, ref in b.items():
-        got = a.get(k)
-        if got is None or got.shape != ref.shape:
-            return math.inf
-        if not np.all(np.isfinite(got)):
-            return math.inf
-        if base is not None and k in base:
-            got = got - base[k]
-            ref = ref - base[k]
-        scale = float(np.max(np.abs(ref))) if ref.size else 0.0
-        err = float(np.max(np.abs(got - ref))) if ref.size else 0.0
-        worst = max(worst, err / scale if scale > 0 else err)
-    return worst
-
-
 def _row(cell, backend, times, samples, flops, peak_gflops, rel, tol, peak_bytes, status,
          message="", warm_s=None):
     row = {"scenario": cell.scenario, "param": cell.param, "value": cell.value,
@@ -221,16 +201,6 @@ def _row(cell, backend, times, samples, flops, peak_gflops, rel, tol, peak_bytes
         if peak_gflops:
             row["pct_peak"] = 100.0 * row["gflops"] / peak_gflops
     return row
-
-
-def timing_stats(times, samples, flops):
-    """Per-sample figures of a cell's timed repeats (``times`` in s, ``samples`` per repeat):
-    median, quartiles and extremes in µs, samples/s and GFLOP/s at the median."""
-    us = np.asarray(times) / samples * 1e6
-    med = float(np.median(us))
-    return dict(median_us=med, q1_us=float(np.percentile(us, 25)),
-                q3_us=float(np.percentile(us, 75)), min_us=float(us.min()),
-                max_us=float(us.max()), samples_per_s=1e6 / med, gflops=flops / med * 1e-3)
 
 
 def run_cell(cell, backends, settings, machine, data=None):
@@ -353,14 +323,12 @@ def run_benchmark(cells, backends, settings=None, progress=None):
         if progress:
             progress(0, cell.key)
         if cell.kind == "many":
-            from . import models
             run.results.extend(models.run_cell(cell, settings, machine_info()))
         else:
             run.results.extend(run_cell(cell, backends, settings, machine_info()))
         if progress:
             progress(1, cell.key)
     if settings.fit_comparison and any(c.kind == "many" for c in cells):
-        from . import models
         if progress:
             progress(0, "models: train_many vs Model.fit")
         run.results.extend(models.fit_comparison(settings, seed=cells[0].seed))

@@ -112,7 +112,7 @@ def make_data(cell):
     labels = rng.integers(0, cell.O, cell.n).astype(np.int64)
     orders = [rng.permutation(cell.n).astype(np.int64) for _ in range(max(cell.epochs, 1))]
     # Glorot-uniform weights drawn in the tutorial's order (Whh, Wxh, Why), zero biases
-    from fastrnn._engine import init_weights
+    from fastrnn.lowlevel import init_weights
     Whh, Wxh, Why = init_weights(cell.V, cell.H, cell.O, INIT, rng)
     init = dict(WxhT=np.ascontiguousarray(Wxh.T), Whh=Whh, Why=Why,
                 bh=np.zeros(cell.H), by=np.zeros(cell.O))
@@ -292,3 +292,42 @@ class Models(Scenario):
 
 SCENARIOS = {s.name: s for s in (Tutorial(), Hidden(), Length(), Vocab(), Infer(), Threads(),
                                  Models())}
+
+
+# --------------------------------------------------------------------------------------------
+# agreement and timing helpers shared by the runner and the models scenario
+# --------------------------------------------------------------------------------------------
+#: relative error allowed against the numpy reference, per dtype
+TOL = {"float64": 1e-9, "float32": 1e-3}
+
+
+def rel_error(a, b, base=None):
+    """Largest ``max |a - b| / max |b|`` over the arrays of two results.
+
+    With ``base`` (the initial weights), the *changes* ``a - base`` and ``b - base`` are
+    compared instead: small updates of large weights would otherwise hide a wrong gradient.
+    """
+    worst = 0.0
+    for k, ref in b.items():
+        got = a.get(k)
+        if got is None or got.shape != ref.shape:
+            return math.inf
+        if not np.all(np.isfinite(got)):
+            return math.inf
+        if base is not None and k in base:
+            got = got - base[k]
+            ref = ref - base[k]
+        scale = float(np.max(np.abs(ref))) if ref.size else 0.0
+        err = float(np.max(np.abs(got - ref))) if ref.size else 0.0
+        worst = max(worst, err / scale if scale > 0 else err)
+    return worst
+
+
+def timing_stats(times, samples, flops):
+    """Per-sample figures of a cell's timed repeats (``times`` in s, ``samples`` per repeat):
+    median, quartiles and extremes in µs, samples/s and GFLOP/s at the median."""
+    us = np.asarray(times) / samples * 1e6
+    med = float(np.median(us))
+    return dict(median_us=med, q1_us=float(np.percentile(us, 25)),
+                q3_us=float(np.percentile(us, 75)), min_us=float(us.min()),
+                max_us=float(us.max()), samples_per_s=1e6 / med, gflops=flops / med * 1e-3)

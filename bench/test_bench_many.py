@@ -3,33 +3,35 @@
 Questions, one ``group`` each (compare rows within a group; ratios from one run):
 
 * ``many-threads``: 64 tutorial-sized models (58 sentences of ~4.3 words, V = 18, H = 64,
-  tutorial recipe) for one epoch in one batch-kernel call, on 1 and on 2 threads, against the
-  same 64 models trained by 64 single-model ``train_epoch`` calls.  Bars: 2 threads >= 1.8x the
-  throughput of 1 thread; the batch on 1 thread within 10% of the single-model kernel per
-  sample.
+  tutorial recipe) for 5 epochs each through ``train_many``'s engine (a thread pool, one task
+  per model running all of its epochs with ``Trainer.epoch``), on 1 and on 2 threads, against
+  the same 64 models trained by ``Trainer.epoch`` calls from the calling thread.  Bars: 2
+  threads >= 1.8x the throughput of 1 thread; the pool on 1 thread within 10% of the
+  single-model kernel per sample.
+* ``many-vs-fit-early-stopping``: 16 default models (early stopping) through ``train_many``
+  (2 threads) against 16 sequential ``Model.fit`` calls.  Bar: >= 1.7x (idle machine).
 * ``many-vs-fit``: 64 models x 50 epochs (PERFORMANCE.md "Scale and many models") through the public API, ``train_many`` (2 threads)
   against 64 sequential ``Model.fit`` calls, all Python overhead included.  Bar: >= 2x.
 
 Every row first checks that it reproduces the single-model weights bit for bit.  Time is per
-round (one epoch of 64 models, or the whole fit); divide by ``extra_info["samples"]``.
+round (5 epochs of 64 models, or the whole fit); divide by ``extra_info["samples"]``.
 
     pytest bench/test_bench_many.py --benchmark-enable --benchmark-only --benchmark-group-by=group
 """
 
+from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 
-import numba
 import numpy as np
 import pytest
 
 from fastrnn import Model, train_many
-from fastrnn import _engine as E
-from fastrnn import kernels as K
+from fastrnn import lowlevel as E
 from fastrnn.bench import scenarios as S
-from fastrnn.many import _Group
 
 M = 64
 EPOCHS = 50
+POOL_EPOCHS = 5
 TUTORIAL = dict(pooling="last", optimizer="sgd", learning_rate=0.02, init="tutorial",
                 min_count=1, early_stopping=False, gradient="tutorial", hidden_size=64,
                 progress=False, shuffle=True)
@@ -37,23 +39,20 @@ TUTORIAL = dict(pooling="last", optimizer="sgd", learning_rate=0.02, init="tutor
 
 def _data(seed):
     cell = S.Cell("tutorial", "", 0, "float64", "train", **{k: S.BASE[k] for k in "nVHO"},
-                  epochs=1, seed=seed)
+                  epochs=POOL_EPOCHS, seed=seed)
     return S.make_data(cell)
 
 
 def _models(dtype):
-    """64 tutorial-sized models: (run-like data, Trainer) pairs, same initial weights per seed."""
+    """64 tutorial-sized models: (data, Trainer) pairs, same initial weights per seed."""
     runs, trainers = [], []
     for i in range(M):
         d = _data(i)
         P = E.Params(*(d.init[n] for n in E.Params.names), dtype=dtype)
-        t = E.Trainer(P, lr=0.02, clip=1.0, optimizer="sgd", gradient="tutorial",
-                      pooling="last")
-        t._grow(int(np.diff(d.offsets).max()))  # workspace for the longest sentence
-        order = d.orders[0]
+        trainers.append(E.Trainer(P, lr=0.02, clip=1.0, optimizer="sgd", gradient="tutorial",
+                                  pooling="last"))
         runs.append(SimpleNamespace(tokens=d.tokens, offsets=d.offsets, labels=d.labels,
-                                    next_order=lambda o=order: o))
-        trainers.append(t)
+                                    orders=d.orders))
     return runs, trainers
 
 
@@ -62,46 +61,52 @@ def _reset(trainers, init):
         for n, a in zip(E.Params.names, w):
             getattr(t.params, n)[...] = a
         t.params.sync_transpose()
+        for s in t.state:
+            s[...] = 0
+        t.counters[...] = 0  # step count and row stamps: as a fresh Trainer
+        t.mark[...] = 0
 
 
-def _single_epochs(runs, trainers):
+def _fit_one(r, t):
+    for o in r.orders:
+        t.epoch(r.tokens, r.offsets, r.labels, o)
+
+
+def _single(runs, trainers):
     for r, t in zip(runs, trainers):
-        K.TRAIN_EPOCH_BY_OPTIMIZER[t.optimizer](
-            *t.kernel_args(r.tokens, r.offsets, r.labels, r.next_order()))
+        _fit_one(r, t)
+
+
+def _pool(runs, trainers, threads):
+    with ThreadPoolExecutor(threads) as pool:
+        for f in [pool.submit(_fit_one, r, t) for r, t in zip(runs, trainers)]:
+            f.result()
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-@pytest.mark.parametrize("how", ["batch-1-thread", "batch-2-threads", "single-kernel-x64"])
+@pytest.mark.parametrize("how", ["pool-1-thread", "pool-2-threads", "single-kernel-x64"])
 def test_many_threads(benchmark, how, dtype):
-    if how == "batch-2-threads" and numba.config.NUMBA_NUM_THREADS < 2:
+    if how == "pool-2-threads" and E.available_cores() < 2:
         pytest.skip("needs 2 cores")
     runs, trainers = _models(dtype)
     init = [tuple(a.copy() for a in t.params.arrays()) for t in trainers]
-    group = _Group(runs, trainers)
-    active = list(range(M))
-    # reference: one single-model epoch per model, from the same weights
+    # reference: the single-model epochs from the calling thread, from the same weights
     ref_runs, ref_tr = _models(dtype)
-    _single_epochs(ref_runs, ref_tr)
-    threads = {"batch-1-thread": 1, "batch-2-threads": 2}.get(how, 1)
-    old = numba.get_num_threads()
-    numba.set_num_threads(threads)
-    try:
-        if how == "single-kernel-x64":
-            step = lambda: _single_epochs(runs, trainers)  # noqa: E731
-        else:
-            step = lambda: group.epoch(active)  # noqa: E731
-        step()  # compile / warm
-        _reset(trainers, init)
-        step()
-        for a, b in zip(trainers, ref_tr):
-            for n in E.Params.names:
-                assert np.array_equal(getattr(a.params, n), getattr(b.params, n)), n
-        benchmark.group = f"many-threads/{dtype}"
-        benchmark.extra_info["samples"] = sum(len(r.labels) for r in runs)
-        benchmark.pedantic(step, setup=lambda: _reset(trainers, init), rounds=30,
-                           warmup_rounds=2)
-    finally:
-        numba.set_num_threads(old)
+    _single(ref_runs, ref_tr)
+    threads = {"pool-1-thread": 1, "pool-2-threads": 2}.get(how)
+    if threads is None:
+        step = lambda: _single(runs, trainers)  # noqa: E731
+    else:
+        step = lambda: _pool(runs, trainers, threads)  # noqa: E731
+    step()  # compile / warm
+    _reset(trainers, init)
+    step()
+    for a, b in zip(trainers, ref_tr):
+        for n in E.Params.names:
+            assert np.array_equal(getattr(a.params, n), getattr(b.params, n)), n
+    benchmark.group = f"many-threads/{dtype}"
+    benchmark.extra_info["samples"] = POOL_EPOCHS * sum(len(r.labels) for r in runs)
+    benchmark.pedantic(step, setup=lambda: _reset(trainers, init), rounds=30, warmup_rounds=2)
 
 
 def _texts(seed):
@@ -130,3 +135,27 @@ def test_many_vs_fit(benchmark, how):
     benchmark.group = "many-vs-fit"
     benchmark.extra_info["samples"] = M * EPOCHS * len(labels)
     benchmark.pedantic(run, rounds=5, warmup_rounds=1)
+
+
+@pytest.mark.parametrize("how", ["train_many-2-threads", "Model.fit-x16"])
+def test_many_vs_fit_early_stopping(benchmark, how):
+    """``many-vs-fit-early-stopping``: 16 default models (early stopping on, seeds 0..15) on
+    2,000 built-in sentences, ``train_many(threads=2)`` against 16 sequential ``Model.fit``.
+    Bar (issue 13, on the tutorial data and MR): >= 1.7x on an otherwise idle 2-core machine.
+    Models stop after different numbers of epochs: a stopped model frees its pool thread."""
+    from fastrnn.datasets import load_demo
+    (texts, labels), _ = load_demo(n_train=2000, n_test=10, seed=0)
+    configs = [dict(seed=s, progress=False) for s in range(16)]
+    if how == "Model.fit-x16":
+        def run():
+            return [Model(**c).fit(texts, labels) for c in configs]
+    else:
+        def run():
+            return train_many((texts, labels), configs, threads=2, progress=False).models
+    models = run()  # warm (compile)
+    ref = Model(**configs[3]).fit(texts, labels)
+    assert all(np.array_equal(getattr(models[3].params_, n), getattr(ref.params_, n))
+               for n in E.Params.names)
+    benchmark.group = "many-vs-fit-early-stopping"
+    benchmark.extra_info["epochs"] = sum(m.n_epochs_ for m in models)
+    benchmark.pedantic(run, rounds=3, warmup_rounds=0)

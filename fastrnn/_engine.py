@@ -11,6 +11,7 @@ import math
 import numba
 import numpy as np
 
+from . import _compile
 from . import kernels as K
 from .kernels import dropin as _dropin
 from .kernels import ngram as _ngram
@@ -210,8 +211,11 @@ class Trainer:
         """
         self._grow(int(np.diff(offsets).max()))
         # the optimizer's own entry point: a cold start compiles only its update code
-        loss, correct = K.TRAIN_EPOCH_BY_OPTIMIZER[self.optimizer](
-            *self.kernel_args(tokens, offsets, labels, order, grams))
+        loss, correct = _compile.call(
+            K.TRAIN_EPOCH_BY_OPTIMIZER[self.optimizer],
+            *self.kernel_args(tokens, offsets, labels, order, grams),
+            what="%s %s epoch kernel" % (OPTIMIZERS[self.optimizer], self.params.dtype.name),
+            about=8)
         if not math.isfinite(loss) or not self.params.all_finite():
             raise TrainingDiverged(
                 "training diverged: the loss or the weights became NaN or infinite; lower the "

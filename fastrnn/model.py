@@ -16,22 +16,23 @@ stopping on validation loss).  The tutorial's recipe is one set of arguments awa
 
 import json
 import math
-import sys
-import time
+import warnings
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from . import _engine as E
-from . import reference as R
+from . import _fit
+from ._fit import EmptyTextWarning
 from ._io import atomic_write
+from ._progress import Progress, metrics_text
 from ._validation import (
     check_choice, check_dtype, check_float, check_int,
 )
 from .vocab import Vocabulary
 
-__all__ = ["Model", "NotFittedError", "FORMAT_VERSION"]
+__all__ = ["Model", "NotFittedError", "EmptyTextWarning", "FORMAT_VERSION"]
 
 FORMAT_VERSION = 1
 
@@ -253,106 +254,37 @@ class Model:
 
         ``validation_data=(texts, labels)`` is scored every epoch (and used for early stopping);
         ``callback(metrics: dict)`` is called after every epoch with ``epoch``, ``loss``,
-        ``accuracy`` and, with validation, ``val_loss`` and ``val_accuracy``; returning ``False``
-        stops training.  Returns ``self``; per-epoch metrics are in ``history_``.
+        ``accuracy``, ``time`` (seconds since the start), ``epoch_s`` (seconds of this epoch's
+        training pass) and, with validation, ``val_loss`` and ``val_accuracy``; returning
+        ``False`` stops training.  Returns ``self``; per-epoch metrics are in ``history_``.
+
+        Inside ``callback`` the model holds the weights of the epoch just finished, so
+        ``self.evaluate``/``predict`` work there.  Texts that tokenise to no word warn
+        :class:`EmptyTextWarning` with a count (all of them: ``ValueError``).
+
+        The fitted attributes (``vocabulary_``, ``classes_``, ``params_``, ``history_``,
+        ``best_epoch_``, ``n_epochs_``, ``fit_time_``) change only when training succeeds: a
+        fit that raises (bad input, ``FloatingPointError`` when training diverges, an
+        exception from ``callback``) leaves the model as it was, fitted with its previous
+        weights or unfitted (scikit-learn's behaviour).
         """
-        run = self._prepare_fit(texts, labels, validation_data)
-        trainer = self._trainer(run.params, run.settings)
+        run = _fit.prepare(self, texts, labels, validation_data)
         show = self.progress if progress is None else progress
-        if show is None:
-            show = sys.stderr.isatty()
-        bar = _Progress(run.settings["epochs"], enabled=bool(show))
+        saved = {a: self.__dict__[a] for a in _fit.FITTED_ATTRIBUTES if a in self.__dict__}
         try:
-            while not run.done:
-                loss, correct = trainer(run.tokens, run.offsets, run.labels, run.next_order())
-                m = run.record(loss, correct)
-                bar.update(m)
-                if callback is not None and callback(dict(m)) is False:
-                    run.done = True
-        finally:
-            bar.close()
-        return run.finish()
-
-    def _prepare_fit(self, texts, labels, validation_data=None):
-        """Validate, split, build the vocabulary, encode and initialise: a :class:`_FitRun`.
-
-        Everything random is drawn here and in :meth:`_FitRun.next_order` from one
-        ``default_rng(seed)``, in a fixed order, so a model trained alone or in a batch of
-        models (``fastrnn.train_many``) gets the same weights.
-        """
-        s = self._validate()
-        texts = _texts(texts)
-        if not texts:
-            raise ValueError("cannot fit on an empty dataset")
-        y = self._labels(labels, len(texts))
-        classes, yi = np.unique(y, return_inverse=True)
-        yi = yi.reshape(-1)
-        if len(classes) < 2:
-            raise ValueError(f"labels must contain at least two classes, got only {classes!r}")
-        rng = np.random.default_rng(self.seed)
-
-        val = None
-        train_idx = np.arange(len(texts))
-        if validation_data is not None:
-            vt, vl = validation_data
-            vt = _texts(vt, "validation texts")
-            vy = self._labels(vl, len(vt), "validation labels")
-            unknown = ~np.isin(vy, classes)
-            if unknown.any():
-                raise ValueError(f"validation labels contain classes not seen in training: "
-                                 f"{np.unique(vy[unknown])!r}")
-            val = (vt, np.searchsorted(classes, vy))
-        elif self.early_stopping:
-            train_idx, val_idx = _stratified_split(yi, s["vf"], rng)
-            if (len(np.unique(yi[val_idx])) < len(classes)
-                    or len(np.unique(yi[train_idx])) < len(classes)):
-                raise ValueError(
-                    f"validation_fraction={s['vf']} leaves a class without training or "
-                    f"validation samples ({len(texts)} samples, {len(classes)} classes); use more "
-                    "data, another validation_fraction, or early_stopping=False")
-            val = ([texts[i] for i in val_idx], yi[val_idx])
-
-        vocab = Vocabulary(tokenizer=self.tokenizer, min_count=self.min_count,
-                           max_size=self.max_size)
-        train_texts = [texts[i] for i in train_idx]
-        vocab.fit(train_texts)
-        tokens, offsets = vocab.encode(train_texts)
-        V, H, O = len(vocab), s["H"], len(classes)
-        if V * H > 2**31:
-            raise ValueError(f"vocabulary ({V} words) x hidden_size ({H}) is too large; "
-                             "set max_size or min_count")
-        params = E.Params.initial(V, H, O, self.init, rng, s["dtype"])
-        self.vocabulary_ = vocab
-        self.classes_ = classes
-        self.params_ = params
-        vtok = None
-        if val is not None:
-            vtok = vocab.encode(val[0]) + (val[1].astype(np.int64),)
-        return _FitRun(self, s, rng, params, tokens, offsets,
-                       yi[train_idx].astype(np.int64), vtok)
-
-    def _trainer(self, params, s):
-        kw = dict(lr=s["lr"], clip=s["clip"], clip_norm=s["clip_norm"], weight_decay=s["wd"],
-                  optimizer=self.optimizer, gradient=self.gradient, pooling=self.pooling)
-        if self.backend == "numba":
-            tr = E.Trainer(params, **kw)
-            return tr.epoch
-        P = {"Wxh": params.WxhT, "Whh": params.Whh, "Why": params.Why, "bh": params.bh,
-             "by": params.by}
-        state = R.init_optimizer_state(self.optimizer, *P.values())
-        state = dict(zip(P, state.values()))
-        step = [0]
-        kw.pop("lr")
-
-        def epoch(tokens, offsets, labels, order):
-            loss, correct, step[0] = R.train_epoch(tokens, offsets, labels, order, P, state,
-                                                   lr=s["lr"], step=step[0], **kw)
-            params.sync_transpose()
-            if not math.isfinite(loss) or not params.all_finite():
-                raise FloatingPointError("training diverged: the loss or the weights became "
-                                         "NaN or infinite; lower the learning rate")
-            return loss, correct
-        return epoch
+            if callback is not None:
+                run.expose(self)  # the live weights, for a callback that evaluates the model
+            with Progress(run.settings["epochs"], "training", show) as bar:
+                def on_epoch(m):
+                    bar.advance(1, metrics_text(m))
+                _fit.run(run, on_epoch=on_epoch if bar.shown else None, callback=callback)
+        except BaseException:
+            for a in _fit.FITTED_ATTRIBUTES:
+                self.__dict__.pop(a, None)
+            self.__dict__.update(saved)
+            raise
+        run.apply(self)
+        return self
 
     # ------------------------------------------------------------------ inference
     def _check_fitted(self):
@@ -360,25 +292,28 @@ class Model:
             raise NotFittedError("this Model is not fitted yet: call fit(texts, labels) first")
 
     def _proba_encoded(self, tokens, offsets):
-        if self.backend == "numpy":
-            P = self.params_
-            return R.predict_proba(tokens, offsets, P.WxhT, P.Whh, P.bh, P.Why, P.by,
-                                   self.pooling)
-        return E.predict_proba(self.params_, tokens, offsets, self.pooling)
+        return _fit.predict_proba(self.params_, tokens, offsets, self.pooling, self.backend)
 
     def _evaluate_encoded(self, tokens, offsets, yi):
-        p = self._proba_encoded(tokens, offsets)
-        pc = p[np.arange(len(yi)), yi].astype(np.float64)
-        loss = float(-np.mean(np.log(np.maximum(pc, np.finfo(np.float64).tiny))))
-        return loss, float(np.mean(np.argmax(p, axis=1) == yi))
+        return _fit.evaluate(self.params_, tokens, offsets, yi, self.pooling, self.backend)
 
     def predict_proba(self, texts):
-        """Class probabilities, shape ``(n, n_classes)``, columns ordered as ``classes_``."""
+        """Class probabilities, shape ``(n, n_classes)``, columns ordered as ``classes_``.
+
+        Texts that tokenise to no word (empty, punctuation or symbols only) warn
+        :class:`EmptyTextWarning` with a count: they all get the same probabilities.
+        """
         self._check_fitted()
         texts = _texts(texts)
         if not texts:
             return np.zeros((0, len(self.classes_)), dtype=self.params_.dtype)
-        return self._proba_encoded(*self.vocabulary_.encode(texts))
+        tokens, offsets = self.vocabulary_.encode(texts)
+        empty = _fit.count_empty(self.vocabulary_, texts, tokens, offsets)
+        if empty:
+            warnings.warn(EmptyTextWarning(
+                f"{empty} of {len(texts)} texts tokenise to no word (empty, punctuation or "
+                "symbols only); they all get the same probabilities"), stacklevel=2)
+        return self._proba_encoded(tokens, offsets)
 
     def predict(self, texts):
         """Predicted labels (of the same kind as the training labels)."""
@@ -483,105 +418,3 @@ class Model:
         model.params_ = params
         model.best_epoch_ = meta.get("best_epoch")
         return model
-
-
-class _FitRun:
-    """The state of one model's training: data, parameters, RNG, history, early stopping."""
-
-    def __init__(self, model, settings, rng, params, tokens, offsets, labels, val):
-        self.model = model
-        self.settings = settings
-        self.rng = rng
-        self.params = params
-        self.tokens, self.offsets, self.labels = tokens, offsets, labels
-        self.val = val
-        self.history = []
-        self.best, self.best_params, self.bad = np.inf, None, 0
-        self.best_epoch = None
-        self.done = False
-        self.t0 = time.perf_counter()
-        model.history_ = self.history
-
-    def next_order(self):
-        """The next epoch's sample order (int64), drawn from the model's RNG."""
-        n = len(self.labels)
-        order = self.rng.permutation(n) if self.model.shuffle else np.arange(n)
-        return order.astype(np.int64)
-
-    def record(self, loss, correct):
-        """Book one finished epoch: metrics, validation, early stopping. Returns the metrics."""
-        n = len(self.labels)
-        epoch = len(self.history) + 1
-        m = {"epoch": epoch, "loss": loss / n, "accuracy": correct / n,
-             "time": time.perf_counter() - self.t0}
-        if self.val is not None:
-            m["val_loss"], m["val_accuracy"] = self.model._evaluate_encoded(*self.val)
-        self.history.append(m)
-        if self.val is not None and self.model.early_stopping:
-            if m["val_loss"] < self.best:
-                self.best, self.best_params, self.bad = m["val_loss"], self.params.copy(), 0
-                self.best_epoch = epoch
-            else:
-                self.bad += 1
-                if self.bad >= self.settings["patience"]:
-                    self.done = True
-        if epoch >= self.settings["epochs"]:
-            self.done = True
-        return m
-
-    def finish(self):
-        """Keep the best weights and set the fitted attributes; returns the model."""
-        model = self.model
-        if self.best_params is not None:
-            model.params_ = self.best_params
-            model.best_epoch_ = self.best_epoch
-        else:
-            model.best_epoch_ = len(self.history)
-        model.n_epochs_ = len(self.history)
-        model.fit_time_ = time.perf_counter() - self.t0
-        return model
-
-
-def _stratified_split(yi, fraction, rng):
-    """Seeded stratified split: about ``fraction`` of each class (at least one) to validation."""
-    train, val = [], []
-    for c in np.unique(yi):
-        idx = np.flatnonzero(yi == c)
-        idx = idx[rng.permutation(len(idx))]
-        k = int(round(fraction * len(idx)))
-        k = min(max(k, 1), len(idx) - 1) if len(idx) > 1 else 0
-        val.append(idx[:k])
-        train.append(idx[k:])
-    return np.sort(np.concatenate(train)), np.sort(np.concatenate(val))
-
-
-class _Progress:
-    """A click progress bar over epochs with live metrics; silent when disabled."""
-
-    def __init__(self, epochs, enabled):
-        self.bar = None
-        self.last = {}
-        if enabled:
-            import click
-            self.bar = click.progressbar(length=epochs, label="training", file=sys.stderr,
-                                         item_show_func=lambda _: self._text())
-            self.bar.__enter__()
-
-    def _text(self):
-        m = self.last
-        if not m:
-            return ""
-        s = f"loss {m['loss']:.3f} acc {m['accuracy']:.3f}"
-        if "val_accuracy" in m:
-            s += f" val_acc {m['val_accuracy']:.3f}"
-        return s
-
-    def update(self, metrics):
-        self.last = metrics
-        if self.bar is not None:
-            self.bar.update(1)
-
-    def close(self):
-        if self.bar is not None:
-            self.bar.__exit__(None, None, None)
-            self.bar = None

@@ -66,7 +66,8 @@ def _fmt(v, spec=".3f"):
 @click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
               help="Dask scheduler address; default: train in this process.")
 @click.option("--threads", default=None, type=click.IntRange(-1),
-              help="Numba threads (per task on Dask workers); -1: all cores.")
+              help="Training threads, one model per thread (per task on Dask workers); "
+                   "-1: all cores.")
 @click.option("--chunk-size", default=None, type=click.IntRange(1),
               help="Models per Dask task (default: about two tasks per worker).")
 @click.option("--progress/--no-progress", default=None,

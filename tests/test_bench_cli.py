@@ -328,10 +328,10 @@ def _reference_flops(monkeypatch, T, U, H, O, V=12):
     monkeypatch.setattr(REF, "np", shim)
     rng = np.random.default_rng(0)
     tokens = np.array(list(range(U)) + list(rng.integers(0, U, T - U)), dtype=np.int64)
-    P = {"Wxh": rng.normal(size=(V, H)), "Whh": rng.normal(size=(H, H)) / H,
+    P = {"WxhT": rng.normal(size=(V, H)), "Whh": rng.normal(size=(H, H)) / H,
          "Why": rng.normal(size=(O, H)), "bh": np.zeros(H), "by": np.zeros(O)}
     P = {k: v.view(_Counted) for k, v in P.items()}
-    S = REF.init_optimizer_state("sgd", P["Wxh"], P["Whh"], P["Why"], P["bh"], P["by"])
+    S = REF.init_optimizer_state("sgd", P["WxhT"], P["Whh"], P["Why"], P["bh"], P["by"])
     _Counted.flops = 0
     REF.train_epoch(tokens, np.array([0, T]), np.array([1]), np.array([0]), P, S, lr=0.1)
     return _Counted.flops

@@ -54,7 +54,7 @@ def test_bit_identical_to_fit_alone_any_batch_any_threads(demo, dtype):
     alone = [Model(**c).fit(tr, ytr) for c in configs]
     assert any(m.n_epochs_ < 12 for m, c in zip(alone, configs) if c.get("epochs") == 12), \
         "no model stopped early: the early-stopping recipe is not exercised"
-    for threads in (1, 2):
+    for threads in (1, 2, None):
         for batch in (configs, configs[::-1][:3], configs[2:3]):
             models, rows = train_many((tr, ytr), batch, threads=threads)
             for c, m, r in zip(batch, models, rows):
@@ -71,6 +71,56 @@ def test_threads_are_restored(demo):
     before = numba.get_num_threads()
     train_many((tr, ytr), [dict(SMALL, seed=0)], threads=1)
     assert numba.get_num_threads() == before
+
+
+@pytest.mark.parametrize("threads,exc,match", [
+    (2.5, TypeError, "threads must be a positive integer.*float 2.5"),
+    (True, TypeError, "threads must be a positive integer.*bool"),
+    ("2", TypeError, "threads must be a positive integer.*str"),
+    (0, ValueError, "threads must be a positive integer.*got 0"),
+    (-3, ValueError, "threads must be a positive integer.*got -3"),
+])
+def test_bad_threads_are_refused_before_training(demo, threads, exc, match, monkeypatch):
+    import fastrnn._many_pool as pool
+    (tr, ytr), _ = demo
+    monkeypatch.setattr(pool, "_fit_one", lambda *a: pytest.fail("trained"))
+    with pytest.raises(exc, match=match):
+        train_many((tr, ytr), [dict(SMALL, seed=0)], threads=threads)
+
+
+def test_threads_above_the_core_count_are_clamped_with_a_warning(demo):
+    from fastrnn import ThreadsWarning
+    from fastrnn._many_pool import available_cores, check_threads
+    (tr, ytr), _ = demo
+    cores = available_cores()
+    with pytest.warns(ThreadsWarning, match=f"threads=100 is more than the {cores} cores"):
+        assert check_threads(100) == cores
+    assert check_threads(-1) == check_threads(None) == cores
+    assert check_threads(np.int64(1)) == 1 and check_threads(None, n_tasks=1) == 1
+    with pytest.warns(ThreadsWarning):
+        models, rows = train_many((tr, ytr), [dict(SMALL, seed=0)], threads=cores + 1)
+    assert _same_weights(models[0], Model(**dict(SMALL, seed=0)).fit(tr, ytr))
+
+
+def test_each_fit_runs_on_one_pool_thread(demo, monkeypatch):
+    """The whole fit loop of a model runs on one thread; several threads share the models."""
+    import fastrnn._fit as F
+    (tr, ytr), _ = demo
+    seen = {}
+    real = F.run
+
+    def spy(run, epoch=None, on_epoch=None, callback=None, stop=None):
+        key = id(run)
+
+        def note(m):
+            seen.setdefault(key, set()).add(threading.get_ident())
+            if on_epoch is not None:
+                on_epoch(m)
+        return real(run, epoch, note, callback, stop)
+    monkeypatch.setattr(F, "run", spy)
+    train_many((tr, ytr), {"seed": list(range(6)), **SMALL}, threads=2)
+    assert len(seen) == 6 and all(len(t) == 1 for t in seen.values())
+    assert threading.get_ident() not in set().union(*seen.values())
 
 
 def test_grid_lists_models_and_datasets(demo):
@@ -204,6 +254,7 @@ def test_sweep_cli_bad_config_is_one_line(tmp_path, content, message):
     assert len(r.output.strip().splitlines()) == 1 and "Traceback" not in r.output
 
 
+@pytest.mark.slow
 def test_dask_cluster_survives_a_killed_worker(demo, tmp_path):
     distributed = pytest.importorskip("dask.distributed")
     (tr, ytr), _ = demo

@@ -17,6 +17,7 @@ def demo():
     return load_demo(n_train=600, n_test=200, seed=1)
 
 
+@pytest.mark.slow
 def test_defaults_learn_the_builtin_corpus():
     """The issue's bar: >= 99% test accuracy on the built-in corpus with defaults."""
     (tr, ytr), (te, yte) = load_demo()
@@ -106,8 +107,28 @@ def test_validation_data_and_callback(demo):
 def test_unknown_words_at_predict_time(demo):
     (tr, ytr), _ = demo
     m = Model(seed=0, **FAST).fit(tr, ytr)
-    p = m.predict_proba(["zzz qqq never seen", "", "!!!"])
+    with pytest.warns(fastrnn.EmptyTextWarning, match="2 of 3 texts tokenise to no word"):
+        p = m.predict_proba(["zzz qqq never seen", "", "!!!"])
     assert p.shape == (3, 2) and np.isfinite(p).all()
+    np.testing.assert_array_equal(p[1], p[2])  # every empty text gets the same answer
+
+
+def test_empty_texts_warn_with_a_count_and_all_empty_is_refused(demo, recwarn):
+    (tr, ytr), _ = demo
+    texts = list(tr[:200]) + ["", "!!! ...", "\U0001F600\U0001F44D"]
+    labels = list(ytr[:200]) + [0, 1, 0]
+    with pytest.warns(fastrnn.EmptyTextWarning, match="3 of 203 texts tokenise to no word"):
+        Model(seed=0, **FAST).fit(texts, labels)
+    recwarn.clear()
+    Model(seed=0, **FAST).fit(tr[:200], ytr[:200])  # no empty text: no warning
+    assert not [w for w in recwarn if issubclass(w.category, fastrnn.EmptyTextWarning)]
+    # an unknown word is not an empty text
+    m = Model(seed=0, **FAST).fit(tr[:200], ytr[:200])
+    m.predict_proba(["zzzqqq"])
+    assert not [w for w in recwarn if issubclass(w.category, fastrnn.EmptyTextWarning)]
+    with pytest.raises(ValueError, match="all 6 texts tokenise to no word"):
+        Model(seed=0, early_stopping=False, **FAST).fit(["", "!", "?", "...", " ", "#"],
+                                                       [0, 1, 0, 1, 0, 1])
 
 
 def test_save_load_round_trip(tmp_path, demo):
@@ -223,6 +244,70 @@ def test_divergence_is_an_error_not_silent_nan():
               min_count=1, dtype="float32", seed=0, progress=False)
     with pytest.raises(FloatingPointError, match="diverged"):
         m.fit(texts, labels)
+    # a diverged first fit leaves the model unfitted
+    assert not any(hasattr(m, a) for a in ("vocabulary_", "classes_", "params_", "history_",
+                                           "best_epoch_", "n_epochs_", "fit_time_"))
+    with pytest.raises(NotFittedError):
+        m.predict(texts)
+
+
+def test_failed_refit_keeps_the_previous_fitted_state(demo):
+    """scikit-learn's behaviour: a refit that raises leaves the model as it was."""
+    (tr, ytr), (te, yte) = demo
+    m = Model(seed=0, **FAST).fit(tr[:300], ytr[:300])
+    before = {a: getattr(m, a) for a in ("vocabulary_", "classes_", "params_", "history_",
+                                         "best_epoch_", "n_epochs_", "fit_time_")}
+    weights = {n: getattr(m.params_, n).copy() for n in m.params_.names}
+    p = m.predict_proba(te)
+    m.set_params(learning_rate=1e38, clip=None, optimizer="sgd", dtype="float32")
+    with pytest.raises(FloatingPointError, match="diverged"):
+        m.fit(tr[:300], ytr[:300])
+    for a, v in before.items():
+        assert getattr(m, a) is v, a
+    for n, w in weights.items():
+        np.testing.assert_array_equal(getattr(m.params_, n), w)
+    m.set_params(learning_rate=0.1, clip=1.0, optimizer="adagrad")
+    np.testing.assert_array_equal(m.predict_proba(te), p)
+    # bad input and a raising callback: the same
+    with pytest.raises(ValueError):
+        m.fit(tr[:5], [1] * 5)
+    assert m.params_ is before["params_"]
+
+    seen = []
+
+    def boom(metrics):
+        seen.append(m.evaluate(te[:20], yte[:20]))  # the live model, inside the callback
+        if metrics["epoch"] == 2:
+            raise RuntimeError("stop")
+    with pytest.raises(RuntimeError, match="stop"):
+        m.fit(tr[:200], ytr[:200], callback=boom)
+    assert len(seen) == 2 and seen[0] != seen[1]
+    for a, v in before.items():
+        assert getattr(m, a) is v, a
+    fresh = Model(seed=0, **FAST)
+    with pytest.raises(RuntimeError, match="stop"):
+        fresh.fit(tr[:200], ytr[:200], callback=boom)
+    assert not hasattr(fresh, "params_") and not hasattr(fresh, "vocabulary_")
+
+
+def test_history_has_per_epoch_seconds(demo):
+    (tr, ytr), _ = demo
+    m = Model(seed=0, **FAST).fit(tr, ytr)
+    assert all(h["epoch_s"] > 0 and h["time"] >= h["epoch_s"] for h in m.history_)
+
+
+def test_library_imports_no_click():
+    import subprocess
+    import sys
+    code = ("import sys, fastrnn; from fastrnn import Model; "
+            "Model(epochs=1, progress=True, early_stopping=False, min_count=1)"
+            ".fit(['a b', 'c d'], [0, 1]); print(sorted(m for m in sys.modules "
+            "if m == 'click' or m.startswith('click.')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+    assert "training" in out.stderr  # the rich bar was shown (progress=True)
 
 
 def test_params_all_finite_sees_every_array():

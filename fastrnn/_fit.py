@@ -1,0 +1,332 @@
+"""The one fit seam: preparation, split, backend choice and the per-epoch loop of one model.
+
+:meth:`fastrnn.Model.fit`, :func:`fastrnn.train_many` (on its thread pool and on Dask workers)
+and the benchmarks all train through this module, so a model gets the same weights whichever
+of them trains it:
+
+* :func:`prepare` validates the inputs, draws everything random from one
+  ``default_rng(seed)`` in a fixed order (stratified split, initial weights, then one
+  permutation per epoch in :meth:`FitRun.next_order`), builds the vocabulary and encodes.
+  It does not touch the model's fitted attributes.
+* :func:`epoch_runner` picks the backend: ``"numba"`` (:class:`fastrnn._engine.Trainer`, the
+  nogil whole-epoch kernel) or ``"numpy"`` (:mod:`fastrnn.reference`).  Both raise
+  :class:`FloatingPointError` when training diverges.
+* :func:`run` trains epoch after epoch with validation and early stopping.
+* :meth:`FitRun.apply` sets the learned attributes, only after training succeeded: a fit
+  that raises leaves the model as it was (its previous fitted state, or unfitted;
+  ``Model.fit`` restores it if a callback was shown the live run, :meth:`FitRun.expose`).
+"""
+
+import math
+import time
+import warnings
+
+import numpy as np
+
+from . import _engine as E
+from . import reference as R
+from .kernels import rnn as _KR
+from .vocab import Vocabulary
+
+__all__ = ["EmptyTextWarning", "FitRun", "prepare", "epoch_runner", "run", "evaluate",
+           "predict_proba", "stratified_split", "count_empty", "FITTED_ATTRIBUTES"]
+
+#: the attributes a successful fit sets (and a failed one leaves alone)
+FITTED_ATTRIBUTES = ("vocabulary_", "classes_", "params_", "best_epoch_", "history_",
+                     "n_epochs_", "fit_time_")
+
+
+class EmptyTextWarning(UserWarning):
+    """Some texts have no word the tokenizer keeps (empty, punctuation only, emoji...).
+
+    Such a text is read as one unknown word: the model learns nothing from it and predicts
+    the same probabilities for all of them.
+    """
+
+
+def count_empty(vocab, texts, tokens, offsets):
+    """How many ``texts`` tokenise to no word at all (their encoding is one unknown id)."""
+    if len(texts) == 0:
+        return 0
+    lengths = np.diff(offsets)
+    cand = np.flatnonzero((lengths == 1) & (tokens[offsets[:-1]] == Vocabulary.UNKNOWN_ID))
+    tok = vocab.tokenizer
+    return sum(1 for i in cand if len(tok(texts[i])) == 0)
+
+
+def stratified_split(yi, fraction, rng):
+    """Seeded stratified split: about ``fraction`` of each class (at least one) to validation.
+
+    Returns sorted ``(train indices, validation indices)``.
+    """
+    train, val = [], []
+    for c in np.unique(yi):
+        idx = np.flatnonzero(yi == c)
+        idx = idx[rng.permutation(len(idx))]
+        k = int(round(fraction * len(idx)))
+        k = min(max(k, 1), len(idx) - 1) if len(idx) > 1 else 0
+        val.append(idx[:k])
+        train.append(idx[k:])
+    return np.sort(np.concatenate(train)), np.sort(np.concatenate(val))
+
+
+def predict_proba(params, tokens, offsets, pooling, backend="numba", serial=False):
+    """Class probabilities of an encoded corpus.  ``serial``: on the calling thread only (the
+    bits are the same as the parallel path's; used by ``train_many``'s pool threads)."""
+    if backend == "numpy":
+        P = params
+        return R.predict_proba(tokens, offsets, P.WxhT, P.Whh, P.bh, P.Why, P.by, pooling)
+    if not serial:
+        return E.predict_proba(params, tokens, offsets, pooling)
+    n = offsets.shape[0] - 1
+    out = np.empty((n, params.shape[2]), dtype=params.dtype)
+    P = params
+    _KR.predict_proba_range(tokens, offsets, P.WxhT, P.WhhT, P.bh, P.Why, P.by,
+                            E.POOLINGS.index(pooling), out, 0, n)
+    return out
+
+
+def evaluate(params, tokens, offsets, yi, pooling, backend="numba", serial=False):
+    """``(mean cross-entropy, accuracy)`` of an encoded, labelled corpus."""
+    p = predict_proba(params, tokens, offsets, pooling, backend, serial)
+    pc = p[np.arange(len(yi)), yi].astype(np.float64)
+    loss = float(-np.mean(np.log(np.maximum(pc, np.finfo(np.float64).tiny))))
+    return loss, float(np.mean(np.argmax(p, axis=1) == yi))
+
+
+class FitRun:
+    """The state of one model's training: data, parameters, RNG, history, early stopping."""
+
+    def __init__(self, model, settings, rng, vocab, classes, params, tokens, offsets, labels,
+                 val):
+        self.model = model
+        self.settings = settings
+        self.rng = rng
+        self.vocab = vocab
+        self.classes = classes
+        self.params = params
+        self.tokens, self.offsets, self.labels = tokens, offsets, labels
+        self.val = val
+        self.history = []
+        self.best, self.best_params, self.bad = np.inf, None, 0
+        self.best_epoch = None
+        self.done = False
+        self.serial = False
+        self.t0 = time.perf_counter()
+        self.fit_time = None
+
+    @property
+    def pooling(self):
+        return self.model.pooling
+
+    def next_order(self):
+        """The next epoch's sample order (int64), drawn from the model's RNG."""
+        n = len(self.labels)
+        order = self.rng.permutation(n) if self.model.shuffle else np.arange(n)
+        return order.astype(np.int64)
+
+    def record(self, loss, correct, seconds=None):
+        """Book one finished epoch: metrics, validation, early stopping. Returns the metrics.
+
+        ``time`` is the training clock since preparation; ``epoch_s`` the seconds of this
+        epoch's kernel call (``seconds``, when the caller timed it).
+        """
+        n = len(self.labels)
+        epoch = len(self.history) + 1
+        m = {"epoch": epoch, "loss": loss / n, "accuracy": correct / n,
+             "time": time.perf_counter() - self.t0}
+        if seconds is not None:
+            m["epoch_s"] = seconds
+        if self.val is not None:
+            m["val_loss"], m["val_accuracy"] = evaluate(self.params, *self.val, self.pooling,
+                                                        self.model.backend, self.serial)
+        self.history.append(m)
+        if self.val is not None and self.model.early_stopping:
+            if m["val_loss"] < self.best:
+                self._keep_best()
+                self.best, self.bad = m["val_loss"], 0
+                self.best_epoch = epoch
+            else:
+                self.bad += 1
+                if self.bad >= self.settings["patience"]:
+                    self.done = True
+        if epoch >= self.settings["epochs"]:
+            self.done = True
+        return m
+
+    def _keep_best(self):
+        """Snapshot the current weights: one allocation per fit, then copies into it."""
+        if self.best_params is None:
+            self.best_params = self.params.copy()
+            return
+        for name in self.params.names + ("WhhT",):
+            np.copyto(getattr(self.best_params, name), getattr(self.params, name))
+
+    def expose(self, model):
+        """Show the run in progress on ``model`` (vocabulary, classes, the live weights and the
+        history so far), for a per-epoch callback; :meth:`apply` replaces it at the end."""
+        model.vocabulary_ = self.vocab
+        model.classes_ = self.classes
+        model.params_ = self.params
+        model.history_ = self.history
+
+    def apply(self, model=None):
+        """Set the fitted attributes on ``model`` (default: the run's) from a finished run:
+        the best epoch's weights with early stopping, else the last.  Returns the model."""
+        model = self.model if model is None else model
+        if self.fit_time is None:
+            self.fit_time = time.perf_counter() - self.t0
+        model.vocabulary_ = self.vocab
+        model.classes_ = self.classes
+        if self.best_params is not None:
+            model.params_ = self.best_params
+            model.best_epoch_ = self.best_epoch
+        else:
+            model.params_ = self.params
+            model.best_epoch_ = len(self.history)
+        model.history_ = self.history
+        model.n_epochs_ = len(self.history)
+        model.fit_time_ = self.fit_time
+        return model
+
+
+def prepare(model, texts, labels, validation_data=None):
+    """Validate, split, build the vocabulary, encode and initialise: a :class:`FitRun`.
+
+    Everything random is
+    drawn here and in :meth:`FitRun.next_order` from one ``default_rng(model.seed)``, in a
+    fixed order, so a model trained alone or in ``train_many`` gets the same weights.
+    Warns :class:`EmptyTextWarning` with a count when texts tokenise to nothing; refuses when
+    all do.
+    """
+    from .model import _texts
+    s = model._validate()
+    texts = _texts(texts)
+    if not texts:
+        raise ValueError("cannot fit on an empty dataset")
+    y = model._labels(labels, len(texts))
+    classes, yi = np.unique(y, return_inverse=True)
+    yi = yi.reshape(-1)
+    if len(classes) < 2:
+        raise ValueError(f"labels must contain at least two classes, got only {classes!r}")
+    rng = np.random.default_rng(model.seed)
+
+    val = None
+    train_idx = np.arange(len(texts))
+    if validation_data is not None:
+        vt, vl = validation_data
+        vt = _texts(vt, "validation texts")
+        vy = model._labels(vl, len(vt), "validation labels")
+        unknown = ~np.isin(vy, classes)
+        if unknown.any():
+            raise ValueError(f"validation labels contain classes not seen in training: "
+                             f"{np.unique(vy[unknown])!r}")
+        val = (vt, np.searchsorted(classes, vy))
+    elif model.early_stopping:
+        train_idx, val_idx = stratified_split(yi, s["vf"], rng)
+        if (len(np.unique(yi[val_idx])) < len(classes)
+                or len(np.unique(yi[train_idx])) < len(classes)):
+            raise ValueError(
+                f"validation_fraction={s['vf']} leaves a class without training or "
+                f"validation samples ({len(texts)} samples, {len(classes)} classes); use more "
+                "data, another validation_fraction, or early_stopping=False")
+        val = ([texts[i] for i in val_idx], yi[val_idx])
+
+    vocab = Vocabulary(tokenizer=model.tokenizer, min_count=model.min_count,
+                       max_size=model.max_size)
+    train_texts = [texts[i] for i in train_idx]
+    vocab.fit(train_texts)
+    tokens, offsets = vocab.encode(train_texts)
+    vtok = None
+    if val is not None:
+        vtok = vocab.encode(val[0]) + (val[1].astype(np.int64),)
+    empty = count_empty(vocab, train_texts, tokens, offsets)
+    if val is not None:
+        empty_val = count_empty(vocab, val[0], vtok[0], vtok[1])
+    else:
+        empty_val = 0
+    n_all = len(train_texts) + (len(val[0]) if val is not None else 0)
+    if empty + empty_val == n_all:
+        raise ValueError(f"all {n_all} texts tokenise to no word (empty, punctuation or "
+                         "symbols only): there is nothing to learn from")
+    if empty + empty_val:
+        warnings.warn(EmptyTextWarning(
+            f"{empty + empty_val} of {n_all} texts tokenise to no word (empty, punctuation "
+            "or symbols only); each is read as one unknown word"), stacklevel=3)
+    V, H, O = len(vocab), s["H"], len(classes)
+    if V * H > 2**31:
+        raise ValueError(f"vocabulary ({V} words) x hidden_size ({H}) is too large; "
+                         "set max_size or min_count")
+    params = E.Params.initial(V, H, O, model.init, rng, s["dtype"])
+    return FitRun(model, s, rng, vocab, classes, params, tokens, offsets,
+                  yi[train_idx].astype(np.int64), vtok)
+
+
+class _NumpyEpoch:
+    """One epoch of the numpy reference on ``Params`` (kept in kernel layout)."""
+
+    backend = "numpy"
+
+    def __init__(self, params, optimizer, lr, kw):
+        self.params = params
+        self.P = {n: getattr(params, n) for n in R.PARAM_NAMES}
+        self.state = R.init_optimizer_state(optimizer, *self.P.values())
+        self.step = 0
+        self.lr = lr
+        self.kw = dict(kw, optimizer=optimizer)
+
+    def __call__(self, tokens, offsets, labels, order):
+        loss, correct, self.step = R.train_epoch(tokens, offsets, labels, order, self.P,
+                                                 self.state, lr=self.lr, step=self.step,
+                                                 **self.kw)
+        self.params.sync_transpose()
+        if not math.isfinite(loss) or not self.params.all_finite():
+            raise E.TrainingDiverged("training diverged: the loss or the weights became NaN "
+                                     "or infinite; lower the learning rate")
+        return loss, correct
+
+
+class _NumbaEpoch:
+    """One epoch of the nogil whole-epoch kernel (:meth:`fastrnn._engine.Trainer.epoch`)."""
+
+    backend = "numba"
+
+    def __init__(self, params, optimizer, lr, kw):
+        self.trainer = E.Trainer(params, lr=lr, optimizer=optimizer, **kw)
+
+    def __call__(self, tokens, offsets, labels, order):
+        return self.trainer.epoch(tokens, offsets, labels, order)
+
+
+def epoch_runner(run):
+    """The epoch function of ``run``'s backend: ``f(tokens, offsets, labels, order) ->
+    (summed loss, n correct)``, raising ``FloatingPointError`` on divergence; its ``backend``
+    attribute names it."""
+    model, s = run.model, run.settings
+    kw = dict(clip=s["clip"], clip_norm=s["clip_norm"], weight_decay=s["wd"],
+              gradient=model.gradient, pooling=model.pooling)
+    cls = _NumbaEpoch if model.backend == "numba" else _NumpyEpoch
+    return cls(run.params, model.optimizer, s["lr"], kw)
+
+
+def run(run, epoch=None, on_epoch=None, callback=None, stop=None):
+    """Train ``run`` to the end (epochs, early stopping, ``callback`` returning ``False``, or
+    ``stop.is_set()``); returns ``run``.  ``on_epoch(metrics)`` is called after each epoch.
+
+    Raises ``FloatingPointError`` if training diverges (the run is then unusable).
+    """
+    epoch = epoch_runner(run) if epoch is None else epoch
+    clock = time.perf_counter
+    while not run.done:
+        order = run.next_order()
+        t0 = clock()
+        loss, correct = epoch(run.tokens, run.offsets, run.labels, order)
+        m = run.record(loss, int(correct), clock() - t0)
+        if on_epoch is not None:
+            on_epoch(m)
+        if callback is not None and callback(dict(m)) is False:
+            run.done = True
+        if stop is not None and stop.is_set():
+            run.done = True
+    run.fit_time = time.perf_counter() - run.t0
+    return run

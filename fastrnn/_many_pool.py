@@ -1,0 +1,176 @@
+"""``train_many``'s engine: one model per task on a thread pool, each model's whole fit on one
+thread.
+
+Every task runs the same code as :meth:`fastrnn.Model.fit` (:mod:`fastrnn._fit`: preparation,
+the single-model nogil epoch kernel, validation, early stopping) from start to finish on one
+pool thread.  The epoch kernel releases the GIL, so ``threads`` models train at the same time;
+a model that stops early frees its thread for the next model at once.  Nothing is compiled
+beyond what ``Model.fit`` compiles, and every model's weights are bit-identical to
+``Model.fit`` alone, whatever the number of threads or the order the tasks finish in.
+
+Validation inside the pool uses the parallel predict kernel only when Numba's threading layer
+is already running and is thread-safe (``omp`` or ``tbb``; ``numba.threading_layer()``), else
+the serial predict kernel on the pool thread (the same bits either way): pool threads never
+launch the ``workqueue`` layer concurrently.  Numba's thread count is not changed.
+"""
+
+import numbers
+import os
+import threading
+import time
+import warnings
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+import numba
+import numpy as np
+
+from . import _fit
+from ._progress import Progress
+
+__all__ = ["available_cores", "check_threads", "train_local", "ThreadsWarning"]
+
+
+class ThreadsWarning(UserWarning):
+    """``threads`` asked for more threads than the machine has cores: clamped."""
+
+
+def available_cores():
+    """Cores this process may run on (its CPU affinity where the OS tells, else the count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def check_threads(threads, n_tasks=None, warn=True):
+    """The pool size for ``threads``: ``None`` -> all cores (at most ``n_tasks``), ``-1`` -> all
+    cores, a positive int -> itself, clamped to the core count with a :class:`ThreadsWarning`.
+
+    Anything else (bool, float such as ``2.5``, str, ``0``, negative) raises TypeError or
+    ValueError.
+    """
+    cores = available_cores()
+    if threads is None:
+        n = cores
+    else:
+        if isinstance(threads, (bool, np.bool_)) or not isinstance(threads, numbers.Integral):
+            raise TypeError(f"threads must be a positive integer (or -1 for all {cores} "
+                            f"cores), got {type(threads).__name__} {threads!r}")
+        n = int(threads)
+        if n == -1:
+            n = cores
+        elif n < 1:
+            raise ValueError(f"threads must be a positive integer (or -1 for all {cores} "
+                             f"cores), got {n}")
+        elif n > cores:
+            if warn:
+                warnings.warn(ThreadsWarning(
+                    f"threads={n} is more than the {cores} cores this process can use: "
+                    f"using {cores} threads (more would only take turns on the cores)"),
+                    stacklevel=3)
+            n = cores
+    if n_tasks is not None:
+        n = max(1, min(n, n_tasks))
+    return n
+
+
+def _parallel_predict_threadsafe():
+    """Whether pool threads may launch the parallel predict kernel at the same time: only on
+    a thread-safe Numba threading layer (``omp``/``tbb``) that is already running (else they
+    validate with the serial kernel: the same bits)."""
+    try:
+        return numba.threading_layer() in ("omp", "tbb")
+    except ValueError:  # no parallel kernel has run yet: the layer is not chosen
+        return False
+
+
+def _error_info(error, kind, t0):
+    return {"status": "error", "kind": kind, "error": str(error), "history": [],
+            "time": time.perf_counter() - t0, "n_train": None}
+
+
+def _fit_one(key, model, ds, bar, stop):
+    """One model's whole fit, on the calling (pool) thread.
+
+    Returns ``(model or None, info, exception or None)``; ``info["kind"]`` is ``"ok"``,
+    ``"invalid"`` (bad configuration or data), ``"diverged"`` or ``"cancelled"``.
+    """
+    t0 = time.perf_counter()
+    epochs = int(model.epochs)
+    try:
+        run = _fit.prepare(model, ds.texts, ds.labels, ds.validation)
+    except (TypeError, ValueError) as e:
+        bar.advance(epochs)
+        err = ValueError(f"{key[1]}: {e}")
+        return None, _error_info(err, "invalid", t0), err
+    run.serial = not _parallel_predict_threadsafe()
+    try:
+        _fit.run(run, on_epoch=lambda m: bar.advance(1), stop=stop)
+    except FloatingPointError as e:
+        bar.advance(epochs - len(run.history))
+        err = FloatingPointError(f"{key[1]}: {e}")
+        return None, _error_info(err, "diverged", t0), err
+    bar.advance(epochs - len(run.history))
+    if stop.is_set():
+        return None, _error_info("cancelled", "cancelled", t0), None
+    run.apply(model)
+    return model, {"status": "ok", "kind": "ok", "error": None, "history": run.history,
+                   "time": model.fit_time_, "n_train": len(run.labels)}, None
+
+
+def train_local(jobs, threads=None, progress=False, errors="raise", on_done=None):
+    """Train ``jobs`` (list of ``(key, Model, _Dataset)``, ``key = (index, name)``) in this
+    process on a pool of :func:`check_threads` threads.
+
+    Calls ``on_done(key, model or None, info)`` on the calling thread for every job as it
+    finishes, where ``info`` has ``status`` (``"ok"``/``"error"``), ``kind``, ``error``,
+    ``history``, ``time`` and ``n_train``.  With ``errors="raise"`` the first failure is
+    raised (``ValueError`` or ``FloatingPointError`` naming the model) once the running models
+    have stopped; models not started yet are not trained.
+    """
+    if not jobs:
+        return
+    n = check_threads(threads, len(jobs))
+    total = sum(int(m.epochs) for _, m, _ in jobs)
+    stop = threading.Event()
+    first_error = None
+    # the biggest models first, so that a long model does not start last
+    order = sorted(range(len(jobs)), key=lambda i: -_cost(jobs[i]))
+    with Progress(total, "models", progress) as bar, ThreadPoolExecutor(
+            max_workers=n, thread_name_prefix="fastrnn-train") as pool:
+        futures = {pool.submit(_fit_one, jobs[i][0], jobs[i][1], jobs[i][2], bar, stop): i
+                   for i in order}
+        pending = set(futures)
+        try:
+            while pending:
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in sorted(finished, key=futures.get):
+                    key = jobs[futures[fut]][0]
+                    model, info, err = fut.result()
+                    if info["kind"] == "cancelled":
+                        continue
+                    if err is not None and errors == "raise":
+                        if first_error is None:
+                            first_error = err
+                            stop.set()
+                            for f in pending:
+                                f.cancel()
+                        continue
+                    if first_error is None and on_done is not None:
+                        on_done(key, model, info)
+        except BaseException:
+            stop.set()
+            for f in pending:
+                f.cancel()
+            raise
+    if first_error is not None:
+        raise first_error
+
+
+def _cost(job):
+    """A rough cost of one job (texts x hidden size), to start the biggest first."""
+    _, model, ds = job
+    try:
+        return len(ds.texts) * (int(model.hidden_size) + 8) ** 2 * int(model.epochs)
+    except (TypeError, ValueError):
+        return 0

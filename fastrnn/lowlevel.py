@@ -1,0 +1,21 @@
+"""The low-level pieces behind ``Model`` and ``train_many``, for benchmarks and experiments.
+
+A small public surface over private modules (their internals may change; these names stay):
+
+* :class:`Params`, :class:`Trainer` (one model's optimizer state and workspace;
+  ``Trainer.epoch(tokens, offsets, labels, order) -> (summed loss, n correct)`` runs one
+  whole epoch in one nogil kernel call and raises ``FloatingPointError`` on divergence) and
+  :func:`predict_proba`, from :mod:`fastrnn._engine`;
+* :func:`init_weights`: the initial weights ``Model`` and the tutorial draw;
+* :func:`stratified_split`: the validation split of ``Model.fit(early_stopping=True)``;
+* :func:`available_cores` and :func:`check_threads`: how ``train_many`` sizes its pool.
+
+Inputs are not validated here beyond what the kernels need: use ``Model`` for user data.
+"""
+
+from ._engine import Params, Trainer, init_weights, predict_proba
+from ._fit import stratified_split
+from ._many_pool import available_cores, check_threads
+
+__all__ = ["Params", "Trainer", "init_weights", "predict_proba", "stratified_split",
+           "available_cores", "check_threads"]
