@@ -62,11 +62,18 @@ def fnv1a_64(words):
     return h
 
 
-def hash_tokens(flat):
-    """uint64 hashes of a flat list of tokens, each distinct token hashed once."""
-    distinct = list(dict.fromkeys(flat))
-    table = dict(zip(distinct, fnv1a_64(distinct).tolist()))
-    return np.fromiter(map(table.__getitem__, flat), dtype=np.uint64, count=len(flat))
+def hash_tokens(flat, sep=None):
+    """``(hashes (N,) uint64, is_sep (len(flat),) bool)`` of a flat list of tokens: each
+    distinct token is hashed once; items equal to ``sep`` (the texts' separator) get none."""
+    index = dict.fromkeys(flat)
+    distinct = [w for w in index if w is not sep and not (sep is not None and w == sep)]
+    for i, w in enumerate(distinct):
+        index[w] = i
+    if sep is not None and sep in index:
+        index[sep] = -1
+    ids = np.fromiter(map(index.__getitem__, flat), dtype=np.int64, count=len(flat))
+    is_sep = ids < 0
+    return fnv1a_64(distinct)[ids[~is_sep]], is_sep
 
 
 def token_hashes(vocabulary, texts):
@@ -86,16 +93,12 @@ def token_hashes(vocabulary, texts):
         else:
             flat = _vocab._tokenize_all_default(part)
             sep = _vocab._SEP
-        if vocabulary._custom:
-            is_sep = np.fromiter([w is sep for w in flat], dtype=bool, count=len(flat))
-        else:
-            is_sep = np.fromiter(map(sep.__eq__, flat), dtype=bool, count=len(flat))
+        h, is_sep = hash_tokens(flat, sep)
         where = np.flatnonzero(is_sep)
         ends = np.concatenate((where, [len(flat)]))
         starts = np.concatenate(([0], where + 1))
         lengths.append(ends - starts)
-        words = [w for w, s in zip(flat, is_sep) if not s]
-        hashes.append(hash_tokens(words))
+        hashes.append(h)
     offsets = np.zeros(len(items) + 1, dtype=np.int64)
     if items:
         np.cumsum(np.concatenate(lengths), out=offsets[1:])
@@ -109,7 +112,7 @@ def ngram_arrays(hashes, offsets, ngrams, buckets):
     ``hashes`` (N,) uint64 token hashes, ``offsets`` (n+1,) int64 sentence boundaries,
     ``ngrams`` >= 1 the highest order, ``buckets`` >= 1 the table's rows.  A sentence of T
     tokens has ``sum_k max(T - k + 1, 0)`` n-grams (k = 1..ngrams); its unique buckets come in
-    ascending order with their counts.  One lexsort over all (sentence, bucket) pairs.
+    ascending order with their counts.  One sort of all (sentence, bucket) pairs.
     """
     hashes = np.ascontiguousarray(hashes, dtype=np.uint64)
     offsets = np.asarray(offsets, dtype=np.int64)
@@ -134,8 +137,14 @@ def ngram_arrays(hashes, offsets, ngrams, buckets):
                 bks.append(h % B)
     sid = np.concatenate(sids) if sids else np.zeros(0, dtype=np.int64)
     bk = (np.concatenate(bks) if bks else np.zeros(0, dtype=np.uint64)).astype(np.int64)
-    order = np.lexsort((bk, sid))
-    sid, bk = sid[order], bk[order]
+    if n * int(buckets) < 2**63:
+        # one int64 key per (sentence, bucket) pair: a plain sort, ~3x faster than lexsort
+        key = sid * np.int64(buckets) + bk
+        key.sort()
+        sid, bk = key // np.int64(buckets), key % np.int64(buckets)
+    else:  # pragma: no cover - needs n * buckets >= 2**63
+        order = np.lexsort((bk, sid))
+        sid, bk = sid[order], bk[order]
     new = np.ones(sid.shape[0], dtype=bool)
     if sid.shape[0] > 1:
         new[1:] = (sid[1:] != sid[:-1]) | (bk[1:] != bk[:-1])

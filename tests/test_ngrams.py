@@ -326,3 +326,135 @@ def test_engine_checks_the_gram_arrays():
         E.predict_proba(P, tokens, offsets[:3], "last", corpus_grams(offsets, B=4))
     with pytest.raises(ValueError, match=r"\(buckets, 3\)"):
         E.Params(*make_params(10, 5, 3).arrays(), U=np.zeros((4, 2)))
+
+
+# --------------------------------------------------------------------------------------------
+# Model(ngrams=...)
+# --------------------------------------------------------------------------------------------
+def texts_and_labels(n=120, seed=0):
+    """Short random sentences; the label is whether "good" occurs (and not "not good")."""
+    rng = np.random.default_rng(seed)
+    words = ["the", "film", "was", "good", "not", "plot", "dull", "a", "very", "rare%d"]
+    texts, labels = [], []
+    for i in range(n):
+        ws = [words[j] if j != 9 else words[9] % i for j in rng.integers(0, 10, rng.integers(1, 8))]
+        t = " ".join(ws)
+        texts.append(t)
+        labels.append(int("good" in t and "not good" not in t))
+    return texts, np.array(labels)
+
+
+def test_model_rejects_bad_ngram_settings():
+    from fastrnn import Model
+    x, y = texts_and_labels(30)
+    cases = [(dict(ngrams=-1), ValueError, "ngrams must be >= 0"),
+             (dict(ngrams=1.5), TypeError, "ngrams must be an integer"),
+             (dict(ngrams=True), TypeError, "ngrams must be an integer"),
+             (dict(ngrams=2, buckets=0), ValueError, "buckets must be >= 1"),
+             (dict(ngrams=2, buckets=2.0), TypeError, "buckets must be an integer"),
+             (dict(ngrams=2, buckets="x"), TypeError, "buckets must be an integer"),
+             (dict(ngrams=2, ngram_learning_rate=0), ValueError, "ngram_learning_rate must be > 0"),
+             (dict(ngrams=2, buckets=2**31 - 1), ValueError, "buckets .* is too large")]
+    for kw, exc, msg in cases:
+        with pytest.raises(exc, match=msg):
+            Model(epochs=1, **kw).fit(x, y)
+
+
+def test_ngrams0_is_the_plain_model_bit_for_bit():
+    from fastrnn import Model
+    x, y = texts_and_labels()
+    a = Model(seed=3, epochs=4).fit(x, y)
+    b = Model(seed=3, epochs=4, ngrams=0, buckets=7, ngram_learning_rate=2.0).fit(x, y)
+    assert a.params_.buckets == b.params_.buckets == 0
+    for name in a.params_.names:
+        np.testing.assert_array_equal(getattr(a.params_, name), getattr(b.params_, name))
+    assert {"ngrams", "buckets", "ngram_learning_rate"} <= set(a.get_params())
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    from fastrnn import Model
+    x, y = texts_and_labels()
+    m = Model(seed=1, epochs=6, ngrams=2, buckets=1 << 10, ngram_learning_rate=0.5,
+              dtype="float64").fit(x, y)
+    return m, x, y
+
+
+def test_model_trains_the_table_and_predicts_with_it(fitted):
+    m, x, y = fitted
+    assert m.params_.U.shape == (1 << 10, 2) and np.count_nonzero(m.params_.U) > 0
+    p = m.predict_proba(x)
+    g = NG.text_ngram_arrays(m.vocabulary_, x, 2, 1 << 10)
+    tokens, offsets = m.vocabulary_.encode(x)
+    P = m.params_
+    want = R.predict_proba(tokens, offsets, P.WxhT, P.Whh, P.bh, P.Why, P.by, m.pooling, P.U, g)
+    np.testing.assert_allclose(p, want, **TOLERANCES["step"][np.float64])
+    m.set_params(buckets=99)
+    try:
+        with pytest.raises(ValueError, match="do not match the fitted n-gram table"):
+            m.predict(x)
+    finally:
+        m.set_params(buckets=1 << 10)
+
+
+def test_numpy_backend_trains_the_same_path(fitted):
+    from fastrnn import Model
+    m, x, y = fitted
+    r = Model(**dict(m.get_params(), backend="numpy")).fit(x, y)
+    assert r.n_epochs_ == m.n_epochs_
+    np.testing.assert_allclose(r.params_.U, m.params_.U, **TOLERANCES["epochs"][np.float64])
+    np.testing.assert_allclose(r.predict_proba(x), m.predict_proba(x),
+                               **TOLERANCES["epochs"][np.float64])
+
+
+def test_train_many_gives_the_same_bits(fitted):
+    from fastrnn import train_many
+    m, x, y = fitted
+    models, _ = train_many((x, y), [m.get_params(), dict(m.get_params(), ngrams=0)], threads=2)
+    np.testing.assert_array_equal(models[0].params_.U, m.params_.U)
+    np.testing.assert_array_equal(models[0].predict_proba(x), m.predict_proba(x))
+    assert models[1].params_.buckets == 0
+
+
+def test_save_load_roundtrip_and_bad_tables(fitted, tmp_path):
+    import json
+    from fastrnn import Model
+    m, x, y = fitted
+    f = tmp_path / "m.npz"
+    m.save(f)
+    back = Model.load(f)
+    np.testing.assert_array_equal(back.params_.U, m.params_.U)
+    np.testing.assert_array_equal(back.predict_proba(x), m.predict_proba(x))
+    with np.load(f) as z:
+        data = {k: z[k] for k in z.files}
+    assert data["U_rows"].size == np.count_nonzero(np.any(m.params_.U != 0, axis=1))
+    for name, change in [("out of range", lambda d: d["U_rows"].__setitem__(-1, 1 << 10)),
+                         ("missing", lambda d: (d.pop("U_rows"), d.pop("U_values")))]:
+        d = {k: v.copy() for k, v in data.items()}
+        change(d)
+        bad = tmp_path / f"bad-{name.replace(' ', '-')}.npz"
+        np.savez(bad, **d)
+        with pytest.raises(ValueError, match=str(bad.name) + ".*(n-gram table)"):
+            Model.load(bad)
+    # a file written before the n-gram path (no such parameters, no table) still loads
+    plain = Model(seed=0, epochs=2).fit(x, y)
+    plain.save(f)
+    with np.load(f) as z:
+        d = {k: z[k] for k in z.files}
+    meta = json.loads(bytes(d["meta"]).decode())
+    for k in ("ngrams", "buckets", "ngram_learning_rate"):
+        del meta["params"][k]
+    d["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    old = tmp_path / "old.npz"
+    np.savez(old, **d)
+    back = Model.load(old)
+    assert back.ngrams == 0 and back.params_.buckets == 0
+    np.testing.assert_array_equal(back.predict_proba(x), plain.predict_proba(x))
+
+
+def test_epoch_and_predict_kernels_are_keyed_on_the_ngram_source():
+    from fastrnn.kernels import _cache, dropin, ngram, rnn
+    for d in rnn.TRAIN_EPOCH_BY_OPTIMIZER + (rnn.predict_proba_range, rnn.predict_proba):
+        assert _cache.is_dependency_cached(d, ngram), d
+    # kernels keyed on rnn.py embed its n-gram code too: keyed on ngram.py as well
+    assert _cache.is_dependency_cached(dropin.dropin_backprop, ngram)
