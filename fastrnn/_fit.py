@@ -74,8 +74,8 @@ def stratified_split(yi, fraction, rng):
 def predict_proba(params, tokens, offsets, pooling, backend="numba", serial=False, grams=None):
     """Class probabilities of an encoded corpus.  ``serial``: on the calling thread only (the
     bits are the same as the parallel path's; used by ``train_many``'s pool threads).
-    ``grams``: the corpus's n-gram arrays (:func:`ngram_arrays`) for a model with the linear
-    n-gram path."""
+    ``grams``: the corpus's n-gram arrays (:func:`fastrnn.ngrams.encode`) for a model with the
+    linear n-gram path."""
     if backend == "numpy":
         P = params
         return R.predict_proba(tokens, offsets, P.WxhT, P.Whh, P.bh, P.Why, P.by, pooling,
@@ -243,10 +243,12 @@ def prepare(model, texts, labels, validation_data=None):
                        max_size=model.max_size)
     train_texts = [texts[i] for i in train_idx]
     vocab.fit(train_texts)
-    tokens, offsets = vocab.encode(train_texts)
-    vtok = None
+    N, B = s["ngrams"], s["buckets"]
+    tokens, offsets, grams = NG.encode(vocab, train_texts, N, B)  # grams: None for N = 0
+    vtok = val_grams = None
     if val is not None:
-        vtok = vocab.encode(val[0]) + (val[1].astype(np.int64),)
+        *vtok, val_grams = NG.encode(vocab, val[0], N, B)
+        vtok = tuple(vtok) + (val[1].astype(np.int64),)
     empty = count_empty(vocab, train_texts, tokens, offsets)
     if val is not None:
         empty_val = count_empty(vocab, val[0], vtok[0], vtok[1])
@@ -270,18 +272,8 @@ def prepare(model, texts, labels, validation_data=None):
                               buckets=s["buckets"] if s["ngrams"] else 0)
     run = FitRun(model, s, rng, vocab, classes, params, tokens, offsets,
                  yi[train_idx].astype(np.int64), vtok)
-    if s["ngrams"]:
-        run.grams = ngram_arrays(s, vocab, train_texts)
-        if val is not None:
-            run.val_grams = ngram_arrays(s, vocab, val[0])
+    run.grams, run.val_grams = grams, val_grams
     return run
-
-
-def ngram_arrays(settings, vocab, texts):
-    """The linear n-gram path's flat arrays of ``texts`` (None for a model without it)."""
-    if not settings["ngrams"]:
-        return None
-    return NG.text_ngram_arrays(vocab, texts, settings["ngrams"], settings["buckets"])
 
 
 class _NumpyEpoch:

@@ -334,15 +334,14 @@ class Model:
         if not hasattr(self, "params_"):
             raise NotFittedError("this Model is not fitted yet: call fit(texts, labels) first")
 
-    def _grams(self, texts):
-        """The n-gram arrays of ``texts`` for the fitted table (None without the path)."""
+    def _encode(self, texts):
+        """``(tokens, offsets, grams)`` of ``texts``: ``grams`` the n-gram arrays for the
+        fitted table (None without the path), from the same tokenization."""
         B = self.params_.buckets
-        if not B:
-            return None
-        if not self.ngrams or self.buckets != B:
+        if B and (not self.ngrams or self.buckets != B):
             raise ValueError(f"ngrams={self.ngrams!r}, buckets={self.buckets!r} do not match the "
                              f"fitted n-gram table ({B} rows): refit, or set them back")
-        return NG.text_ngram_arrays(self.vocabulary_, texts, self.ngrams, B)
+        return NG.encode(self.vocabulary_, texts, self.ngrams if B else 0, B)
 
     def _proba_encoded(self, tokens, offsets, grams=None):
         return _fit.predict_proba(self.params_, tokens, offsets, self.pooling, self.backend,
@@ -362,13 +361,13 @@ class Model:
         texts = _texts(texts)
         if not texts:
             return np.zeros((0, len(self.classes_)), dtype=self.params_.dtype)
-        tokens, offsets = self.vocabulary_.encode(texts)
+        tokens, offsets, grams = self._encode(texts)
         empty = _fit.count_empty(self.vocabulary_, texts, tokens, offsets)
         if empty:
             warnings.warn(EmptyTextWarning(
                 f"{empty} of {len(texts)} texts tokenise to no word (empty, punctuation or "
                 "symbols only); they all get the same probabilities"), stacklevel=2)
-        return self._proba_encoded(tokens, offsets, self._grams(texts))
+        return self._proba_encoded(tokens, offsets, grams)
 
     def predict(self, texts):
         """Predicted labels (of the same kind as the training labels)."""
@@ -390,8 +389,8 @@ class Model:
         if not texts:
             raise ValueError("cannot evaluate on an empty dataset")
         yi = self._encode_labels(labels, len(texts))
-        loss, acc = self._evaluate_encoded(*self.vocabulary_.encode(texts), yi,
-                                           self._grams(texts))
+        tokens, offsets, grams = self._encode(texts)
+        loss, acc = self._evaluate_encoded(tokens, offsets, yi, grams)
         return {"loss": loss, "accuracy": acc}
 
     def score(self, texts, labels):

@@ -23,12 +23,14 @@ number of n-grams (the mean's divisor).  The path is then
 ``y += sum_u gram_counts[u] / gram_totals[s] * U[grams[u]]``.
 """
 
+from itertools import repeat
+
 import numpy as np
 
 from . import vocab as _vocab
 
 __all__ = ["FNV_OFFSET", "FNV_PRIME", "NGRAM_MULTIPLIER", "fnv1a_64", "hash_tokens",
-           "token_hashes", "ngram_arrays", "empty_arrays", "text_ngram_arrays"]
+           "token_hashes", "ngram_arrays", "empty_arrays", "text_ngram_arrays", "encode"]
 
 FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 FNV_PRIME = np.uint64(0x100000001B3)
@@ -104,6 +106,58 @@ def token_hashes(vocabulary, texts):
         np.cumsum(np.concatenate(lengths), out=offsets[1:])
     h = np.concatenate(hashes) if hashes else np.zeros(0, dtype=np.uint64)
     return h, offsets
+
+
+def encode(vocabulary, texts, ngrams, buckets):
+    """``vocabulary.encode(texts)`` and the texts' n-gram arrays from one tokenization:
+    ``(tokens, offsets, grams)``, ``grams`` as :func:`ngram_arrays` (None for ``ngrams=0``).
+
+    Each token is mapped once, to its vocabulary id; known words take their hash from a table
+    of the vocabulary's words, only the unknown ones are hashed one by one.  The ids and
+    offsets are those of :meth:`Vocabulary.encode` (a text without words: one unknown id).
+    """
+    if not ngrams:
+        return vocabulary.encode(texts) + (None,)
+    vocabulary._require_fitted("encode")
+    items = _vocab._check_texts(texts)
+    if not items:
+        tokens, offsets = vocabulary.encode(items)
+        return tokens, offsets, ngram_arrays(np.zeros(0, np.uint64), offsets, ngrams, buckets)
+    word_hash = fnv1a_64(vocabulary.words)
+    index = vocabulary._index_sep
+    unk = vocabulary.UNKNOWN_ID
+    toks, lens, hashes, hlens = [], [], [], []
+    for i in range(0, len(items), _vocab._CHUNK):
+        part = items[i:i + _vocab._CHUNK]
+        flat = (vocabulary._tokenize_all_custom(part) if vocabulary._custom
+                else _vocab._tokenize_all_default(part))
+        ids = np.fromiter(map(index.get, flat, repeat(unk)), dtype=np.int32, count=len(flat))
+        is_sep = ids < 0
+        sep = np.flatnonzero(is_sep)
+        starts = np.concatenate(([0], sep + 1))
+        ends = np.concatenate((sep, [ids.size]))
+        lengths = (ends - starts).astype(np.int64)
+        word_pos = np.flatnonzero(~is_sep)
+        tokens = ids[word_pos]
+        h = word_hash[tokens]
+        rare = np.flatnonzero(tokens == unk)  # words out of the vocabulary: their own hash
+        if rare.size:
+            h[rare] = hash_tokens([flat[j] for j in word_pos[rare].tolist()])[0]
+        hashes.append(h)
+        hlens.append(lengths.copy())
+        empty = lengths == 0
+        if empty.any():  # a text without words: one unknown token (as Vocabulary.encode)
+            first = np.cumsum(lengths) - lengths
+            tokens = np.insert(tokens, first[empty], unk)
+            lengths[empty] = 1
+        toks.append(np.ascontiguousarray(tokens, dtype=np.int32))
+        lens.append(lengths)
+    offsets = np.zeros(len(items) + 1, dtype=np.int64)
+    np.cumsum(np.concatenate(lens), out=offsets[1:])
+    hoffsets = np.zeros(len(items) + 1, dtype=np.int64)
+    np.cumsum(np.concatenate(hlens), out=hoffsets[1:])
+    tokens = np.concatenate(toks) if len(toks) > 1 else toks[0]
+    return tokens, offsets, ngram_arrays(np.concatenate(hashes), hoffsets, ngrams, buckets)
 
 
 def ngram_arrays(hashes, offsets, ngrams, buckets):

@@ -458,3 +458,18 @@ def test_epoch_and_predict_kernels_are_keyed_on_the_ngram_source():
         assert _cache.is_dependency_cached(d, ngram), d
     # kernels keyed on rnn.py embed its n-gram code too: keyed on ngram.py as well
     assert _cache.is_dependency_cached(dropin.dropin_backprop, ngram)
+
+
+@pytest.mark.parametrize("tokenizer", [None, str.split], ids=["default", "custom"])
+def test_joint_encode_equals_encode_plus_arrays(tokenizer):
+    """ngrams.encode tokenizes once: the same ids as Vocabulary.encode, the same n-grams."""
+    x, _ = texts_and_labels(80, seed=4)
+    x = x + ["", "!!!", "<unk> zzqx", "Café  déjà-vu"]
+    v = Vocabulary(tokenizer=tokenizer, min_count=2).fit(x)
+    tokens, offsets, grams = NG.encode(v, x, 3, 1 << 12)
+    want_t, want_o = v.encode(x)
+    np.testing.assert_array_equal(tokens, want_t)
+    np.testing.assert_array_equal(offsets, want_o)
+    for a, b in zip(grams, NG.text_ngram_arrays(v, x, 3, 1 << 12)):
+        np.testing.assert_array_equal(a, b)
+    assert NG.encode(v, x, 0, 10)[2] is None
