@@ -16,7 +16,7 @@ import time
 import click
 
 from fastrnn import __version__
-from fastrnn._clitools import fail, one_line_warnings
+from fastrnn.cli import fail, one_line_warnings
 
 from . import backends as B
 from . import runner as R
@@ -392,7 +392,7 @@ def perf_cmd(runs, output):
       fastrnn-bench perf bench/results/tutorial.json bench/results/hidden.json \\
           bench/results/models.json -o bench/results/perf.md
     """
-    from fastrnn._io import atomic_write
+    from fastrnn.lowlevel import atomic_write
     from .perf import render
     if output is not None and any(os.path.exists(output) and os.path.samefile(output, r)
                                   for r in runs):

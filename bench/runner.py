@@ -391,9 +391,9 @@ def check_writable(path, what):
 
 def write_atomic(path, write, binary=False):
     """Call ``write(fileobj)`` on a temporary file beside ``path``, then rename it (the package's
-    one atomic writer, :func:`fastrnn._io.atomic_write`: umask permissions, nothing half
+    one atomic writer, :func:`fastrnn.lowlevel.atomic_write`: umask permissions, nothing half
     written)."""
-    from fastrnn._io import atomic_write
+    from fastrnn.lowlevel import atomic_write
     atomic_write(os.path.abspath(os.fspath(path)), write, "wb" if binary else "w")
 
 

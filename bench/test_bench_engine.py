@@ -28,7 +28,7 @@ test.
 import numpy as np
 import pytest
 
-from fastrnn import _engine as E
+from fastrnn import lowlevel as E
 from fastrnn import reference as R
 
 

@@ -3,6 +3,7 @@
 Arrays and scalars in, caller-owned buffers out; no validation here (see :mod:`fastrnn._engine`).
 """
 
+from ._cache import depends_on
 from .rnn import (
     GRADIENT_EXACT, GRADIENT_TUTORIAL, POOL_LAST, POOL_MEAN, POOL_MAX,
     OPT_SGD, OPT_ADAGRAD, OPT_ADAM, GRADIENT_NAMES, POOLING_NAMES, OPTIMIZER_NAMES,
@@ -13,6 +14,7 @@ from .rnn import (
 )
 
 __all__ = [
+    "depends_on",
     "GRADIENT_EXACT", "GRADIENT_TUTORIAL", "POOL_LAST", "POOL_MEAN", "POOL_MAX",
     "OPT_SGD", "OPT_ADAGRAD", "OPT_ADAM", "GRADIENT_NAMES", "POOLING_NAMES", "OPTIMIZER_NAMES",
     "HP_FIELDS", "N_VECS", "EPOCH_BUNDLES", "TRAIN_EPOCH_BY_OPTIMIZER",
