@@ -101,8 +101,10 @@ class Params:
         ``(buckets, O)`` n-gram table (drawing no random numbers: ``buckets=0`` or not, the
         other weights are the same)."""
         Whh, Wxh, Why = init_weights(V, H, O, init, rng)
-        return cls(Wxh.T, Whh, Why, np.zeros(H), np.zeros(O), dtype=dtype,
-                   U=aligned_zeros((buckets, O), dtype))
+        params = cls(Wxh.T, Whh, Why, np.zeros(H), np.zeros(O), dtype=dtype)
+        if buckets:
+            params.U = aligned_zeros((buckets, O), params.dtype)  # not built twice
+        return params
 
     @property
     def dtype(self):
