@@ -473,3 +473,16 @@ def test_joint_encode_equals_encode_plus_arrays(tokenizer):
     for a, b in zip(grams, NG.text_ngram_arrays(v, x, 3, 1 << 12)):
         np.testing.assert_array_equal(a, b)
     assert NG.encode(v, x, 0, 10)[2] is None
+
+
+def test_dask_worker_results_carry_the_table(fitted):
+    """What a Dask worker sends back rebuilds the model with its n-gram table (no cluster:
+    the worker function and the rebuild, called directly)."""
+    from fastrnn import _many_dask as D
+    m, x, y = fitted
+    params = m.get_params()
+    out = D._chunk_worker([(0, 0, params, "d")],
+                          {"d": {"texts": x, "labels": y, "validation": None}}, 1)
+    back = D._model_from_plain(params, out[0])
+    np.testing.assert_array_equal(back.params_.U, m.params_.U)
+    np.testing.assert_array_equal(back.predict_proba(x), m.predict_proba(x))
