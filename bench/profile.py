@@ -31,7 +31,7 @@ from . import scenarios as S
 
 @depends_on(KR)  # the cached kernel embeds rnn.py's code: an edit there recompiles it
 @njit(cache=True, error_model="numpy", nogil=True)
-def staged_epoch(stage, corpus, weights, state, hp, modes, work):
+def staged_epoch(stage, corpus, weights, state, hp, modes, work, ngrams):
     """The epoch kernel's loop body as separate kernel calls, stopping after ``stage``.
 
     Arguments after ``stage``: the epoch kernel's bundles (``kernels.rnn.EPOCH_BUNDLES``)."""

@@ -16,6 +16,7 @@ import numpy as np
 from . import _compile
 from . import kernels as K
 from .kernels import dropin as _dropin
+from .kernels import ngram as _ngram
 from ._validation import check_choice, check_dtype
 
 #: Mode strings indexed by kernel code (built from the kernel constants in ``kernels.rnn``).
@@ -71,11 +72,12 @@ def init_weights(V, H, O, init="tutorial", rng=None):
 
 
 class Params:
-    """The five parameters in kernel layout (aligned, C-contiguous, one dtype) plus ``WhhT``."""
+    """The five parameters in kernel layout (aligned, C-contiguous, one dtype) plus ``WhhT``,
+    and ``U`` (B, O), the linear n-gram path's table ((0, O) without the path)."""
 
     names = ("WxhT", "Whh", "Why", "bh", "by")
 
-    def __init__(self, WxhT, Whh, Why, bh, by, dtype=None):
+    def __init__(self, WxhT, Whh, Why, bh, by, dtype=None, U=None):
         dtype = check_dtype(Whh.dtype if dtype is None else dtype)
         self.WxhT = aligned_copy(WxhT, dtype)
         self.Whh = aligned_copy(Whh, dtype)
@@ -85,6 +87,10 @@ class Params:
         self.WhhT = aligned_copy(self.Whh.T)
         V, H = self.WxhT.shape
         O = self.Why.shape[0]
+        self.U = aligned_zeros((0, O), dtype) if U is None else aligned_copy(U, dtype)
+        if self.U.ndim != 2 or self.U.shape[1] != O:
+            raise ValueError("the n-gram table U must be (buckets, %d), got %s"
+                             % (O, self.U.shape))
         if (self.Whh.shape != (H, H) or self.Why.shape != (O, H) or self.bh.shape != (H,)
                 or self.by.shape != (O,)):
             raise ValueError("inconsistent parameter shapes: WxhT %s, Whh %s, Why %s, bh %s, "
@@ -92,10 +98,15 @@ class Params:
                                         self.bh.shape, self.by.shape))
 
     @classmethod
-    def initial(cls, V, H, O, init="tutorial", rng=None, dtype=np.float64):
-        """Fresh parameters: weights from :func:`init_weights`, zero biases."""
+    def initial(cls, V, H, O, init="tutorial", rng=None, dtype=np.float64, buckets=0):
+        """Fresh parameters: weights from :func:`init_weights`, zero biases, and a zero
+        ``(buckets, O)`` n-gram table (drawing no random numbers: ``buckets=0`` or not, the
+        other weights are the same)."""
         Whh, Wxh, Why = init_weights(V, H, O, init, rng)
-        return cls(Wxh.T, Whh, Why, np.zeros(H), np.zeros(O), dtype=dtype)
+        params = cls(Wxh.T, Whh, Why, np.zeros(H), np.zeros(O), dtype=dtype)
+        if buckets:
+            params.U = aligned_zeros((buckets, O), params.dtype)  # not built twice
+        return params
 
     @property
     def dtype(self):
@@ -109,15 +120,21 @@ class Params:
     def arrays(self):
         return tuple(getattr(self, n) for n in self.names)
 
+    @property
+    def buckets(self):
+        """Rows of the n-gram table (0: no linear path)."""
+        return self.U.shape[0]
+
     def copy(self):
-        return Params(*self.arrays())
+        return Params(*self.arrays(), U=self.U)
 
     def sync_transpose(self):
         self.WhhT[...] = self.Whh.T
 
     def all_finite(self):
         """No NaN or infinity in any parameter (one branch-free kernel pass)."""
-        return _dropin.all_finite(self.Whh, self.WxhT, self.Why, self.bh, self.by)
+        return (_dropin.all_finite(self.Whh, self.WxhT, self.Why, self.bh, self.by)
+                and _ngram.all_finite(self.U))
 
 
 class TrainingDiverged(FloatingPointError):
@@ -134,13 +151,15 @@ def hyperparameters(dtype, lr, clip=1.0, clip_norm=None, weight_decay=0.0, eps=1
 class Trainer:
     """Per-sample training state of one model: parameters, optimizer state, workspace.
 
-    ``epoch(tokens, offsets, labels, order)`` runs one whole epoch in one kernel call.  Inputs
-    must already be validated (``check_corpus``, ``check_labels``, ``check_order``).
+    ``epoch(tokens, offsets, labels, order, grams)`` runs one whole epoch in one kernel call.
+    Inputs must already be validated (``check_corpus``, ``check_labels``, ``check_order``).
+    ``grams`` is the corpus's ``fastrnn.ngrams.ngram_arrays`` tuple when ``params.U`` has rows
+    (the linear n-gram path), trained at ``ngram_lr`` (None: ``lr``).
     """
 
     def __init__(self, params, *, lr, clip=1.0, clip_norm=None, weight_decay=0.0,
                  optimizer="sgd", gradient="exact", pooling="last", eps=1e-8, beta1=0.9,
-                 beta2=0.999):
+                 beta2=0.999, ngram_lr=None):
         self.params = params
         self.gradient = check_choice("gradient", gradient, GRADIENTS)
         self.pooling = check_choice("pooling", pooling, POOLINGS)
@@ -151,6 +170,9 @@ class Trainer:
         slots = self.optimizer  # sgd: 0 slots, adagrad: 1, adam: 2
         dt = params.dtype
         self.state = tuple(aligned_zeros((slots,) + a.shape, dt) for a in params.arrays())
+        self.SU = aligned_zeros((slots,) + params.U.shape, dt)
+        self.nhp = self.hp.copy()
+        self.nhp[K.rnn.HP_LR] = lr if ngram_lr is None else ngram_lr
         self.counters = np.zeros(2, dtype=np.int64)
         self.gX = aligned_zeros((V, H), dt)
         self.mark = np.zeros(V, dtype=np.int64)
@@ -170,8 +192,8 @@ class Trainer:
             self.G = aligned_zeros((max_len, H), self.params.dtype)
             self.uniq = np.zeros(max_len, dtype=np.int64)
 
-    def kernel_args(self, tokens, offsets, labels, order):
-        """The epoch kernel's arguments ``(corpus, weights, state, hp, modes, work)``.
+    def kernel_args(self, tokens, offsets, labels, order, grams=None):
+        """The epoch kernel's arguments ``(corpus, weights, state, hp, modes, work, ngrams)``.
 
         The one place the bundles of ``kernels.rnn.EPOCH_BUNDLES`` are filled (plain tuples, in
         that order); the workspace must already fit the longest sentence (:meth:`epoch` grows it).
@@ -183,9 +205,10 @@ class Trainer:
                 self.hp,
                 (self.gradient, self.pooling, self.optimizer),
                 (self.hs, self.G, self.gX, self.mark, self.vecs, self.amax, self.y, self.p,
-                 self.dWhy, self.rows, self.uniq))
+                 self.dWhy, self.rows, self.uniq),
+                (P.U, self.SU) + check_grams(grams, P, offsets) + (self.nhp,))
 
-    def epoch(self, tokens, offsets, labels, order):
+    def epoch(self, tokens, offsets, labels, order, grams=None):
         """Train on the samples ``order`` once; returns ``(summed loss, n correct)``.
 
         Raises :class:`TrainingDiverged` when the loss or a weight is no longer finite.
@@ -194,7 +217,7 @@ class Trainer:
         # the optimizer's own entry point: a cold start compiles only its update code
         loss, correct = _compile.call(
             K.TRAIN_EPOCH_BY_OPTIMIZER[self.optimizer],
-            *self.kernel_args(tokens, offsets, labels, order),
+            *self.kernel_args(tokens, offsets, labels, order, grams),
             what="%s %s epoch kernel" % (OPTIMIZERS[self.optimizer], self.params.dtype.name),
             about=8)
         if not math.isfinite(loss) or not self.params.all_finite():
@@ -218,8 +241,33 @@ def _predict_pool():
         return _POOL
 
 
-def predict_proba(params, tokens, offsets, pooling="last"):
-    """Probabilities (n, O) for a validated flat corpus, in parallel over sentences.
+_NO_GRAMS = tuple(np.zeros(0, dtype=np.int64) for _ in range(4))
+
+
+def check_grams(grams, params, offsets):
+    """The kernels' four n-gram arrays for ``params`` and the corpus ``offsets``.
+
+    Without the path (``params.U`` has no rows) they are empty, whatever ``grams`` holds; with
+    it ``grams`` must be ``fastrnn.ngrams.ngram_arrays``'s tuple for this corpus (checked: the
+    kernels index ``U`` with it unchecked).
+    """
+    if params.buckets == 0:
+        return _NO_GRAMS
+    if grams is None:
+        raise ValueError("this model has an n-gram table: pass the corpus's n-gram arrays")
+    g, counts, goffs, totals = (np.ascontiguousarray(a, dtype=np.int64) for a in grams)
+    n = offsets.shape[0] - 1
+    if goffs.shape != (n + 1,) or totals.shape != (n,) or g.shape != counts.shape:
+        raise ValueError("the n-gram arrays do not match the corpus (%d sentences)" % n)
+    if goffs[0] != 0 or goffs[-1] != g.shape[0] or (g.size and (g.min() < 0
+                                                                or g.max() >= params.buckets)):
+        raise ValueError("n-gram buckets out of range for a table of %d rows" % params.buckets)
+    return g, counts, goffs, totals
+
+
+def predict_proba(params, tokens, offsets, pooling="last", grams=None):
+    """Probabilities (n, O) for a validated flat corpus, in parallel over sentences
+    (``grams``: the corpus's n-gram arrays, for a model with the linear path).
 
     Contiguous ranges of sentences run the nogil kernel ``predict_proba_range`` on a thread
     pool, ``numba.get_num_threads()`` of them at a time (``numba.set_num_threads`` controls the
@@ -231,7 +279,8 @@ def predict_proba(params, tokens, offsets, pooling="last"):
     n = offsets.shape[0] - 1
     out = np.empty((n, params.shape[2]), dtype=params.dtype)
     P = params
-    args = (tokens, offsets, P.WxhT, P.WhhT, P.bh, P.Why, P.by, code, out)
+    ng = (P.U,) + check_grams(grams, P, offsets)
+    args = (tokens, offsets, P.WxhT, P.WhhT, P.bh, P.Why, P.by) + ng + (code, out)
     threads = min(numba.get_num_threads(), numba.config.NUMBA_NUM_THREADS)
     if n < SERIAL_PREDICT_BELOW or threads <= 1:
         # a hand-off to threads costs more than a few hundred sentences take on one thread

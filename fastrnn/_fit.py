@@ -24,6 +24,7 @@ import warnings
 import numpy as np
 
 from . import _engine as E
+from . import ngrams as NG
 from . import reference as R
 from .kernels import rnn as _KR
 from .vocab import Vocabulary
@@ -70,25 +71,29 @@ def stratified_split(yi, fraction, rng):
     return np.sort(np.concatenate(train)), np.sort(np.concatenate(val))
 
 
-def predict_proba(params, tokens, offsets, pooling, backend="numba", serial=False):
+def predict_proba(params, tokens, offsets, pooling, backend="numba", serial=False, grams=None):
     """Class probabilities of an encoded corpus.  ``serial``: on the calling thread only (the
-    bits are the same as the parallel path's; used by ``train_many``'s pool threads)."""
+    bits are the same as the parallel path's; used by ``train_many``'s pool threads).
+    ``grams``: the corpus's n-gram arrays (:func:`fastrnn.ngrams.encode`) for a model with the
+    linear n-gram path."""
     if backend == "numpy":
         P = params
-        return R.predict_proba(tokens, offsets, P.WxhT, P.Whh, P.bh, P.Why, P.by, pooling)
+        return R.predict_proba(tokens, offsets, P.WxhT, P.Whh, P.bh, P.Why, P.by, pooling,
+                               P.U, E.check_grams(grams, P, offsets))
     if not serial:
-        return E.predict_proba(params, tokens, offsets, pooling)
+        return E.predict_proba(params, tokens, offsets, pooling, grams)
     n = offsets.shape[0] - 1
     out = np.empty((n, params.shape[2]), dtype=params.dtype)
     P = params
-    _KR.predict_proba_range(tokens, offsets, P.WxhT, P.WhhT, P.bh, P.Why, P.by,
-                            E.POOLINGS.index(pooling), out, 0, n)
+    _KR.predict_proba_range(tokens, offsets, P.WxhT, P.WhhT, P.bh, P.Why, P.by, P.U,
+                            *E.check_grams(grams, P, offsets), E.POOLINGS.index(pooling), out,
+                            0, n)
     return out
 
 
-def evaluate(params, tokens, offsets, yi, pooling, backend="numba", serial=False):
+def evaluate(params, tokens, offsets, yi, pooling, backend="numba", serial=False, grams=None):
     """``(mean cross-entropy, accuracy)`` of an encoded, labelled corpus."""
-    p = predict_proba(params, tokens, offsets, pooling, backend, serial)
+    p = predict_proba(params, tokens, offsets, pooling, backend, serial, grams)
     pc = p[np.arange(len(yi)), yi].astype(np.float64)
     loss = float(-np.mean(np.log(np.maximum(pc, np.finfo(np.float64).tiny))))
     return loss, float(np.mean(np.argmax(p, axis=1) == yi))
@@ -114,6 +119,7 @@ class FitRun:
         self.serial = False
         self.t0 = time.perf_counter()
         self.fit_time = None
+        self.grams = self.val_grams = None  # the n-gram arrays (ngram_arrays), if any
 
     @property
     def pooling(self):
@@ -139,7 +145,8 @@ class FitRun:
             m["epoch_s"] = seconds
         if self.val is not None:
             m["val_loss"], m["val_accuracy"] = evaluate(self.params, *self.val, self.pooling,
-                                                        self.model.backend, self.serial)
+                                                        self.model.backend, self.serial,
+                                                        self.val_grams)
         self.history.append(m)
         if self.val is not None and self.model.early_stopping:
             if m["val_loss"] < self.best:
@@ -159,7 +166,7 @@ class FitRun:
         if self.best_params is None:
             self.best_params = self.params.copy()
             return
-        for name in self.params.names + ("WhhT",):
+        for name in self.params.names + ("WhhT", "U"):
             np.copyto(getattr(self.best_params, name), getattr(self.params, name))
 
     def expose(self, model):
@@ -236,10 +243,12 @@ def prepare(model, texts, labels, validation_data=None):
                        max_size=model.max_size)
     train_texts = [texts[i] for i in train_idx]
     vocab.fit(train_texts)
-    tokens, offsets = vocab.encode(train_texts)
-    vtok = None
+    N, B = s["ngrams"], s["buckets"]
+    tokens, offsets, grams = NG.encode(vocab, train_texts, N, B)  # grams: None for N = 0
+    vtok = val_grams = None
     if val is not None:
-        vtok = vocab.encode(val[0]) + (val[1].astype(np.int64),)
+        *vtok, val_grams = NG.encode(vocab, val[0], N, B)
+        vtok = tuple(vtok) + (val[1].astype(np.int64),)
     empty = count_empty(vocab, train_texts, tokens, offsets)
     if val is not None:
         empty_val = count_empty(vocab, val[0], vtok[0], vtok[1])
@@ -257,9 +266,14 @@ def prepare(model, texts, labels, validation_data=None):
     if V * H > 2**31:
         raise ValueError(f"vocabulary ({V} words) x hidden_size ({H}) is too large; "
                          "set max_size or min_count")
-    params = E.Params.initial(V, H, O, model.init, rng, s["dtype"])
-    return FitRun(model, s, rng, vocab, classes, params, tokens, offsets,
-                  yi[train_idx].astype(np.int64), vtok)
+    if s["ngrams"] and s["buckets"] * O > 2**31:
+        raise ValueError(f"buckets ({s['buckets']}) x classes ({O}) is too large; lower buckets")
+    params = E.Params.initial(V, H, O, model.init, rng, s["dtype"],
+                              buckets=s["buckets"] if s["ngrams"] else 0)
+    run = FitRun(model, s, rng, vocab, classes, params, tokens, offsets,
+                 yi[train_idx].astype(np.int64), vtok)
+    run.grams, run.val_grams = grams, val_grams
+    return run
 
 
 class _NumpyEpoch:
@@ -267,18 +281,24 @@ class _NumpyEpoch:
 
     backend = "numpy"
 
-    def __init__(self, params, optimizer, lr, kw):
+    def __init__(self, params, optimizer, lr, kw, grams=None, ngram_lr=None):
         self.params = params
         self.P = {n: getattr(params, n) for n in R.PARAM_NAMES}
-        self.state = R.init_optimizer_state(optimizer, *self.P.values())
+        U = None
+        if params.buckets:
+            self.P["U"] = U = params.U
+        self.state = R.init_optimizer_state(optimizer, *[self.P[n] for n in R.PARAM_NAMES],
+                                            U=U)
         self.step = 0
         self.lr = lr
-        self.kw = dict(kw, optimizer=optimizer)
+        self.grams = grams
+        self.kw = dict(kw, optimizer=optimizer, ngram_lr=ngram_lr)
 
     def __call__(self, tokens, offsets, labels, order):
+        grams = E.check_grams(self.grams, self.params, offsets) if self.params.buckets else None
         loss, correct, self.step = R.train_epoch(tokens, offsets, labels, order, self.P,
                                                  self.state, lr=self.lr, step=self.step,
-                                                 **self.kw)
+                                                 grams=grams, **self.kw)
         self.params.sync_transpose()
         if not math.isfinite(loss) or not self.params.all_finite():
             raise E.TrainingDiverged("training diverged: the loss or the weights became NaN "
@@ -291,11 +311,12 @@ class _NumbaEpoch:
 
     backend = "numba"
 
-    def __init__(self, params, optimizer, lr, kw):
-        self.trainer = E.Trainer(params, lr=lr, optimizer=optimizer, **kw)
+    def __init__(self, params, optimizer, lr, kw, grams=None, ngram_lr=None):
+        self.trainer = E.Trainer(params, lr=lr, optimizer=optimizer, ngram_lr=ngram_lr, **kw)
+        self.grams = grams
 
     def __call__(self, tokens, offsets, labels, order):
-        return self.trainer.epoch(tokens, offsets, labels, order)
+        return self.trainer.epoch(tokens, offsets, labels, order, self.grams)
 
 
 def epoch_runner(run):
@@ -306,7 +327,7 @@ def epoch_runner(run):
     kw = dict(clip=s["clip"], clip_norm=s["clip_norm"], weight_decay=s["wd"],
               gradient=model.gradient, pooling=model.pooling)
     cls = _NumbaEpoch if model.backend == "numba" else _NumpyEpoch
-    return cls(run.params, model.optimizer, s["lr"], kw)
+    return cls(run.params, model.optimizer, s["lr"], kw, run.grams, s["ngram_lr"])
 
 
 def run(run, epoch=None, on_epoch=None, callback=None, stop=None):

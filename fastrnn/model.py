@@ -24,6 +24,7 @@ import numpy as np
 
 from . import _engine as E
 from . import _fit
+from . import ngrams as NG
 from ._fit import EmptyTextWarning
 from ._io import atomic_write
 from ._progress import Progress, metrics_text
@@ -44,7 +45,7 @@ class NotFittedError(ValueError, AttributeError):
 _PARAMS = ("hidden_size", "learning_rate", "epochs", "clip", "clip_norm", "gradient", "pooling",
            "optimizer", "init", "weight_decay", "early_stopping", "validation_fraction",
            "n_iter_no_change", "min_count", "max_size", "dtype", "seed", "shuffle", "backend",
-           "tokenizer", "progress")
+           "tokenizer", "progress", "ngrams", "buckets", "ngram_learning_rate")
 
 
 def _texts(texts, name="texts"):
@@ -65,6 +66,29 @@ def _few(classes, k=5):
     """``"3 (a, b, c)"`` / ``"99 (0, 1, 2, 3, 4, ...)"``: a count and a few values, for messages."""
     shown = ", ".join(repr(c) for c in classes[:k].tolist())
     return f"{len(classes)} ({shown}{', ...' if len(classes) > k else ''})"
+
+
+def _load_table(data, model, O):
+    """The n-gram table of a saved model: ``(buckets, O)`` from its non-zero rows (files
+    written before the n-gram path, or without it, have none: ``(0, O)``)."""
+    has = "U_rows" in data or "U_values" in data
+    s = model._validate()
+    if not s["ngrams"]:
+        if has:
+            raise ValueError("n-gram table present but ngrams=0")
+        return None
+    if not has:
+        raise ValueError(f"ngrams={s['ngrams']} but no n-gram table")
+    rows, values = data["U_rows"], data["U_values"]
+    B = s["buckets"]
+    if (rows.ndim != 1 or rows.dtype.kind not in "iu" or values.shape != (rows.shape[0], O)
+            or (rows.size and (rows.min() < 0 or rows.max() >= B
+                               or np.any(np.diff(rows) <= 0)))):
+        raise ValueError(f"malformed n-gram table (rows {rows.shape} {rows.dtype}, values "
+                         f"{values.shape}; {B} buckets, {O} classes)")
+    U = np.zeros((B, O), dtype=s["dtype"])
+    U[rows] = values
+    return U
 
 
 class Model:
@@ -114,13 +138,25 @@ class Model:
         ``str -> list[str]``; default: lowercase Unicode words.
     progress : bool or None
         Show a progress bar; ``None`` (default) shows one only on a terminal.
+    ngrams : int, default 0
+        The linear n-gram path (fastText's model beside the RNN): the logits get the mean,
+        over the sentence's word n-grams of orders 1..``ngrams``, of one learned row per
+        n-gram (hashed into ``buckets`` rows, see :mod:`fastrnn.ngrams`), trained jointly by
+        the same optimizer.  The n-grams come from the tokenizer's words, rare ones included.
+        ``0`` disables it (the model is then exactly the plain RNN).
+    buckets : int, default 2**21
+        Rows of the n-gram table (used only with ``ngrams > 0``); costs ``buckets`` x classes
+        weights plus the optimizer's state, and is saved with the model (its non-zero rows).
+    ngram_learning_rate : float or None, default None
+        The n-gram table's own learning rate; ``None``: ``learning_rate``.
     """
 
     def __init__(self, hidden_size=32, learning_rate=0.1, epochs=100, clip=1.0, clip_norm=None,
                  gradient="exact", pooling="mean", optimizer="adagrad", init="xavier",
                  weight_decay=0.0, early_stopping=True, validation_fraction=0.1,
                  n_iter_no_change=5, min_count=2, max_size=None, dtype="float32", seed=None,
-                 shuffle=True, backend="numba", tokenizer=None, progress=None):
+                 shuffle=True, backend="numba", tokenizer=None, progress=None, ngrams=0,
+                 buckets=2**21, ngram_learning_rate=None):
         self.hidden_size = hidden_size
         self.learning_rate = learning_rate
         self.epochs = epochs
@@ -142,6 +178,9 @@ class Model:
         self.backend = backend
         self.tokenizer = tokenizer
         self.progress = progress
+        self.ngrams = ngrams
+        self.buckets = buckets
+        self.ngram_learning_rate = ngram_learning_rate
 
     # ------------------------------------------------------------------ scikit-learn plumbing
     _estimator_type = "classifier"
@@ -202,6 +241,10 @@ class Model:
         check_choice("backend", self.backend, ("numba", "numpy"))
         if self.tokenizer is not None and not callable(self.tokenizer):
             raise TypeError("tokenizer must be a callable str -> list of str, or None")
+        s["ngrams"] = check_int("ngrams", self.ngrams, 0, 16)
+        s["buckets"] = check_int("buckets", self.buckets, 1, 2**31 - 1)
+        s["ngram_lr"] = check_float("ngram_learning_rate", self.ngram_learning_rate,
+                                    positive=True, allow_none=True)
         return s
 
     # ------------------------------------------------------------------ fitting
@@ -291,11 +334,22 @@ class Model:
         if not hasattr(self, "params_"):
             raise NotFittedError("this Model is not fitted yet: call fit(texts, labels) first")
 
-    def _proba_encoded(self, tokens, offsets):
-        return _fit.predict_proba(self.params_, tokens, offsets, self.pooling, self.backend)
+    def _encode(self, texts):
+        """``(tokens, offsets, grams)`` of ``texts``: ``grams`` the n-gram arrays for the
+        fitted table (None without the path), from the same tokenization."""
+        B = self.params_.buckets
+        if B and (not self.ngrams or self.buckets != B):
+            raise ValueError(f"ngrams={self.ngrams!r}, buckets={self.buckets!r} do not match the "
+                             f"fitted n-gram table ({B} rows): refit, or set them back")
+        return NG.encode(self.vocabulary_, texts, self.ngrams if B else 0, B)
 
-    def _evaluate_encoded(self, tokens, offsets, yi):
-        return _fit.evaluate(self.params_, tokens, offsets, yi, self.pooling, self.backend)
+    def _proba_encoded(self, tokens, offsets, grams=None):
+        return _fit.predict_proba(self.params_, tokens, offsets, self.pooling, self.backend,
+                                  grams=grams)
+
+    def _evaluate_encoded(self, tokens, offsets, yi, grams=None):
+        return _fit.evaluate(self.params_, tokens, offsets, yi, self.pooling, self.backend,
+                             grams=grams)
 
     def predict_proba(self, texts):
         """Class probabilities, shape ``(n, n_classes)``, columns ordered as ``classes_``.
@@ -307,13 +361,13 @@ class Model:
         texts = _texts(texts)
         if not texts:
             return np.zeros((0, len(self.classes_)), dtype=self.params_.dtype)
-        tokens, offsets = self.vocabulary_.encode(texts)
+        tokens, offsets, grams = self._encode(texts)
         empty = _fit.count_empty(self.vocabulary_, texts, tokens, offsets)
         if empty:
             warnings.warn(EmptyTextWarning(
                 f"{empty} of {len(texts)} texts tokenise to no word (empty, punctuation or "
                 "symbols only); they all get the same probabilities"), stacklevel=2)
-        return self._proba_encoded(tokens, offsets)
+        return self._proba_encoded(tokens, offsets, grams)
 
     def predict(self, texts):
         """Predicted labels (of the same kind as the training labels)."""
@@ -335,7 +389,8 @@ class Model:
         if not texts:
             raise ValueError("cannot evaluate on an empty dataset")
         yi = self._encode_labels(labels, len(texts))
-        loss, acc = self._evaluate_encoded(*self.vocabulary_.encode(texts), yi)
+        tokens, offsets, grams = self._encode(texts)
+        loss, acc = self._evaluate_encoded(tokens, offsets, yi, grams)
         return {"loss": loss, "accuracy": acc}
 
     def score(self, texts, labels):
@@ -365,6 +420,10 @@ class Model:
                 "classes": self.classes_.tolist(), "classes_dtype": self.classes_.dtype.str,
                 "best_epoch": getattr(self, "best_epoch_", None)}
         arrays = {name: getattr(self.params_, name) for name in self.params_.names}
+        if self.params_.buckets:  # the n-gram table: its non-zero rows only
+            U = self.params_.U
+            rows = np.flatnonzero(np.any(U != 0, axis=1))
+            arrays["U_rows"], arrays["U_values"] = rows.astype(np.int64), U[rows]
         arrays["meta"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
         return atomic_write(path, lambda f: np.savez(f, **arrays))
 
@@ -405,7 +464,8 @@ class Model:
             vocab = Vocabulary.from_dict(meta["vocabulary"])
             classes = np.array(meta["classes"], dtype=np.dtype(meta["classes_dtype"]))
             arrays = [data[name] for name in E.Params.names]
-            params = E.Params(*arrays, dtype=model.dtype)
+            params = E.Params(*arrays, dtype=model.dtype,
+                              U=_load_table(data, model, arrays[2].shape[0]))
             V, H, O = params.shape
             if V != len(vocab) or O != len(classes) or H != model.hidden_size:
                 raise ValueError("weights do not match the vocabulary, classes or hidden size")

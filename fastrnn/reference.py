@@ -17,6 +17,13 @@ Update: ``d = clip(d + weight_decay * W, -clip, clip)`` (weight decay on the wei
 lazily on the input rows of the sentence's words), optionally rescaled to a global norm
 ``clip_norm``, then an SGD, Adagrad or Adam step.
 
+Linear n-gram path (``Model(ngrams=N)``, :mod:`fastrnn.ngrams`): with a table ``U`` (B, O) and
+the sentence's unique buckets ``g_u`` with counts ``c_u`` out of ``n`` n-grams,
+``y += sum_u (c_u / n) * U[g_u]``; its gradient rows ``dU[g_u] = (c_u / n) * dy`` are clipped,
+decayed and applied like the input rows (lazily, at the rate ``ngram_lr``), and count in the
+``clip_norm`` norm.  ``ngram`` arguments are ``(U, g, c, n)`` for one sentence, ``grams`` the
+corpus's flat arrays ``(grams, gram_counts, gram_offsets, gram_totals)``.
+
 Works in float32 and float64 (arithmetic stays in the arrays' dtype) on numpy 1.26 and 2.x.
 :func:`train_epoch` with ``dense=True`` runs the tutorial's algorithm as it is: the full
 ``(V, H)`` input gradient built, clipped and applied for every sample.
@@ -29,14 +36,47 @@ from .kernels.rnn import OPTIMIZER_NAMES
 
 __all__ = [
     "forward", "softmax_loss", "backward", "apply_update", "train_epoch", "predict_proba",
-    "init_optimizer_state", "PARAM_NAMES",
+    "init_optimizer_state", "PARAM_NAMES", "sentence_ngrams", "ngram_logits", "ngram_grad_rows",
 ]
 
 #: The parameters' keys in the dicts this module takes and returns, in the kernels' names.
 PARAM_NAMES = ("WxhT", "Whh", "Why", "bh", "by")
 
 
-def forward(tokens, WxhT, Whh, bh, Why, by, pooling="last"):
+def sentence_ngrams(grams, s, U):
+    """``(U, g, c, n)`` of sentence ``s`` from the corpus's flat n-gram arrays (None: no path)."""
+    if grams is None or U is None or U.shape[0] == 0:
+        return None
+    g, counts, goffs, totals = grams
+    a, b = int(goffs[s]), int(goffs[s + 1])
+    return U, np.asarray(g[a:b]), np.asarray(counts[a:b]), int(totals[s])
+
+
+def _ngram_weights(ngram, dtype):
+    _, g, c, n = ngram
+    return g, np.asarray(c).astype(dtype) / dtype.type(n)
+
+
+def ngram_logits(ngram, O, dtype):
+    """The linear path's share of the logits, ``sum_u (c_u / n) * U[g_u]`` (O,)."""
+    out = np.zeros(O, dtype=dtype)
+    if ngram is None or ngram[3] == 0:
+        return out
+    g, w = _ngram_weights(ngram, np.dtype(dtype))
+    for gu, wu in zip(g, w):
+        out += wu * ngram[0][gu]
+    return out
+
+
+def ngram_grad_rows(ngram, dy):
+    """The linear path's gradient: dict bucket -> (O,) row ``(c_u / n) * dy``."""
+    if ngram is None or ngram[3] == 0:
+        return {}
+    g, w = _ngram_weights(ngram, dy.dtype)
+    return {int(gu): wu * dy for gu, wu in zip(g, w)}
+
+
+def forward(tokens, WxhT, Whh, bh, Why, by, pooling="last", ngram=None):
     """Forward pass over one sentence.
 
     Parameters
@@ -44,6 +84,7 @@ def forward(tokens, WxhT, Whh, bh, Why, by, pooling="last"):
     tokens : (T,) int array of word ids, T >= 1
     WxhT : (V, H); Whh : (H, H); bh : (H,); Why : (O, H); by : (O,)
     pooling : {"last", "mean", "max"}
+    ngram : ``(U, g, c, n)`` of the linear n-gram path (:func:`sentence_ngrams`), or None
 
     Returns
     -------
@@ -66,6 +107,8 @@ def forward(tokens, WxhT, Whh, bh, Why, by, pooling="last"):
         amax = np.argmax(hs[1:], axis=0) + 1
         pooled = hs[amax, np.arange(H)]
     y = Why @ pooled + by
+    if ngram is not None and ngram[3] > 0:
+        y = y + ngram_logits(ngram, Why.shape[0], Why.dtype)
     return hs, pooled, amax, y
 
 
@@ -118,11 +161,15 @@ def backward(tokens, hs, pooled, amax, Whh, Why, dy, pooling="last", gradient="e
     return G, grads
 
 
-def init_optimizer_state(optimizer, WxhT, Whh, Why, bh, by):
-    """Zero optimizer state: a dict name -> array of shape ``(slots, *param.shape)``."""
+def init_optimizer_state(optimizer, WxhT, Whh, Why, bh, by, U=None):
+    """Zero optimizer state: a dict name -> array of shape ``(slots, *param.shape)`` (with a
+    ``"U"`` entry when the n-gram table ``U`` is given)."""
     slots = OPTIMIZER_NAMES.index(optimizer)
-    return {name: np.zeros((slots,) + a.shape, dtype=a.dtype)
-            for name, a in zip(PARAM_NAMES, (WxhT, Whh, Why, bh, by))}
+    state = {name: np.zeros((slots,) + a.shape, dtype=a.dtype)
+             for name, a in zip(PARAM_NAMES, (WxhT, Whh, Why, bh, by))}
+    if U is not None:
+        state["U"] = np.zeros((slots,) + U.shape, dtype=U.dtype)
+    return state
 
 
 def _optimizer_step(W, d, S, optimizer, lr, eps, beta1, beta2, c1, c2):
@@ -139,7 +186,8 @@ def _optimizer_step(W, d, S, optimizer, lr, eps, beta1, beta2, c1, c2):
 
 
 def apply_update(params, grads, state, *, lr, clip=1.0, clip_norm=None, weight_decay=0.0,
-                 optimizer="sgd", eps=1e-8, beta1=0.9, beta2=0.999, step=1, dense_WxhT=None):
+                 optimizer="sgd", eps=1e-8, beta1=0.9, beta2=0.999, step=1, dense_WxhT=None,
+                 ngram_lr=None):
     """Clip every gradient elementwise and update the parameters in place (the kernels'
     ``apply_update``).
 
@@ -148,7 +196,8 @@ def apply_update(params, grads, state, *, lr, clip=1.0, clip_norm=None, weight_d
     ``step``: the 1-based optimizer step (Adam's bias correction).  The input matrix is updated
     only in the rows of the sentence's words, unless ``dense_WxhT`` (V, H) is given: then that
     whole gradient is clipped and applied (the tutorial's algorithm; identical for SGD and
-    Adagrad without weight decay, since a zero row clips to zero).
+    Adagrad without weight decay, since a zero row clips to zero).  ``grads["U_rows"]`` (from
+    :func:`ngram_grad_rows`) updates ``params["U"]``'s rows at ``ngram_lr`` (None: ``lr``).
     """
     dt = params["Whh"].dtype.type
     lr, eps, b1, b2 = dt(lr), dt(eps), dt(beta1), dt(beta2)
@@ -167,14 +216,17 @@ def apply_update(params, grads, state, *, lr, clip=1.0, clip_norm=None, weight_d
         dX = np.clip(dense_WxhT + wd * W, -c, c)
     else:
         dX = {w: clipped(W[w], g, wd) for w, g in grads["WxhT_rows"].items()}
+    dU = {g: clipped(params["U"][g], r, wd) for g, r in grads.get("U_rows", {}).items()}
     if clip_norm is not None and clip_norm > 0:
         xs = dX.values() if isinstance(dX, dict) else [dX]
-        ss = sum(float(np.sum(v.astype(np.float64) ** 2)) for v in list(d.values()) + list(xs))
+        ss = sum(float(np.sum(v.astype(np.float64) ** 2))
+                 for v in list(d.values()) + list(xs) + list(dU.values()))
         norm = np.sqrt(ss)
         if norm > clip_norm:
             scale = dt(clip_norm / norm)
             d = {k: v * scale for k, v in d.items()}
             dX = ({w: v * scale for w, v in dX.items()} if isinstance(dX, dict) else dX * scale)
+            dU = {g: v * scale for g, v in dU.items()}
     for name in ("Why", "by", "bh", "Whh"):
         _optimizer_step(params[name], d[name], state[name], optimizer, lr, eps, b1, b2, c1, c2)
     S = state["WxhT"]
@@ -185,12 +237,21 @@ def apply_update(params, grads, state, *, lr, clip=1.0, clip_norm=None, weight_d
             S[:, w] = Sw
     else:
         _optimizer_step(W, dX, S, optimizer, lr, eps, b1, b2, c1, c2)
+    nlr = lr if ngram_lr is None else dt(ngram_lr)
+    for g, r in dU.items():
+        Sg = state["U"][:, g]
+        _optimizer_step(params["U"][g], r, Sg, optimizer, nlr, eps, b1, b2, c1, c2)
+        state["U"][:, g] = Sg
 
 
 def train_epoch(tokens, offsets, labels, order, params, state, *, lr, clip=1.0, clip_norm=None,
                 weight_decay=0.0, optimizer="sgd", gradient="exact", pooling="last",
-                eps=1e-8, beta1=0.9, beta2=0.999, step=0, dense=False):
+                eps=1e-8, beta1=0.9, beta2=0.999, step=0, dense=False, grams=None,
+                ngram_lr=None):
     """One pass of per-sample training over ``order``, updating ``params`` and ``state`` in place.
+
+    With ``params["U"]`` (the n-gram table) and ``grams`` (the corpus's flat n-gram arrays) the
+    linear path is trained too, at ``ngram_lr`` (None: ``lr``).
 
     Returns ``(summed loss, number correct, step)``, the correctness counted before each update
     and ``step`` the optimizer step count after the epoch.  ``dense=True`` builds, clips and
@@ -203,8 +264,9 @@ def train_epoch(tokens, offsets, labels, order, params, state, *, lr, clip=1.0, 
     loss, correct = 0.0, 0
     for s in order:
         sent = tokens[offsets[s]:offsets[s + 1]]
+        ngram = sentence_ngrams(grams, s, P.get("U"))
         hs, pooled, amax, y = forward(sent, P["WxhT"], P["Whh"], P["bh"], P["Why"], P["by"],
-                                      pooling)
+                                      pooling, ngram)
         c = int(labels[s])
         p, l = softmax_loss(y, c)
         loss += l
@@ -212,6 +274,7 @@ def train_epoch(tokens, offsets, labels, order, params, state, *, lr, clip=1.0, 
         dy = p.copy()
         dy[c] -= 1
         G, grads = backward(sent, hs, pooled, amax, P["Whh"], P["Why"], dy, pooling, gradient)
+        grads["U_rows"] = ngram_grad_rows(ngram, dy)
         dense_WxhT = None
         if dense:
             dense_WxhT = np.zeros_like(P["WxhT"])
@@ -220,15 +283,17 @@ def train_epoch(tokens, offsets, labels, order, params, state, *, lr, clip=1.0, 
         step += 1
         apply_update(P, grads, state, lr=lr, clip=clip, clip_norm=clip_norm,
                         weight_decay=weight_decay, optimizer=optimizer, eps=eps, beta1=beta1,
-                        beta2=beta2, step=step, dense_WxhT=dense_WxhT)
+                        beta2=beta2, step=step, dense_WxhT=dense_WxhT, ngram_lr=ngram_lr)
     return loss, correct, step
 
 
-def predict_proba(tokens, offsets, WxhT, Whh, bh, Why, by, pooling="last"):
-    """Class probabilities (n, O) for every sentence of a flat corpus."""
+def predict_proba(tokens, offsets, WxhT, Whh, bh, Why, by, pooling="last", U=None, grams=None):
+    """Class probabilities (n, O) for every sentence of a flat corpus (``U``, ``grams``: the
+    linear n-gram path's table and the corpus's flat n-gram arrays)."""
     n = len(offsets) - 1
     out = np.empty((n, Why.shape[0]), dtype=Whh.dtype)
     for s in range(n):
-        *_, y = forward(tokens[offsets[s]:offsets[s + 1]], WxhT, Whh, bh, Why, by, pooling)
+        *_, y = forward(tokens[offsets[s]:offsets[s + 1]], WxhT, Whh, bh, Why, by, pooling,
+                        sentence_ngrams(grams, s, U))
         out[s] = softmax_loss(y, 0)[0]
     return out

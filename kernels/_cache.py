@@ -81,11 +81,21 @@ def depends_on(*modules):
     """Decorator: cache an ``njit`` dispatcher on disk, keyed also on the sources of ``modules``.
 
     ``modules`` are imported modules (or anything with a ``__file__``) whose njit functions the
-    kernel calls.  Returns the dispatcher (made with or without ``cache=True``: its cache is
+    kernel calls; a module's ``KERNEL_DEPENDENCIES`` (modules whose njit code its functions
+    embed) are added, transitively.  Returns the dispatcher (made with or without ``cache=True``: its cache is
     replaced).  If the hook cannot be installed the kernel's disk cache is switched off and a
     :class:`CacheHookWarning` is issued.
     """
     paths = []
+    # a module's own njit dependencies (its KERNEL_DEPENDENCIES) are keyed too, transitively
+    pending, seen = list(modules), set()
+    modules = []
+    while pending:
+        m = pending.pop(0)
+        if id(m) not in seen:
+            seen.add(id(m))
+            modules.append(m)
+            pending.extend(getattr(m, "KERNEL_DEPENDENCIES", ()))
     for m in modules:
         path = getattr(m, "__file__", None)
         if not path:

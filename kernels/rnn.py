@@ -65,6 +65,13 @@ N_VECS = 9  # rows V_ACC .. V_ACC + 3: 4 rows of the Whh gradient
 
 _opts = dict(cache=True, error_model="numpy", nogil=True)
 
+# the linear n-gram path's helpers (they import the constants above); the kernels that embed
+# them are keyed on its source too (kernels._cache.depends_on follows KERNEL_DEPENDENCIES)
+from . import ngram as _ngram  # noqa: E402
+from ._cache import depends_on  # noqa: E402
+
+KERNEL_DEPENDENCIES = (_ngram,)
+
 
 # Hot loops index 2-D arrays as A[r, j] instead of taking row views A[r]: every view made inside
 # a loop costs an atomic reference-count update in Numba's runtime, which measured 2x slower.
@@ -800,7 +807,8 @@ def _apply_update(tokens, hs, pooled, G, dy, WxhT, Whh, WhhT, Why, bh, by,
     """:func:`apply_update` with the ``Whh``/``WhhT`` bookkeeping of ``whh_mode`` (WHH_*)."""
     _apply_update_v(tokens, hs, pooled, G, dy, WxhT, Whh, WhhT, Why, bh, by,
                     Sx, Shh, Sy, Sbh, Sby, hp, optimizer, counters, gX, mark, vecs, y,
-                    dWhy, rows, uniq, whh_mode, _bias_views(vecs, y, bh, by, Sbh, Sby))
+                    dWhy, rows, uniq, whh_mode, _bias_views(vecs, y, bh, by, Sbh, Sby),
+                    _ngram.none_like(WxhT, Sx, uniq, hp), 0)
 
 
 @njit(inline="always", **_opts)
@@ -817,9 +825,10 @@ def _bias_views(vecs, y, bh, by, Sbh, Sby):
 @njit(inline="always", **_opts)
 def _apply_update_v(tokens, hs, pooled, G, dy, WxhT, Whh, WhhT, Why, bh, by,
                     Sx, Shh, Sy, Sbh, Sby, hp, optimizer, counters, gX, mark, vecs, y,
-                    dWhy, rows, uniq, whh_mode, views):
+                    dWhy, rows, uniq, whh_mode, views, ngrams, s):
     """:func:`_apply_update` with the ``views`` of :func:`_bias_views` made by the caller (one
-    tuple argument: an inline function with 30-odd arguments cannot be called)."""
+    tuple argument: an inline function with 30-odd arguments cannot be called), and the linear
+    n-gram path of sentence ``s`` (the ``ngrams`` bundle, see :mod:`kernels.ngram`)."""
     dby, dbh, bh2, by2, Sbh2, Sby2 = views
     T = tokens.shape[0]
     O, H = Why.shape
@@ -870,7 +879,8 @@ def _apply_update_v(tokens, hs, pooled, G, dy, WxhT, Whh, WhhT, Why, bh, by,
                             zero, zero, one, one, sumsq) if whh_mode == WHH_ONLY_T
                  else _whh_fused(Whh, Shh, G, hs, T, vecs, optimizer, zero, wd, clip, one, zero,
                                  zero, zero, one, one, sumsq))
-              + _sumsq_rows(WxhT, gX, uniq, nu, wd, clip))
+              + _sumsq_rows(WxhT, gX, uniq, nu, wd, clip)
+              + _ngram.sumsq(ngrams, s, dy, wd, clip))
         norm = np.sqrt(ss)
         if norm > clip_norm:
             scale = hp.dtype.type(np.float64(clip_norm) / norm)
@@ -894,6 +904,7 @@ def _apply_update_v(tokens, hs, pooled, G, dy, WxhT, Whh, WhhT, Why, bh, by,
         else:  # the optimizer's own arithmetic once (sqrt, divide), then a copy: cheaper
             _transpose(Whh, WhhT)
     update_rows(WxhT, gX, Sx, uniq, nu, optimizer, hp, wd, scale, c1, c2)
+    _ngram.update(ngrams, s, dy, optimizer, wd, clip, scale, c1, c2)
     for n in range(nu):
         w = uniq[n]
         for i in range(H):
@@ -944,6 +955,8 @@ def apply_update(tokens, hs, pooled, G, dy, WxhT, Whh, WhhT, Why, bh, by,
 #              ``G`` (Tmax, H), ``gX`` (V, H) zeros, ``mark`` (V,) int64, ``vecs`` (N_VECS, H),
 #              ``amax`` (H,) int64, ``y`` and ``p`` (O,), ``dWhy`` (O, H),
 #              ``rows`` = arange(max(H, O)) and ``uniq`` (Tmax,) int64
+# ``ngrams``   (U, SU, grams, gram_counts, gram_offsets, gram_totals, nhp): the linear n-gram
+#              path (:mod:`kernels.ngram`); all empty (``gram_offsets`` of length 0) without it
 #: The bundles' field names, in order (the table above; for callers and tests).
 EPOCH_BUNDLES = (
     ("corpus", ("tokens", "offsets", "labels", "order")),
@@ -952,6 +965,7 @@ EPOCH_BUNDLES = (
     ("hp", None),
     ("modes", ("gradient", "pooling", "optimizer")),
     ("work", ("hs", "G", "gX", "mark", "vecs", "amax", "y", "p", "dWhy", "rows", "uniq")),
+    ("ngrams", ("U", "SU", "grams", "gram_counts", "gram_offsets", "gram_totals", "nhp")),
 )
 
 
@@ -965,7 +979,7 @@ EPOCH_BUNDLES = (
 # (~1.5 s for a wrapper).  Cache: the closure holds only the integer OPT, which is part of
 # numba's cache key, and each entry point has its own qualified name.
 def _make_train_epoch(OPT, name):
-    def train_epoch(corpus, weights, state, hp, modes, work):
+    def train_epoch(corpus, weights, state, hp, modes, work, ngrams):
         """One pass of per-sample training over ``corpus.order``.
 
         Per sample: forward, softmax loss, BPTT, fused clip + update.  No allocation per sample.
@@ -994,7 +1008,9 @@ def _make_train_epoch(OPT, name):
             s = order[n]
             sent = tokens[offsets[s]:offsets[s + 1]]
             T = sent.shape[0]
+            _ngram.prefetch(ngrams, order, n + 1)  # the next sentence's table rows
             forward(sent, WxhT, WhhT, bh, Why, by, pooling, hs, pooled, amax, y)
+            _ngram.add_logits(ngrams, s, y)
             c = labels[s]
             loss += softmax_loss(y, c, p)
             best = 0
@@ -1007,7 +1023,7 @@ def _make_train_epoch(OPT, name):
             backward_steps(T, hs, amax, Whh, WhhT, Why, dy, pooling, gradient, G, vecs)
             _apply_update_v(sent, hs, pooled, G, dy, WxhT, Whh, WhhT, Why, bh, by,
                             Sx, Shh, Sy, Sbh, Sby, hp, OPT, counters, gX, mark, vecs, y,
-                            dWhy, rows, uniq, whh_mode, views)
+                            dWhy, rows, uniq, whh_mode, views, ngrams, s)
         if whh_mode == WHH_ONLY_T:
             _transpose(WhhT, Whh)
             for q in range(slots):
@@ -1015,7 +1031,7 @@ def _make_train_epoch(OPT, name):
         return loss, correct
 
     train_epoch.__name__ = train_epoch.__qualname__ = name
-    return njit(**_opts)(train_epoch)
+    return depends_on(_ngram)(njit(**_opts)(train_epoch))
 
 
 train_epoch_sgd = _make_train_epoch(OPT_SGD, "train_epoch_sgd")
@@ -1025,9 +1041,14 @@ train_epoch_adam = _make_train_epoch(OPT_ADAM, "train_epoch_adam")
 TRAIN_EPOCH_BY_OPTIMIZER = (train_epoch_sgd, train_epoch_adagrad, train_epoch_adam)
 
 
+@depends_on(_ngram)
 @njit(cache=True, error_model="numpy", nogil=True)
-def predict_proba_range(tokens, offsets, WxhT, WhhT, bh, Why, by, pooling, out, s0, s1):
+def predict_proba_range(tokens, offsets, WxhT, WhhT, bh, Why, by, U, grams, gram_counts,
+                        gram_offsets, gram_totals, pooling, out, s0, s1):
     """Class probabilities ``out[s]`` (O,) of the sentences ``s0 <= s < s1``.
+
+    ``U, grams, gram_counts, gram_offsets, gram_totals``: the linear n-gram path's table and the
+    corpus's flat n-gram arrays (:mod:`kernels.ngram`), all empty for a model without it.
 
     Same arithmetic, in the same order, as :func:`forward` + :func:`softmax_loss`, so results do
     not depend on how the sentences are split.  :func:`fastrnn._engine.predict_proba` calls it
@@ -1069,4 +1090,5 @@ def predict_proba_range(tokens, offsets, WxhT, WhhT, bh, Why, by, pooling, out, 
             for i in range(H):
                 pooled[i] = pooled[i] / Tf
         readout(Why, by, pooled, y)
+        _ngram.add_logits_range(U, grams, gram_counts, gram_offsets, gram_totals, s, y)
         softmax_loss(y, 0, out[s])

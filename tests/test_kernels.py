@@ -315,8 +315,9 @@ def test_parallel_predict_equals_serial_bitwise(threads):
     finally:
         numba.set_num_threads(before)
     serial = np.empty_like(got)
-    K.rnn.predict_proba_range(tokens, offsets, P.WxhT, P.WhhT, P.bh, P.Why, P.by,
-                              E.POOLINGS.index("max"), serial, 0, n)
+    K.rnn.predict_proba_range(tokens, offsets, P.WxhT, P.WhhT, P.bh, P.Why, P.by, P.U,
+                              *E.check_grams(None, P, offsets), E.POOLINGS.index("max"),
+                              serial, 0, n)
     np.testing.assert_array_equal(got, serial)
     ref = R.predict_proba(tokens, offsets, P.WxhT, P.Whh, P.bh, P.Why, P.by, "max")
     np.testing.assert_allclose(got, ref, **TOL[np.float64])
@@ -412,7 +413,9 @@ def test_kernel_args_follow_the_bundle_table():
     named = {"tokens": tokens, "offsets": offsets, "labels": labels, "order": order,
              "counters": tr.counters, "gradient": 1, "pooling": 2, "optimizer": 2,
              **{n: getattr(P, n) for n in ("WxhT", "Whh", "WhhT", "Why", "bh", "by")},
-             **dict(zip(("Sx", "Shh", "Sy", "Sbh", "Sby"), tr.state))}
+             **dict(zip(("Sx", "Shh", "Sy", "Sbh", "Sby"), tr.state)),
+             **dict(zip(("U", "grams", "gram_counts", "gram_offsets", "gram_totals"),
+                        (P.U,) + E.check_grams(None, P, offsets)))}
     for (bundle, fields), value in zip(K.EPOCH_BUNDLES, args):
         if fields is None:
             assert value is tr.hp, bundle
