@@ -73,12 +73,11 @@ def reference_epoch(cell, H, corpus, n):
     tokens, offsets, labels = corpus
     order = np.arange(n, dtype=np.int64)
     if cell == "tanh":
-        P0 = {"Wxh": tr.params.WxhT, "Whh": tr.params.Whh, "Why": tr.params.Why,
-              "bh": tr.params.bh, "by": tr.params.by}
+        P0 = {n: getattr(tr.params, n) for n in R.PARAM_NAMES}
 
         def run():
             P = {k: v.copy() for k, v in P0.items()}
-            S = R.init_optimizer_state("adagrad", P["Wxh"], P["Whh"], P["Why"], P["bh"], P["by"])
+            S = R.init_optimizer_state("adagrad", *P.values())
             return R.train_epoch(tokens, offsets, labels, order, P, S, gradient="exact", **HP)
     else:
         P0 = tr.params.as_dict()

@@ -51,8 +51,10 @@ def test_warmup_cold_then_cached(tmp_path):
     assert f"kernel cache {tmp_path}" in first.stdout
     out1, out2 = first.stdout.splitlines(), second.stdout.splitlines()
     assert out1[1].split()[0] == "compiled" and "adagrad float32 training" in out1[1]
-    assert out1[2].split()[0] == "compiled" and "float32 prediction" in out1[2]
+    # the fit's validation already compiles the predict kernel (one nogil range kernel)
+    assert out1[2].split()[0] in ("compiled", "already") and "float32 prediction" in out1[2]
     assert "later runs load these kernels from the cache" in out1[3]
-    assert out2[1].startswith("  loaded from cache") and out2[2].startswith("  loaded from cache")
+    assert out2[1].startswith("  loaded from cache")
+    assert out2[2].lstrip().startswith(("loaded from cache", "already"))
     assert "nothing to compile" in out2[3]
     assert any(p.suffix == ".nbi" for p in tmp_path.rglob("*"))
