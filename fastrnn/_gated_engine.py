@@ -1,0 +1,206 @@
+"""The seam between Python and the gated-cell kernels (:mod:`fastrnn.kernels.gated`).
+
+:class:`GatedParams` holds a GRU's or LSTM's parameters in kernel layout (aligned, C-contiguous,
+one dtype; names and meaning in :mod:`fastrnn.reference_gated`), :class:`GatedTrainer` the
+optimizer state and workspaces of per-sample training, :func:`gated_predict_proba` runs batched
+inference.  As in :mod:`fastrnn._engine`, callers validate the corpus first (``check_corpus``,
+``check_labels``, ``check_order``); this module checks its own arguments and turns a
+non-finite result into a clear error.
+"""
+
+import math
+
+import numba
+import numpy as np
+
+from ._engine import (
+    OPTIMIZERS, POOLINGS, SERIAL_PREDICT_BELOW, aligned_copy, aligned_zeros, hyperparameters,
+)
+from ._validation import check_choice, check_dtype, check_int
+from .kernels import gated as KG
+
+CELLS = KG.CELLS  # ("gru", "lstm")
+#: ``"xavier"``: Glorot-uniform per gate block, zero biases; ``"pytorch"``: PyTorch's default
+#: for nn.GRU / nn.LSTM / nn.Linear(H, O), ``U(-1/sqrt(H), 1/sqrt(H))`` for every parameter.
+GATED_INITS = ("xavier", "pytorch")
+
+
+def check_cell(cell):
+    """The kernel code of a gated cell name (``ValueError`` naming ``cell`` otherwise)."""
+    if cell == "tanh":
+        raise ValueError("cell='tanh' is the plain RNN: use fastrnn._engine.Params/Trainer; "
+                         "the gated engine takes cell='gru' or 'lstm'")
+    return check_choice("cell", cell, CELLS)
+
+
+class GatedParams:
+    """``WxhT (V, GH), Whh (GH, H), bih (GH,), bhh (GH,), Why (O, H), by (O,)`` plus ``WhhT``."""
+
+    names = ("WxhT", "Whh", "bih", "bhh", "Why", "by")
+
+    def __init__(self, WxhT, Whh, bih, bhh, Why, by, cell, dtype=None):
+        self.cell = CELLS[check_cell(cell)]
+        dtype = check_dtype(np.asarray(Whh).dtype if dtype is None else dtype)
+        for name, a in zip(self.names, (WxhT, Whh, bih, bhh, Why, by)):
+            setattr(self, name, aligned_copy(np.asarray(a), dtype))
+        G = KG.N_GATES[self.code]
+        V, GH = self.WxhT.shape if self.WxhT.ndim == 2 else (0, -1)
+        H = GH // G if GH % G == 0 else -1
+        O = self.Why.shape[0] if self.Why.ndim == 2 else -1
+        if (H < 1 or self.Whh.shape != (GH, H) or self.bih.shape != (GH,)
+                or self.bhh.shape != (GH,) or self.Why.shape != (O, H) or self.by.shape != (O,)):
+            raise ValueError(
+                "inconsistent %s parameter shapes (want WxhT (V, %d*H), Whh (%d*H, H), bih and "
+                "bhh (%d*H,), Why (O, H), by (O,)): WxhT %s, Whh %s, bih %s, bhh %s, Why %s, "
+                "by %s" % ((self.cell, G, G, G) + tuple(getattr(self, n).shape
+                                                       for n in self.names)))
+        self.WhhT = aligned_copy(self.Whh.T)
+
+    @property
+    def code(self):
+        return CELLS.index(self.cell)
+
+    @classmethod
+    def initial(cls, V, H, O, cell, init="xavier", rng=None, dtype=np.float64):
+        """Fresh parameters for ``V`` words, ``H`` hidden units and ``O`` classes.
+
+        ``init="xavier"``: each gate's block drawn Glorot-uniform on its own (``WxhT`` blocks
+        ``U(+-sqrt(6 / (V + H)))``, ``Whh`` blocks ``U(+-sqrt(6 / 2H))``, ``Why``
+        ``U(+-sqrt(6 / (H + O)))``), zero biases.  ``init="pytorch"``: every parameter
+        ``U(-1/sqrt(H), 1/sqrt(H))`` as ``nn.GRU``/``nn.LSTM`` and ``nn.Linear(H, O)`` do.
+        ``rng``: a ``numpy.random.Generator`` (None: ``default_rng()``).
+        """
+        code = check_cell(cell)
+        init = GATED_INITS[check_choice("init", init, GATED_INITS)]
+        V = check_int("V", V, 1)
+        H = check_int("H", H, 1)
+        O = check_int("O", O, 2)
+        rng = np.random.default_rng() if rng is None else rng
+        G = KG.N_GATES[code]
+        if init == "pytorch":
+            k = 1.0 / math.sqrt(H)
+            draw = [rng.uniform(-k, k, s) for s in ((V, G * H), (G * H, H), (G * H,), (G * H,),
+                                                    (O, H), (O,))]
+        else:
+            ax = math.sqrt(6.0 / (V + H))
+            ah = math.sqrt(6.0 / (2 * H))
+            ay = math.sqrt(6.0 / (H + O))
+            WxhT = np.concatenate([rng.uniform(-ax, ax, (V, H)) for _ in range(G)], axis=1)
+            Whh = np.concatenate([rng.uniform(-ah, ah, (H, H)) for _ in range(G)], axis=0)
+            draw = [WxhT, Whh, np.zeros(G * H), np.zeros(G * H), rng.uniform(-ay, ay, (O, H)),
+                    np.zeros(O)]
+        return cls(*draw, cell=cell, dtype=dtype)
+
+    @property
+    def dtype(self):
+        return self.Whh.dtype
+
+    @property
+    def shape(self):
+        """``(V, H, O)``."""
+        return self.WxhT.shape[0], self.Whh.shape[1], self.Why.shape[0]
+
+    def arrays(self):
+        return tuple(getattr(self, n) for n in self.names)
+
+    def as_dict(self):
+        """Copies as ``{name: array}`` (``reference_gated.loss_and_grad``'s layout)."""
+        return {n: getattr(self, n).copy() for n in self.names}
+
+    def copy(self):
+        return GatedParams(*self.arrays(), cell=self.cell)
+
+    def sync_transpose(self):
+        self.WhhT[...] = self.Whh.T
+
+    def kernel_tuple(self):
+        return (self.WxhT, self.Whh, self.WhhT, self.bih, self.bhh, self.Why, self.by)
+
+    def all_finite(self):
+        return all(np.isfinite(a).all() for a in self.arrays())
+
+
+class GatedTrainer:
+    """Per-sample training state of one gated model: parameters, optimizer state, workspace.
+
+    ``epoch(tokens, offsets, labels, order)`` runs one whole epoch in one kernel call (the
+    entry point of this cell and optimizer only).  Inputs must already be validated.
+    """
+
+    def __init__(self, params, *, lr, clip=1.0, clip_norm=None, weight_decay=0.0,
+                 optimizer="sgd", pooling="last", eps=1e-8, beta1=0.9, beta2=0.999,
+                 gradient="exact"):
+        if not isinstance(params, GatedParams):
+            raise TypeError(f"params must be GatedParams, got {type(params).__name__}")
+        if gradient != "exact":
+            raise ValueError(f"gradient={gradient!r} is not available for cell={params.cell!r}: "
+                             "the tutorial's shortcut gradient exists only for the tanh cell; "
+                             "gated cells train with gradient='exact'")
+        self.params = params
+        self.pooling = check_choice("pooling", pooling, POOLINGS)
+        self.optimizer = check_choice("optimizer", optimizer, OPTIMIZERS)
+        self.hp = hyperparameters(params.dtype, lr, clip, clip_norm, weight_decay, eps, beta1,
+                                  beta2)
+        V, H, O = params.shape
+        GH = params.Whh.shape[0]
+        dt = params.dtype
+        slots = self.optimizer  # sgd: 0 slots, adagrad: 1, adam: 2
+        self.state = tuple(aligned_zeros((slots,) + a.shape, dt) for a in params.arrays())
+        self.counters = np.zeros(2, dtype=np.int64)
+        self.gX = aligned_zeros((V, GH), dt)
+        self.mark = np.zeros(V, dtype=np.int64)
+        self.vecs = aligned_zeros((KG.N_VECS, GH), dt)
+        self.acc = aligned_zeros((KG.N_ACC, H), dt)
+        self.amax = np.zeros(H, dtype=np.int64)
+        self.y = np.zeros(O, dtype=dt)
+        self.p = np.zeros(O, dtype=dt)
+        self.dWhy = aligned_zeros((O, H), dt)
+        self.rows = np.arange(max(GH, O), dtype=np.int64)
+        self.hs = None
+        self._grow(1)
+
+    def _grow(self, max_len):
+        P = self.params
+        H = P.shape[1]
+        GH = P.Whh.shape[0]
+        if self.hs is None or self.hs.shape[0] < max_len + 1:
+            dt = P.dtype
+            self.hs = aligned_zeros((max_len + 1, H), dt)
+            self.cs = aligned_zeros((max_len + 1, H), dt)
+            self.gates = aligned_zeros((max_len, KG.N_RECORD[P.code] * H), dt)
+            self.Gh = aligned_zeros((max_len, GH), dt)
+            self.Dn = aligned_zeros((max_len, H), dt)
+            self.uniq = np.zeros(max_len, dtype=np.int64)
+
+    def work(self):
+        return (self.hs, self.cs, self.gates, self.Gh, self.Dn, self.gX, self.mark, self.vecs,
+                self.acc, self.amax, self.y, self.p, self.dWhy, self.rows, self.uniq, self.counters)
+
+    def epoch(self, tokens, offsets, labels, order):
+        """Train on the samples ``order`` once; returns ``(summed loss, n correct)``."""
+        if len(order) == 0:
+            return 0.0, 0
+        self._grow(int(np.diff(offsets).max()))
+        P = self.params
+        kernel = KG.TRAIN_EPOCH[P.code][self.optimizer]
+        loss, correct = kernel((tokens, offsets, labels, order), P.kernel_tuple(), self.state,
+                               self.work(), self.hp, self.pooling)
+        if not math.isfinite(loss) or not P.all_finite():
+            raise FloatingPointError(
+                "training diverged: the loss or the weights became NaN or infinite; lower the "
+                "learning rate or enable clipping")
+        return loss, int(correct)
+
+
+def gated_predict_proba(params, tokens, offsets, pooling="last"):
+    """Probabilities (n, O) for a validated flat corpus, in parallel over sentences."""
+    code = check_choice("pooling", pooling, POOLINGS) if isinstance(pooling, str) else pooling
+    n = offsets.shape[0] - 1
+    out = np.empty((n, params.shape[2]), dtype=params.dtype)
+    rng_kernel, par_kernel = KG.PREDICT[params.code]
+    if n < SERIAL_PREDICT_BELOW:
+        rng_kernel(tokens, offsets, params.kernel_tuple(), code, out, 0, n)
+    else:
+        par_kernel(tokens, offsets, params.kernel_tuple(), code, out,
+                   4 * numba.get_num_threads())
+    return out

@@ -1,0 +1,566 @@
+"""Numba kernels for many-to-one GRU and LSTM classifiers trained with per-sample updates.
+
+The gated counterpart of :mod:`fastrnn.kernels.rnn` (same conventions: arrays and scalars in,
+caller-owned buffers out, no bounds checks -- :mod:`fastrnn._gated_engine` validates and
+allocates).  Equations, gate order and parameter names are those of
+:mod:`fastrnn.reference_gated`, which mirrors these functions step by step (PyTorch's
+``nn.GRU``: gates ``r, z, n``; ``nn.LSTM``: ``i, f, g, o``; ``G`` gates, ``GH = G * H``).
+
+Arguments are grouped in tuples (one numba type per tuple, so one compilation per dtype):
+
+=========  ==================================================================================
+corpus     ``(tokens (N,) int32, offsets (n+1,) int64, labels (n,) int64, order (m,) int64)``
+params     ``(WxhT (V, GH), Whh (GH, H), WhhT (H, GH), bih (GH,), bhh (GH,), Why (O, H),
+           by (O,))``; ``WhhT`` is a transposed copy of ``Whh`` (both matvecs run over
+           contiguous rows); the epoch refreshes it from ``Whh`` on entry and keeps it equal
+state      ``(Sx, Shh, Sih, Shb, Sy, Sby)``: optimizer states of ``WxhT, Whh, bih, bhh, Why,
+           by``, each ``(slots, *param.shape)`` (0 slots SGD, 1 Adagrad, 2 Adam)
+work       ``(hs (Tmax+1, H), cs (Tmax+1, H), gates (Tmax, NQ*H), Gh (Tmax, GH), Dn (Tmax, H),
+           gX (V, GH) zeros, mark (V,) int64, vecs (N_VECS, GH), acc (rnn.V_ACC+4, H),
+           amax (H,) int64,
+           y (O,), p (O,), dWhy (O, H), rows = arange(max(GH, O)) int64, uniq (Tmax,) int64,
+           counters (2,) int64)`` with ``NQ = 4`` (GRU: r, z, n, u_n) or 5 (LSTM: i, f, g, o,
+           tanh c)
+hp         the hyperparameter array of :data:`fastrnn.kernels.rnn.HP_FIELDS`, model dtype
+=========  ==================================================================================
+
+``hs[t]`` / ``cs[t]`` are the hidden / cell states after word ``t`` (``hs[0] = cs[0] = 0``);
+``Gh[t-1]`` is the gradient of the loss with respect to ``u_t = Whh @ h_{t-1} + bhh``, from
+which the ``Whh`` update is fused row by row (:func:`fastrnn.kernels.rnn._whh_fused`: the
+``(GH, H)`` gradient never exists).  The input gradient exists only in the rows ``gX[w]`` of the
+sentence's words, marked by ``mark``/``uniq``, updated lazily with their optimizer state and
+zeroed again.
+
+Entry points, one per (cell, optimizer) so a program compiles only what it uses:
+``train_epoch_{gru,lstm}_{sgd,adagrad,adam}(corpus, params, state, work, hp, pooling)`` ->
+``(summed loss float64, n correct)``; also :data:`TRAIN_EPOCH` ``[cell][optimizer]``.
+Inference: ``predict_proba_range_{gru,lstm}`` (nogil, serial over a range of sentences) and
+``predict_proba_{gru,lstm}`` (``parallel=True``, prange over chunks of it); :data:`PREDICT`.
+
+Cache: these kernels link code from :mod:`fastrnn.kernels.rnn` (``tanh_scalar``, ``matvec_add``,
+``_whh_fused``, ``update_rows``, ...), and numba's on-disk cache only notices edits to this file:
+after editing ``rnn.py`` clear the cache (or develop with ``NUMBA_CACHE_DIR=$(mktemp -d)``).
+"""
+
+import numpy as np
+from numba import njit, prange
+
+from .rnn import (
+    HP_BETA1, HP_BETA2, HP_CLIP, HP_CLIP_NORM, HP_EPS, HP_LR, HP_WD, OPT_ADAGRAD, OPT_ADAM,
+    OPT_SGD, POOL_LAST, POOL_MAX, POOL_MEAN, V_ACC, _INV_LN2, _LN2_HI, _LN2_LO, _ROUND,
+    _bits_f64, _f64_bits, _sumsq_rows, _whh_fused, matvec_add, pool_states, readout,
+    softmax_loss, tanh_scalar, update_rows,
+)
+
+#: Cell codes.
+CELL_GRU, CELL_LSTM = 0, 1
+CELLS = ("gru", "lstm")
+#: Gates per cell and rows of the per-step ``gates`` record (times H).
+N_GATES = (3, 4)
+N_RECORD = (4, 5)
+#: Rows of the ``vecs`` workspace (each GH long; rows 0-4 use the first H entries).
+V_DR, V_DH, V_DH2, V_DC, V_POOL, V_U, V_X, V_DBIH, V_DBHH = range(9)
+N_VECS = 9
+#: Rows of the ``acc`` workspace that ``_whh_fused`` uses: ``V_ACC .. V_ACC + 3``.
+N_ACC = V_ACC + 4
+
+_opts = dict(cache=True, error_model="numpy", nogil=True)
+
+_ROUND_BITS = 0x4338000000000000  # the bits of _ROUND: bits(x + _ROUND) - _ROUND_BITS = round(x)
+
+
+# --------------------------------------------------------------------------------------------
+# vectorisable sigmoid
+# --------------------------------------------------------------------------------------------
+@njit(inline="always", **_opts)
+def sigmoid_scalar(x):
+    """``1 / (1 + exp(-x))`` for a float64 ``x``, branch-free so that loops over it vectorise.
+
+    ``e = exp(-|x|)`` by the Cody-Waite reduction of :func:`fastrnn.kernels.rnn.tanh_scalar`
+    (``-|x| = k ln2 + r``, ``expm1(r)`` from the same degree-13 polynomial), with ``2^k``
+    applied as two halves ``2^(k>>1) * 2^(k - (k>>1))`` so that results down to the denormals
+    are right (``|x|`` is clamped to 746, past which ``e`` rounds to 0); then
+    ``sigmoid(x) = 1 / (1 + e)`` for ``x >= 0`` and ``e / (1 + e)`` below (no cancellation).
+    Max error ~2 ulp; exact 0.5 at +-0, 1 at +inf, 0 at -inf; NaN in, NaN out.  float32
+    callers pass ``np.float64(x)`` and round the result once (<= 1 ulp of float32).
+    """
+    a = abs(x)
+    a = a if a < 746.0 else 746.0
+    kr = a * -_INV_LN2 + _ROUND
+    k = _f64_bits(kr) - _ROUND_BITS  # round(-a / ln 2), in [-1076, 0]
+    kf = kr - _ROUND
+    r = (-a - kf * _LN2_HI) - kf * _LN2_LO
+    q = 1.0 / 6227020800.0
+    q = q * r + 1.0 / 479001600.0
+    q = q * r + 1.0 / 39916800.0
+    q = q * r + 1.0 / 3628800.0
+    q = q * r + 1.0 / 362880.0
+    q = q * r + 1.0 / 40320.0
+    q = q * r + 1.0 / 5040.0
+    q = q * r + 1.0 / 720.0
+    q = q * r + 1.0 / 120.0
+    q = q * r + 1.0 / 24.0
+    q = q * r + 1.0 / 6.0
+    q = q * r + 0.5
+    er = 1.0 + (r + (r * r) * q)  # exp(r)
+    k1 = k >> 1
+    k2 = k - k1
+    e = (er * _bits_f64((k1 + 1023) << 52)) * _bits_f64((k2 + 1023) << 52)
+    num = 1.0 if x >= 0 else e
+    res = num / (1.0 + e)
+    return res if x == x else x
+
+
+@njit(**_opts)
+def sigmoid_rows(A, r0, r1):
+    """``A[r] = sigmoid(A[r])`` for the rows ``r0 <= r < r1`` of a 2-D float32/float64 array."""
+    for r in range(r0, r1):
+        for i in range(A.shape[1]):
+            A[r, i] = sigmoid_scalar(np.float64(A[r, i]))
+
+
+# --------------------------------------------------------------------------------------------
+# forward: one step of each cell (same signature, so the epoch factory can pick either)
+# --------------------------------------------------------------------------------------------
+# The step and backward functions are ordinary njit functions, not inline="always" like the
+# tanh cell's per-sentence helpers: inlined in numba's IR, the GRU step's gate loop ran ~3.5x
+# slower (48.7 vs 14.0 us per 20-word sentence, H = 32, f64, measured alone), and a cold
+# compile of one epoch kernel costs about what the tanh one does either way (10.0 vs 9.8 s CPU,
+# f32 Adagrad).  Inside a loop, every array stream that may alias another costs LLVM a runtime
+# check; a loop with too many (the backward step with the gX and bias sums in it) stays scalar,
+# so each loop below writes few arrays.
+@njit(**_opts)
+def gru_step(WxhT, w, WhhT, bih, bhh, hs, cs, t0, t1, u, uq, gates, tg, first):
+    """``hs[t1]`` = GRU step from ``hs[t0]`` on word ``w``; ``gates[tg] = [r, z, n, u_n]``.
+
+    ``u[uq]`` (GH,) receives ``Whh @ hs[t0] + bhh`` (no matvec when ``first``: ``hs[t0] = 0``)
+    and ``u[uq + 1]`` the input part ``WxhT[w] + bih``, in a pass of its own (fewer arrays in
+    the gate loop).  ``cs`` is not used (the LSTM step's signature).
+    """
+    H = hs.shape[1]
+    GH = bhh.shape[0]
+    ft = hs.dtype.type
+    one = ft(1)
+    ux = uq + 1
+    for i in range(GH):
+        u[uq, i] = bhh[i]
+    if not first:
+        matvec_add(u, uq, WhhT, hs, t0)
+    for i in range(GH):
+        u[ux, i] = WxhT[w, i] + bih[i]
+    for i in range(H):
+        r = ft(sigmoid_scalar(np.float64(u[ux, i] + u[uq, i])))
+        z = ft(sigmoid_scalar(np.float64(u[ux, H + i] + u[uq, H + i])))
+        un = u[uq, 2 * H + i]
+        n = ft(tanh_scalar(np.float64(u[ux, 2 * H + i] + r * un)))
+        hs[t1, i] = (one - z) * n + z * hs[t0, i]
+        gates[tg, i] = r
+        gates[tg, H + i] = z
+        gates[tg, 2 * H + i] = n
+        gates[tg, 3 * H + i] = un
+
+
+@njit(**_opts)
+def lstm_step(WxhT, w, WhhT, bih, bhh, hs, cs, t0, t1, u, uq, gates, tg, first):
+    """``hs[t1], cs[t1]`` = LSTM step from ``hs[t0], cs[t0]`` on word ``w``;
+    ``gates[tg] = [i, f, g, o, tanh(c)]``.  ``u[uq]`` (GH,) receives the gate pre-activations
+    ``(WxhT[w] + bih) + (Whh @ hs[t0] + bhh)``, summed in a pass of its own (fewer arrays in
+    the gate loop); ``u[uq + 1]`` is not used."""
+    H = hs.shape[1]
+    GH = bhh.shape[0]
+    ft = hs.dtype.type
+    for i in range(GH):
+        u[uq, i] = bhh[i]
+    if not first:
+        matvec_add(u, uq, WhhT, hs, t0)
+    for i in range(GH):
+        u[uq, i] = (WxhT[w, i] + bih[i]) + u[uq, i]
+    for i in range(H):
+        ig = ft(sigmoid_scalar(np.float64(u[uq, i])))
+        fg = ft(sigmoid_scalar(np.float64(u[uq, H + i])))
+        gg = ft(tanh_scalar(np.float64(u[uq, 2 * H + i])))
+        og = ft(sigmoid_scalar(np.float64(u[uq, 3 * H + i])))
+        c = fg * cs[t0, i] + ig * gg
+        tc = ft(tanh_scalar(np.float64(c)))
+        cs[t1, i] = c
+        hs[t1, i] = og * tc
+        gates[tg, i] = ig
+        gates[tg, H + i] = fg
+        gates[tg, 2 * H + i] = gg
+        gates[tg, 3 * H + i] = og
+        gates[tg, 4 * H + i] = tc
+
+
+# --------------------------------------------------------------------------------------------
+# backward: reverse-time BPTT of each cell (same signature)
+# --------------------------------------------------------------------------------------------
+@njit(inline="always", **_opts)
+def _pooled_grad(T, Why, dy, pooling, vecs):
+    """``vecs[V_DR] = Why.T @ dy`` (/T for mean pooling); ``vecs[V_DH] = vecs[V_DC] = 0``."""
+    O, H = Why.shape
+    for j in range(H):
+        vecs[V_DR, j] = 0
+        vecs[V_DH, j] = 0
+        vecs[V_DC, j] = 0
+    for o in range(O):
+        d = dy[o]
+        for j in range(H):
+            vecs[V_DR, j] += Why[o, j] * d
+    if pooling == POOL_MEAN:
+        Tf = dy.dtype.type(T)
+        for j in range(H):
+            vecs[V_DR, j] = vecs[V_DR, j] / Tf
+
+
+@njit(inline="always", **_opts)
+def _add_pool_share(k, T, pooling, amax, vecs, H):
+    if pooling == POOL_LAST:
+        if k == T:
+            for i in range(H):
+                vecs[V_DH, i] += vecs[V_DR, i]
+    elif pooling == POOL_MEAN:
+        for i in range(H):
+            vecs[V_DH, i] += vecs[V_DR, i]
+    else:
+        for i in range(H):
+            if amax[i] == k:
+                vecs[V_DH, i] += vecs[V_DR, i]
+
+
+@njit(inline="always", **_opts)
+def _mark(w, mark, stamp, uniq, nu):
+    if mark[w] != stamp:
+        mark[w] = stamp
+        uniq[nu] = w
+        nu += 1
+    return nu
+
+
+@njit(inline="always", **_opts)
+def _accumulate_inputs(sent, Gx, gX, vecs, row, c0, c1):
+    """Columns ``c0 <= j < c1`` of the input gradient: ``gX[w_k, j] += Gx[k-1, j - c0]`` and
+    ``vecs[row, j] += Gx[k-1, j - c0]`` for k = T..1 (descending, as the reference sums).
+    One store stream per loop: a loop that also wrote the bias sum did not vectorise."""
+    T = sent.shape[0]
+    for k in range(T, 0, -1):
+        w = sent[k - 1]
+        for j in range(c0, c1):
+            gX[w, j] += Gx[k - 1, j - c0]
+    for k in range(T, 0, -1):
+        for j in range(c0, c1):
+            vecs[row, j] += Gx[k - 1, j - c0]
+
+
+@njit(**_opts)
+def gru_backward(sent, hs, cs, gates, amax, Whh, Why, dy, pooling, Gh, Dn, gX, vecs, mark, uniq,
+                 stamp):
+    """BPTT of one GRU sentence: fills ``Gh[0..T-1]`` (d loss / d u_t) and ``Dn[0..T-1]`` (the
+    n gate's input gradient, ``Gh``'s n block divided by r), adds the input rows to ``gX``
+    (marking them in ``uniq``) and sums the bias gradients into ``vecs[V_DBIH]`` and
+    ``vecs[V_DBHH]`` (zero on entry).  Returns the number of distinct words.
+
+    The per-step loop writes only ``Gh``, ``Dn`` and the next ``dh``: with the ``gX`` and bias
+    sums in it as well LLVM left it scalar (too many possibly aliasing streams); those sums are
+    separate passes afterwards.
+    """
+    T = sent.shape[0]
+    H = Whh.shape[1]
+    H2 = 2 * H
+    GH = Whh.shape[0]
+    one = dy.dtype.type(1)
+    dh2 = np.int64(V_DH2)
+    _pooled_grad(T, Why, dy, pooling, vecs)
+    nu = np.int64(0)
+    for k in range(T, 0, -1):
+        _add_pool_share(k, T, pooling, amax, vecs, H)
+        nu = _mark(sent[k - 1], mark, stamp, uniq, nu)
+        q = k - 1
+        for i in range(H):
+            dhv = vecs[V_DH, i]
+            r = gates[q, i]
+            z = gates[q, H + i]
+            n = gates[q, H2 + i]
+            un = gates[q, 3 * H + i]
+            dn = dhv * (one - z)
+            dz = dhv * (hs[q, i] - n)
+            dan = dn * (one - n * n)
+            Gh[q, i] = dan * un * r * (one - r)
+            Gh[q, H + i] = dz * z * (one - z)
+            Gh[q, H2 + i] = dan * r
+            Dn[q, i] = dan
+            vecs[V_DH2, i] = dhv * z
+        if k > 1:
+            matvec_add(vecs, dh2, Whh, Gh, q)  # += Whh.T @ Gh[q]
+            for i in range(H):
+                vecs[V_DH, i] = vecs[V_DH2, i]
+    zero = np.int64(0)
+    _accumulate_inputs(sent, Gh, gX, vecs, np.int64(V_DBIH), zero, H2)
+    _accumulate_inputs(sent, Dn, gX, vecs, np.int64(V_DBIH), H2, GH)
+    for k in range(T, 0, -1):
+        for j in range(GH):
+            vecs[V_DBHH, j] += Gh[k - 1, j]
+    return nu
+
+
+@njit(**_opts)
+def lstm_backward(sent, hs, cs, gates, amax, Whh, Why, dy, pooling, Gh, Dn, gX, vecs, mark, uniq,
+                  stamp):
+    """BPTT of one LSTM sentence, as :func:`gru_backward` (``Dn`` not used); the input and
+    recurrent biases have the same gradient, summed once into ``vecs[V_DBIH]``."""
+    T = sent.shape[0]
+    H = Whh.shape[1]
+    H2 = 2 * H
+    H3 = 3 * H
+    GH = Whh.shape[0]
+    one = dy.dtype.type(1)
+    dh2 = np.int64(V_DH2)
+    _pooled_grad(T, Why, dy, pooling, vecs)
+    nu = np.int64(0)
+    for k in range(T, 0, -1):
+        _add_pool_share(k, T, pooling, amax, vecs, H)
+        nu = _mark(sent[k - 1], mark, stamp, uniq, nu)
+        q = k - 1
+        for i in range(H):
+            dhv = vecs[V_DH, i]
+            ig = gates[q, i]
+            fg = gates[q, H + i]
+            gg = gates[q, H2 + i]
+            og = gates[q, H3 + i]
+            tc = gates[q, 4 * H + i]
+            do = dhv * tc
+            dc = vecs[V_DC, i] + dhv * og * (one - tc * tc)
+            Gh[q, i] = dc * gg * ig * (one - ig)
+            Gh[q, H + i] = dc * cs[q, i] * fg * (one - fg)
+            Gh[q, H2 + i] = dc * ig * (one - gg * gg)
+            Gh[q, H3 + i] = do * og * (one - og)
+            vecs[V_DC, i] = dc * fg
+            vecs[V_DH2, i] = 0
+        if k > 1:
+            matvec_add(vecs, dh2, Whh, Gh, q)
+            for i in range(H):
+                vecs[V_DH, i] = vecs[V_DH2, i]
+    _accumulate_inputs(sent, Gh, gX, vecs, np.int64(V_DBIH), np.int64(0), GH)
+    return nu
+
+
+# --------------------------------------------------------------------------------------------
+# fused clip + update
+# --------------------------------------------------------------------------------------------
+@njit(**_opts)
+def transpose_rect(A, B):
+    """``B = A.T`` for ``A`` (R, C), ``B`` (C, R), eight source rows at a time."""
+    R, C = A.shape
+    i0 = 0
+    while i0 + 8 <= R:
+        for j in range(C):
+            for i in range(i0, i0 + 8):
+                B[j, i] = A[i, j]
+        i0 += 8
+    for j in range(C):
+        for i in range(i0, R):
+            B[j, i] = A[i, j]
+
+
+@njit(inline="always", **_opts)
+def _gated_update(T, nu, hs, pooled, Gh, dy, params, state, work, views, hp, optimizer):
+    """Clip the sentence's gradients (elementwise ``clip``, global ``clip_norm``) and apply one
+    optimizer step to every parameter; ``WhhT`` refreshed, the touched ``gX`` rows zeroed."""
+    WxhT, Whh, WhhT, bih, bhh, Why, by = params
+    Sx, Shh, Sih, Shb, Sy, Sby = state
+    hs_, cs_, gates, Gh_, Dn, gX, mark, vecs, acc, amax, y, p, dWhy, rows, uniq, counters = work
+    dby, dbih, dbhh, bih2, bhh2, by2, Sih2, Shb2, Sby2 = views
+    O, H = Why.shape
+    clip = hp[HP_CLIP]
+    clip_norm = hp[HP_CLIP_NORM]
+    wd = hp[HP_WD]
+    zero = hp.dtype.type(0)
+    one = hp.dtype.type(1)
+    counters[0] += 1
+    c1 = one
+    c2 = one
+    if optimizer == OPT_ADAM:
+        c1 = hp.dtype.type(1.0 - np.float64(hp[HP_BETA1]) ** counters[0])
+        c2 = hp.dtype.type(1.0 - np.float64(hp[HP_BETA2]) ** counters[0])
+    for o in range(O):
+        for j in range(H):
+            dWhy[o, j] = dy[o] * pooled[j]
+    for o in range(O):
+        dby[0, o] = dy[o]
+    one_row = by2.shape[0]  # 1, not a literal (a literal argument compiles the callee again)
+    scale = one
+    if clip_norm > 0:
+        ss = (_sumsq_rows(Why, dWhy, rows, O, wd, clip)
+              + _sumsq_rows(by2, dby, rows, one_row, zero, clip)
+              + _sumsq_rows(bih2, dbih, rows, one_row, zero, clip)
+              + _sumsq_rows(bhh2, dbhh, rows, one_row, zero, clip)
+              + _whh_fused(Whh, Shh, Gh, hs, T, acc, OPT_SGD, zero, wd, clip, one, zero, zero,
+                           zero, one, one, True)
+              + _sumsq_rows(WxhT, gX, uniq, nu, wd, clip))
+        norm = np.sqrt(ss)
+        if norm > clip_norm:
+            scale = hp.dtype.type(np.float64(clip_norm) / norm)
+    update_rows(Why, dWhy, Sy, rows, O, optimizer, hp, wd, scale, c1, c2)
+    update_rows(by2, dby, Sby2, rows, one_row, optimizer, hp, zero, scale, c1, c2)
+    update_rows(bih2, dbih, Sih2, rows, one_row, optimizer, hp, zero, scale, c1, c2)
+    update_rows(bhh2, dbhh, Shb2, rows, one_row, optimizer, hp, zero, scale, c1, c2)
+    _whh_fused(Whh, Shh, Gh, hs, T, acc, optimizer, hp[HP_LR], wd, clip, scale, hp[HP_EPS],
+               hp[HP_BETA1], hp[HP_BETA2], c1, c2, False)
+    transpose_rect(Whh, WhhT)
+    update_rows(WxhT, gX, Sx, uniq, nu, optimizer, hp, wd, scale, c1, c2)
+    GH = WxhT.shape[1]
+    for n in range(nu):
+        w = uniq[n]
+        for i in range(GH):
+            gX[w, i] = 0
+
+
+# --------------------------------------------------------------------------------------------
+# whole epoch
+# --------------------------------------------------------------------------------------------
+def _make_train_epoch(CELL, OPT, name):
+    """The epoch kernel of one (cell, optimizer): both compile-time constants of the closure
+    (part of numba's cache key), so only that cell's and that optimizer's code is compiled."""
+    step = (gru_step, lstm_step)[CELL]
+    back = (gru_backward, lstm_backward)[CELL]
+    LSTM = CELL == CELL_LSTM
+
+    def train_epoch(corpus, params, state, work, hp, pooling):
+        """One pass of per-sample training over ``order``: per sample forward, softmax loss,
+        exact BPTT, fused clip + update.  No allocation per sample.  Returns ``(summed loss as
+        float64, number of correct predictions before each update)``."""
+        tokens, offsets, labels, order = corpus
+        WxhT, Whh, WhhT, bih, bhh, Why, by = params
+        Sx, Shh, Sih, Shb, Sy, Sby = state
+        hs, cs, gates, Gh, Dn, gX, mark, vecs, acc, amax, y, p, dWhy, rows, uniq, counters = work
+        O, H = Why.shape
+        GH = Whh.shape[0]
+        transpose_rect(Whh, WhhT)
+        pooled = vecs[V_POOL, :H]
+        dbih = vecs[V_DBIH:V_DBIH + 1]
+        dbhh = vecs[V_DBIH:V_DBIH + 1] if LSTM else vecs[V_DBHH:V_DBHH + 1]
+        # one-row views made once per epoch (each reshape is a call into numba's C helper)
+        views = (y.reshape((1, O)), dbih, dbhh, bih.reshape((1, GH)), bhh.reshape((1, GH)),
+                 by.reshape((1, O)), Sih.reshape((Sih.shape[0], 1, GH)),
+                 Shb.reshape((Shb.shape[0], 1, GH)), Sby.reshape((Sby.shape[0], 1, O)))
+        uq = np.int64(V_U)
+        loss = 0.0
+        correct = 0
+        dy = p
+        for n in range(order.shape[0]):
+            s = order[n]
+            sent = tokens[offsets[s]:offsets[s + 1]]
+            T = sent.shape[0]
+            for i in range(H):
+                hs[0, i] = 0
+                cs[0, i] = 0
+            for t in range(T):
+                step(WxhT, sent[t], WhhT, bih, bhh, hs, cs, t, t + 1, vecs, uq, gates, t,
+                     t == 0)
+            pool_states(hs, T, pooling, pooled, amax)
+            readout(Why, by, pooled, y)
+            c = labels[s]
+            loss += softmax_loss(y, c, p)
+            best = 0
+            for o in range(1, O):
+                if p[o] > p[best]:
+                    best = o
+            if best == c:
+                correct += 1
+            dy[c] -= 1  # p becomes dL/dy in place
+            counters[1] += 1
+            for i in range(GH):
+                vecs[V_DBIH, i] = 0
+                vecs[V_DBHH, i] = 0
+            nu = back(sent, hs, cs, gates, amax, Whh, Why, dy, pooling, Gh, Dn, gX, vecs, mark,
+                      uniq, counters[1])
+            _gated_update(T, nu, hs, pooled, Gh, dy, params, state, work, views, hp, OPT)
+        return loss, correct
+
+    train_epoch.__name__ = train_epoch.__qualname__ = name
+    return njit(**_opts)(train_epoch)
+
+
+train_epoch_gru_sgd = _make_train_epoch(CELL_GRU, OPT_SGD, "train_epoch_gru_sgd")
+train_epoch_gru_adagrad = _make_train_epoch(CELL_GRU, OPT_ADAGRAD, "train_epoch_gru_adagrad")
+train_epoch_gru_adam = _make_train_epoch(CELL_GRU, OPT_ADAM, "train_epoch_gru_adam")
+train_epoch_lstm_sgd = _make_train_epoch(CELL_LSTM, OPT_SGD, "train_epoch_lstm_sgd")
+train_epoch_lstm_adagrad = _make_train_epoch(CELL_LSTM, OPT_ADAGRAD, "train_epoch_lstm_adagrad")
+train_epoch_lstm_adam = _make_train_epoch(CELL_LSTM, OPT_ADAM, "train_epoch_lstm_adam")
+#: ``TRAIN_EPOCH[cell code][optimizer code]``.
+TRAIN_EPOCH = ((train_epoch_gru_sgd, train_epoch_gru_adagrad, train_epoch_gru_adam),
+               (train_epoch_lstm_sgd, train_epoch_lstm_adagrad, train_epoch_lstm_adam))
+
+
+# --------------------------------------------------------------------------------------------
+# inference
+# --------------------------------------------------------------------------------------------
+def _make_predict(CELL, name):
+    step = (gru_step, lstm_step)[CELL]
+    NQ = N_RECORD[CELL]
+
+    def predict_proba_range(tokens, offsets, params, pooling, out, s0, s1):
+        """Class probabilities ``out[s]`` (O,) of the sentences ``s0 <= s < s1``: the same
+        arithmetic, in the same order, as the epoch's forward pass + softmax."""
+        WxhT, Whh, WhhT, bih, bhh, Why, by = params
+        O, H = Why.shape
+        GH = Whh.shape[0]
+        dt = bih.dtype
+        h = np.zeros((2, H), dtype=dt)
+        c = np.zeros((2, H), dtype=dt)
+        u = np.empty((2, GH), dtype=dt)
+        gates = np.empty((1, NQ * H), dtype=dt)
+        pooled = np.empty(H, dtype=dt)
+        y = np.empty(O, dtype=dt)
+        zq = np.int64(0)
+        for s in range(s0, s1):
+            a = offsets[s]
+            T = offsets[s + 1] - a
+            for i in range(H):
+                h[0, i] = 0
+                c[0, i] = 0
+            for t in range(T):
+                cur = t % 2
+                nxt = 1 - cur
+                step(WxhT, tokens[a + t], WhhT, bih, bhh, h, c, cur, nxt, u, zq, gates, zq,
+                     t == 0)
+                if t == 0:
+                    for i in range(H):
+                        pooled[i] = h[nxt, i]
+                elif pooling == POOL_MEAN:
+                    for i in range(H):
+                        pooled[i] += h[nxt, i]
+                elif pooling == POOL_MAX:
+                    for i in range(H):
+                        if h[nxt, i] > pooled[i]:
+                            pooled[i] = h[nxt, i]
+            if pooling == POOL_LAST:
+                for i in range(H):
+                    pooled[i] = h[T % 2, i]
+            elif pooling == POOL_MEAN:
+                Tf = pooled.dtype.type(T)
+                for i in range(H):
+                    pooled[i] = pooled[i] / Tf
+            readout(Why, by, pooled, y)
+            softmax_loss(y, 0, out[s])
+
+    predict_proba_range.__name__ = predict_proba_range.__qualname__ = "predict_proba_range_" + name
+    rng_kernel = njit(**_opts)(predict_proba_range)
+
+    def predict_proba(tokens, offsets, params, pooling, out, nchunks):
+        """Class probabilities ``out`` (n, O), in parallel over ``nchunks`` contiguous chunks
+        of sentences (results do not depend on the thread count)."""
+        n = offsets.shape[0] - 1
+        nchunks = max(1, min(n, nchunks))
+        for ch in prange(nchunks):
+            rng_kernel(tokens, offsets, params, pooling, out, ch * n // nchunks,
+                       (ch + 1) * n // nchunks)
+
+    predict_proba.__name__ = predict_proba.__qualname__ = "predict_proba_" + name
+    return rng_kernel, njit(cache=True, error_model="numpy", parallel=True)(predict_proba)
+
+
+predict_proba_range_gru, predict_proba_gru = _make_predict(CELL_GRU, "gru")
+predict_proba_range_lstm, predict_proba_lstm = _make_predict(CELL_LSTM, "lstm")
+#: ``PREDICT[cell code] = (range kernel, parallel kernel)``.
+PREDICT = ((predict_proba_range_gru, predict_proba_gru),
+           (predict_proba_range_lstm, predict_proba_lstm))
