@@ -6,6 +6,7 @@ invariants the kernels rely on (layouts, dtypes, index ranges) and turns a non-f
 a clear error.
 """
 
+import collections.abc
 import math
 
 import numba
@@ -67,10 +68,46 @@ def init_weights(V, H, O, init="tutorial", rng=None):
     return tuple(out)
 
 
-class Params:
+class NamedArrays:
+    """Mapping access to a parameter object's arrays: ``P["Whh"]``, ``list(P)`` (its
+    ``names``), ``dict(P)``, ``P.items()``; the arrays themselves, not copies.  (Registered as
+    a ``collections.abc.Mapping`` without Mapping's ``==``: equality stays identity.)"""
+
+    def __getitem__(self, name):
+        if name not in self.names:
+            raise KeyError(name)
+        return getattr(self, name)
+
+    def __iter__(self):
+        return iter(self.names)
+
+    def __len__(self):
+        return len(self.names)
+
+    def __contains__(self, name):
+        return name in self.names
+
+    def keys(self):
+        return list(self.names)
+
+    def values(self):
+        return [getattr(self, n) for n in self.names]
+
+    def items(self):
+        return [(n, getattr(self, n)) for n in self.names]
+
+    def get(self, name, default=None):
+        return getattr(self, name) if name in self.names else default
+
+
+collections.abc.Mapping.register(NamedArrays)
+
+
+class Params(NamedArrays):
     """The five parameters in kernel layout (aligned, C-contiguous, one dtype) plus ``WhhT``."""
 
     names = ("WxhT", "Whh", "Why", "bh", "by")
+    cell = "tanh"
 
     def __init__(self, WxhT, Whh, Why, bh, by, dtype=None):
         dtype = check_dtype(Whh.dtype if dtype is None else dtype)
@@ -214,3 +251,115 @@ def predict_proba(params, tokens, offsets, pooling="last"):
         K.predict_proba(tokens, offsets, P.WxhT, P.WhhT, P.bh, P.Why, P.by, code, out,
                         4 * numba.get_num_threads())
     return out
+
+
+# ---------------------------------------------------------------------------------- cells
+#: The cells a model can use: the tutorial's tanh RNN and PyTorch's GRU and LSTM.
+CELLS = ("tanh", "gru", "lstm")
+
+
+def check_cell(cell):
+    """The name of a known cell (``ValueError`` naming ``cell`` otherwise)."""
+    return CELLS[check_choice("cell", cell, CELLS)]
+
+
+class _TanhEngine:
+    """The tanh cell: :class:`Params`, :class:`Trainer`, :func:`predict_proba`."""
+
+    cell = "tanh"
+    gated = False
+    names = Params.names
+    inits = INITS
+    gradients = GRADIENTS
+
+    def initial(self, V, H, O, init, rng, dtype):
+        return Params.initial(V, H, O, init, rng, dtype)
+
+    def from_arrays(self, arrays, dtype=None):
+        """Parameters from ``{name: array}`` (the names of :attr:`names`)."""
+        return Params(*(arrays[n] for n in self.names), dtype=dtype)
+
+    def trainer(self, params, **kw):
+        return Trainer(params, **kw)
+
+    def predict_proba(self, params, tokens, offsets, pooling):
+        return predict_proba(params, tokens, offsets, pooling)
+
+    def predict_proba_serial(self, params, tokens, offsets, pooling, out):
+        P = params
+        K.rnn.predict_proba_range(tokens, offsets, P.WxhT, P.WhhT, P.bh, P.Why, P.by,
+                                  POOLINGS.index(pooling), out, 0, out.shape[0])
+
+    def reference_predict(self, params, tokens, offsets, pooling):
+        from . import reference as R
+        P = params
+        return R.predict_proba(tokens, offsets, P.WxhT, P.Whh, P.bh, P.Why, P.by, pooling)
+
+    def torch_layout(self, params):
+        """``{torch name: array}`` for ``nn.RNN(V, H, nonlinearity="tanh")`` + ``nn.Linear``:
+        the tanh cell has one bias, ``bh``, which is ``bias_ih``; ``bias_hh`` is zero."""
+        P = params
+        return {"rnn.weight_ih_l0": P.WxhT.T, "rnn.weight_hh_l0": P.Whh,
+                "rnn.bias_ih_l0": P.bh, "rnn.bias_hh_l0": np.zeros_like(P.bh),
+                "fc.weight": P.Why, "fc.bias": P.by}
+
+
+class _GatedEngine:
+    """A GRU or LSTM: :mod:`fastrnn._gated_engine` (imported on first use, so a program that
+    trains only tanh models never imports, let alone compiles, the gated kernels)."""
+
+    gated = True
+    inits = ("xavier", "pytorch")
+    gradients = ("exact",)
+
+    def __init__(self, cell):
+        self.cell = cell
+        self.names = ("WxhT", "Whh", "bih", "bhh", "Why", "by")
+
+    @staticmethod
+    def _ge():
+        from . import _gated_engine
+        return _gated_engine
+
+    def initial(self, V, H, O, init, rng, dtype):
+        return self._ge().GatedParams.initial(V, H, O, self.cell, init, rng, dtype)
+
+    def from_arrays(self, arrays, dtype=None):
+        return self._ge().GatedParams(*(arrays[n] for n in self.names), cell=self.cell,
+                                      dtype=dtype)
+
+    def trainer(self, params, **kw):
+        return self._ge().GatedTrainer(params, **kw)
+
+    def predict_proba(self, params, tokens, offsets, pooling):
+        return self._ge().gated_predict_proba(params, tokens, offsets, pooling)
+
+    def predict_proba_serial(self, params, tokens, offsets, pooling, out):
+        rng_kernel = self._ge().KG.PREDICT[params.code][0]
+        rng_kernel(tokens, offsets, params.kernel_tuple(), POOLINGS.index(pooling), out, 0,
+                   out.shape[0])
+
+    def reference_predict(self, params, tokens, offsets, pooling):
+        from . import reference_gated as RG
+        return RG.predict_proba(tokens, offsets, {n: getattr(params, n) for n in self.names},
+                                self.cell, pooling)
+
+    def torch_layout(self, params):
+        """``{torch name: array}`` for ``nn.GRU``/``nn.LSTM(V, H)`` + ``nn.Linear(H, O)``: the
+        gate blocks are already stacked in PyTorch's order (GRU ``r, z, n``; LSTM ``i, f, g,
+        o``)."""
+        P = params
+        return {"rnn.weight_ih_l0": P.WxhT.T, "rnn.weight_hh_l0": P.Whh,
+                "rnn.bias_ih_l0": P.bih, "rnn.bias_hh_l0": P.bhh,
+                "fc.weight": P.Why, "fc.bias": P.by}
+
+
+_ENGINES = {"tanh": _TanhEngine(), "gru": _GatedEngine("gru"), "lstm": _GatedEngine("lstm")}
+
+
+def cell_engine(cell):
+    """The one place a cell name chooses its engine: parameters (``initial``,
+    ``from_arrays``, ``names``), the trainer, batched and serial ``predict_proba``, the numpy
+    reference's ``predict_proba`` and the PyTorch layout (``torch_layout``).  ``cell`` is a
+    name or a parameter object (its ``cell`` attribute)."""
+    return _ENGINES[check_cell(getattr(cell, "cell", cell))]

@@ -34,7 +34,7 @@ def _chunk_worker(items, datasets, threads):
     def done(key, model, info):
         res = {"index": key[0], "info": _plain_info(info)}
         if model is not None:
-            res["weights"] = {n: getattr(model.params_, n) for n in E.Params.names}
+            res["weights"] = {n: getattr(model.params_, n) for n in model.params_.names}
             res["vocabulary"] = model.vocabulary_.to_dict()
             res["classes"] = model.classes_.tolist()
             res["classes_dtype"] = model.classes_.dtype.str
@@ -57,7 +57,7 @@ def _model_from_plain(params, res):
     model = Model(**params)
     model.vocabulary_ = Vocabulary.from_dict(res["vocabulary"])
     model.classes_ = np.array(res["classes"], dtype=np.dtype(res["classes_dtype"]))
-    model.params_ = E.Params(*(res["weights"][n] for n in E.Params.names), dtype=model.dtype)
+    model.params_ = E.cell_engine(model.cell).from_arrays(res["weights"], dtype=model.dtype)
     model.best_epoch_ = res["best_epoch"]
     model.history_ = res["info"]["history"]
     model.n_epochs_ = len(model.history_)
