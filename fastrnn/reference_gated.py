@@ -209,7 +209,7 @@ def loss_and_grad(params, tokens, label, cell="tanh", pooling="last"):
         dy = p.copy()
         dy[c] -= 1
         _, g = _tanh_ref.backward(tokens, hs, pooled, amax, Whh, Why, dy, pooling, "exact")
-        rows = g.pop("Wxh_rows")
+        rows = g.pop("WxhT_rows")
     else:
         hs, cs, gates, pooled, amax, y = forward(tokens, params, cell, pooling)
         p, loss = softmax_loss(y, c)
