@@ -256,6 +256,8 @@ def predict_proba(params, tokens, offsets, pooling="last"):
 # ---------------------------------------------------------------------------------- cells
 #: The cells a model can use: the tutorial's tanh RNN and PyTorch's GRU and LSTM.
 CELLS = ("tanh", "gru", "lstm")
+#: Every ``init`` some cell takes (tanh: xavier, tutorial; gru/lstm: xavier, pytorch).
+CELL_INITS = ("xavier", "tutorial", "pytorch")
 
 
 def check_cell(cell):

@@ -214,7 +214,7 @@ class Model:
                              "for the tutorial's own tanh cell; use gradient='exact'")
         check_choice("pooling", self.pooling, E.POOLINGS)
         check_choice("optimizer", self.optimizer, E.OPTIMIZERS)
-        check_choice("init", self.init, sorted(set(E.INITS) | set(eng.inits)))
+        check_choice("init", self.init, E.CELL_INITS)
         if self.init not in eng.inits:
             raise ValueError(f"init={self.init!r} is not available with cell={self.cell!r}; "
                              f"choose one of {', '.join(map(repr, eng.inits))}")
