@@ -1,9 +1,10 @@
 """``fastrnn.Model``: a scikit-learn-style text classifier trained by the Numba kernels.
 
 Text in, labels out: :class:`~fastrnn.vocab.Vocabulary` encodes the texts, the epoch kernel
-trains a many-to-one RNN (tanh, GRU or LSTM cell) with per-sample updates (the update policy — optimizer, rate,
+trains a many-to-one RNN with per-sample updates (the update policy — optimizer, rate,
 clipping, weight decay — is the model's, the arithmetic runs fused inside the kernel), and early
-stopping keeps the best epoch's weights.
+stopping keeps the best epoch's weights.  The cell is the tutorial's tanh (default), or
+PyTorch's GRU or LSTM (``cell=``).
 
 The defaults are the recipe measured to learn real sentiment data (mean pooling, per-sample
 Adagrad at 0.1, Xavier init, 32 hidden units, float32, vocabulary ``min_count=2``, early
