@@ -16,7 +16,7 @@ import time
 import click
 
 from fastrnn import __version__
-from fastrnn._clitools import fail, one_line_warnings
+from fastrnn.cli import fail, one_line_warnings
 
 from . import backends as B
 from . import runner as R
@@ -163,12 +163,18 @@ def run(scenarios, backend_names, reference, dtypes, values, hidden, vocab, leng
         threads, fit, quick, compile_times):
     """Time SCENARIOS (default: tutorial) on every backend and print a table.
 
-    Scenarios: tutorial, hidden, length, vocab, infer, threads, models (M tutorial-sized models
+    Scenarios: tutorial, hidden, length, vocab, infer, threads, cells (tanh, GRU and LSTM
+    per-sample SGD: numba vs the numpy reference vs torch eager nn.RNN/GRU/LSTM, H in --values
+    or --hidden, default 32,64; torch by default when installed; rows carry a cell field),
+    models (M tutorial-sized models
     per batch-kernel call, swept over M, on --threads; numba only, checked against the
     single-model kernel), real (fastrnn.Model per recipe
     on --data DIR or the built-in corpus: test accuracy over --seeds, epochs, s/epoch and fit
     time, with fastText and scikit-learn peers; --samples keeps the first N training
-    sentences, --epochs caps the epochs, --hidden sets H).  Every backend trains the same
+    sentences, --epochs caps the epochs, --hidden sets H), firstcall (fresh processes on an
+    empty and then a filled NUMBA_CACHE_DIR: `fastrnn demo`, import, a default Model.fit,
+    train_many of 4 models, the first predict_proba; cold, warm and compile seconds; --repeats
+    pairs, default 1; --quick: no demo, a small corpus).  Every backend trains the same
     model from the same weights on the same sample order; results that disagree with the numpy
     reference are reported as failures (exit code 1), not as times.
     """
@@ -184,14 +190,17 @@ def run(scenarios, backend_names, reference, dtypes, values, hidden, vocab, leng
         err.print("note: " + escape(msg))
 
     from . import real
-    known = list(S.SCENARIOS) + (["real"] if real.available() else [])
+    known = (list(S.SCENARIOS) + ["cells"] + (["real"] if real.available() else [])
+             + ["firstcall"])
     scenarios = list(scenarios) or ["tutorial"]
     for name in scenarios:
         if name not in known:
             raise click.BadParameter("unknown scenario %r; choose from %s"
                                      % (name, ", ".join(known)), param_hint="SCENARIO")
     do_real = "real" in scenarios
-    scenarios = [s for s in scenarios if s != "real"]
+    do_first = "firstcall" in scenarios
+    do_cells = "cells" in scenarios
+    scenarios = [s for s in scenarios if s not in ("real", "firstcall", "cells")]
     if data_dir is not None and not do_real:
         raise click.BadParameter("--data is for the 'real' scenario", param_hint="--data")
     if threads is not None:
@@ -251,13 +260,14 @@ def run(scenarios, backend_names, reference, dtypes, values, hidden, vocab, leng
                                           (fit if fit is not None else not quick)))
     if "models" in scenarios and not any(b.name == "numba" for b in bes):
         note("models scenario: numba kernels only (batch vs single-model kernel); -b ignored")
-    if quick and compile_times:
+    if quick and compile_times and cells:
         notes.append("--quick: cold compile time not measured (run without --quick)")
 
     real_kw = dict(backends=real_backends, epochs=epochs, hidden=hidden,
                    seeds=seeds or (1 if quick else 3), quick=quick, samples=samples,
                    peers=peers, note=note)
 
+    from . import firstcall
     t0 = time.perf_counter()
     real_out = None
     if console.is_terminal:
@@ -272,18 +282,36 @@ def run(scenarios, backend_names, reference, dtypes, values, hidden, vocab, leng
             result = R.run_benchmark(cells, bes, settings, progress)
             if do_real:
                 real_out = real.run_real(data_dir, dts, progress=progress, **real_kw)
+            if do_first:
+                first_rows = firstcall.run_firstcall(quick, repeats, progress)
     else:
         result = R.run_benchmark(cells, bes, settings)
         if do_real:
             real_out = real.run_real(data_dir, dts, **real_kw)
+        if do_first:
+            first_rows = firstcall.run_firstcall(quick, repeats)
+    if do_first:
+        result.results.extend(first_rows)
+        result.seconds = time.perf_counter() - t0
+    if do_cells:
+        from . import cells as C
+        cell_names = (C.BACKENDS if click.get_current_context().get_parameter_source(
+            "backend_names").name == "DEFAULT" else _split(backend_names))
+        result.results.extend(C.run_cells(
+            dts, cell_names, repeats=repeats or (3 if quick else 5), note=note, quick=quick,
+            hidden=hidden, values=values, samples=samples, length=length, vocab=vocab,
+            epochs=epochs, seed=seed))
+        result.seconds = time.perf_counter() - t0
     if real_out is not None:
         result.results.extend(real_out[0])
         result.real = real_out[1]
         result.seconds = time.perf_counter() - t0
     result.notes.extend(notes)
     report.print_run(result, console)
-    console.print("[dim]%d cells%s in %.1f s[/]" % (len(cells), " and the real scenario"
-                                                   if do_real else "", time.perf_counter() - t0))
+    extra = [n for n, on in (("real", do_real), ("firstcall", do_first), ("cells", do_cells))
+             if on]
+    console.print("[dim]%d cells%s in %.1f s[/]" % (len(cells), "".join(
+        " and the %s scenario" % n for n in extra), time.perf_counter() - t0))
     if json_path:
         R.write_json(result, json_path)
     if csv_path:
@@ -379,7 +407,7 @@ def perf_cmd(runs, output):
       fastrnn-bench perf bench/results/tutorial.json bench/results/hidden.json \\
           bench/results/models.json -o bench/results/perf.md
     """
-    from fastrnn._io import atomic_write
+    from fastrnn.lowlevel import atomic_write
     from .perf import render
     if output is not None and any(os.path.exists(output) and os.path.samefile(output, r)
                                   for r in runs):

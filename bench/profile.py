@@ -23,7 +23,7 @@ from numba import njit
 
 from fastrnn import kernels as K
 from fastrnn.kernels import rnn as KR
-from fastrnn.kernels._cache import depends_on
+from fastrnn.kernels import depends_on
 
 from . import backends as B
 from . import scenarios as S

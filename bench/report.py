@@ -67,7 +67,7 @@ def results_table(run, width=None):
                ("% peak", "right", 2), ("rel err", "right", 7), ("traced peak", "right", 1)]
     rows = []
     for r in run.results:
-        if r["scenario"] in ("real", "models"):
+        if r["scenario"] in ("real", "models", "firstcall"):
             continue
         cell = "%s=%s" % (r["param"], r["value"]) if r["param"] else "n=%d" % r["n"]
         row = {"scenario": r["scenario"], "cell": cell, "dtype": r["dtype"],
@@ -148,7 +148,8 @@ def machine_line(m):
 
 def print_run(run, console=None):
     console = console or Console()
-    if any(r["scenario"] not in ("real", "models") for r in run.results) or not run.results:
+    if any(r["scenario"] not in ("real", "models", "firstcall") for r in run.results) \
+            or not run.results:
         console.print(results_table(run, console.width))
     many = [r for r in run.results if r["scenario"] == "models"]
     if many:
@@ -159,6 +160,10 @@ def print_run(run, console=None):
     console.print("[dim]traced peak: tracemalloc peak of Python and numpy allocations during "
                   "prepare + one warm-up run; process max RSS %s (getrusage)[/]"
                   % _bytes(run.to_json()["max_rss_bytes"]))
+    first = [r for r in run.results if r["scenario"] == "firstcall"]
+    if first:
+        from .firstcall import table
+        console.print(table(first))
     real = [r for r in run.results if r["scenario"] == "real"]
     if real:
         console.print(real_table(real, run.real or {}))

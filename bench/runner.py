@@ -47,7 +47,8 @@ CSV_FIELDS = ("scenario", "param", "value", "dtype", "backend", "status", "n", "
               "min_us", "max_us", "samples_per_s", "speedup", "flops_per_sample", "gflops",
               "pct_peak", "rel_err", "tol", "peak_traced_bytes", "accuracy", "s_per_epoch",
               "acc_min", "acc_max", "best_epoch", "fit_s", "us_per_token", "M", "vs_1_thread",
-              "cost_vs_single", "bitwise", "bytes_per_model", "message")
+              "cost_vs_single", "bitwise", "bytes_per_model", "cold_s", "warm_s", "compile_s",
+              "message")
 
 
 class BenchError(ValueError):
@@ -390,9 +391,9 @@ def check_writable(path, what):
 
 def write_atomic(path, write, binary=False):
     """Call ``write(fileobj)`` on a temporary file beside ``path``, then rename it (the package's
-    one atomic writer, :func:`fastrnn._io.atomic_write`: umask permissions, nothing half
+    one atomic writer, :func:`fastrnn.lowlevel.atomic_write`: umask permissions, nothing half
     written)."""
-    from fastrnn._io import atomic_write
+    from fastrnn.lowlevel import atomic_write
     atomic_write(os.path.abspath(os.fspath(path)), write, "wb" if binary else "w")
 
 

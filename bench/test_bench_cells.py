@@ -13,7 +13,9 @@ runs from the same initial weights and state (a fresh trainer per round), so rou
   Bar: numba >= 20x the reference per sample.
 
 :func:`cell_ratios` runs the same measurements without pytest-benchmark and returns rows (dicts
-with a ``cell`` field) that ``fastrnn-bench run cells`` can print; :func:`cold_compile` times a
+with a ``cell`` field); ``fastrnn-bench run cells`` (:mod:`fastrnn.bench.cells`) is the other
+question: each cell's SGD epoch against the numpy reference and PyTorch eager, weights
+cross-checked.  :func:`cold_compile` times a
 cold first epoch (fresh ``NUMBA_CACHE_DIR``, a new process) per cell (bar: a gated cell's cold
 compile <= 1.25x tanh's).  ``python bench/test_bench_cells.py [--cold]`` prints both.
 

@@ -15,6 +15,9 @@ Groups and the question each answers:
   (``dense=False``).  Issue floors: >= 15x (f64) and >= 18x (f32) vs the dense reference.
 * ``adagrad-mean-f64`` / ``adagrad-mean-f32``: the same data with Adagrad, mean pooling and the
   exact gradient (the recipe with optimizer state, where the update pass costs most).
+* ``gradient-sgd-last-*`` / ``gradient-adagrad-mean-*``: the tutorial workload with the exact
+  and the tutorial gradient, everything else equal (the cost of the true gradient; issue 13 bar:
+  exact <= 1.10x tutorial).
 * ``large-f64`` / ``large-f32``: H = 256, 50-word sentences, vocabulary 1,000 (20 sentences;
   the reference takes ~25 ms a sample, so it runs few rounds).  Issue floor: >= 5x vs the
   reference.  Here Whh (512 KiB f64) lives in L2, so the kernel is bound by streaming it.
@@ -28,7 +31,7 @@ test.
 import numpy as np
 import pytest
 
-from fastrnn import _engine as E
+from fastrnn import lowlevel as E
 from fastrnn import reference as R
 
 
@@ -92,4 +95,23 @@ def test_reference_epoch(benchmark, workload, dtype, dense):
     loss, correct, _ = benchmark.pedantic(
         R.train_epoch, args=(tokens, offsets, labels, order, P, state),
         kwargs=dict(dense=dense, **recipe), rounds=rounds, warmup_rounds=1)
+    assert np.isfinite(loss) and 0 <= correct <= len(labels)
+
+
+GRADIENT_RECIPES = {"sgd-last": dict(optimizer="sgd", pooling="last", lr=0.02),
+                    "adagrad-mean": dict(optimizer="adagrad", pooling="mean", lr=0.02)}
+
+
+@pytest.mark.parametrize("gradient", ["exact", "tutorial"])
+@pytest.mark.parametrize("recipe", list(GRADIENT_RECIPES))
+@pytest.mark.parametrize("dtype", list(DTYPES))
+def test_numba_epoch_gradient_cost(benchmark, recipe, gradient, dtype):
+    """Exact vs tutorial gradient on the tutorial workload, the rest of the recipe equal."""
+    (tokens, offsets, labels), params, _, rounds, _ = setup("tutorial", dtype)
+    benchmark.group = f"gradient-{recipe}-{dtype}"
+    benchmark.extra_info["samples_per_epoch"] = len(labels)
+    tr = E.Trainer(params, gradient=gradient, **GRADIENT_RECIPES[recipe])
+    order = np.arange(len(labels))
+    loss, correct = benchmark.pedantic(tr.epoch, args=(tokens, offsets, labels, order),
+                                       rounds=rounds, warmup_rounds=1)
     assert np.isfinite(loss) and 0 <= correct <= len(labels)

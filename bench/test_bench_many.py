@@ -10,7 +10,7 @@ Questions, one ``group`` each (compare rows within a group; ratios from one run)
   single-model kernel per sample.
 * ``many-vs-fit-early-stopping``: 16 default models (early stopping) through ``train_many``
   (2 threads) against 16 sequential ``Model.fit`` calls.  Bar: >= 1.7x (idle machine).
-* ``many-vs-fit``: 64 models x 50 epochs (PERFORMANCE.md "Scale and many models") through the public API, ``train_many`` (2 threads)
+* ``many-vs-fit``: 64 models x 50 epochs (the project's PERFORMANCE notes, "Scale and many models") through the public API, ``train_many`` (2 threads)
   against 64 sequential ``Model.fit`` calls, all Python overhead included.  Bar: >= 2x.
 
 Every row first checks that it reproduces the single-model weights bit for bit.  Time is per

@@ -8,10 +8,13 @@ a clear error.
 
 import collections.abc
 import math
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
 
+from . import _compile
 from . import kernels as K
 from .kernels import dropin as _dropin
 from ._validation import check_choice, check_dtype
@@ -226,8 +229,11 @@ class Trainer:
         """
         self._grow(int(np.diff(offsets).max()))
         # the optimizer's own entry point: a cold start compiles only its update code
-        loss, correct = K.TRAIN_EPOCH_BY_OPTIMIZER[self.optimizer](
-            *self.kernel_args(tokens, offsets, labels, order))
+        loss, correct = _compile.call(
+            K.TRAIN_EPOCH_BY_OPTIMIZER[self.optimizer],
+            *self.kernel_args(tokens, offsets, labels, order),
+            what="%s %s epoch kernel" % (OPTIMIZERS[self.optimizer], self.params.dtype.name),
+            about=8)
         if not math.isfinite(loss) or not self.params.all_finite():
             raise TrainingDiverged(
                 "training diverged: the loss or the weights became NaN or infinite; lower the "
@@ -235,21 +241,52 @@ class Trainer:
         return loss, int(correct)
 
 
+_POOL = None
+_POOL_LOCK = threading.Lock()
+
+
+def _predict_pool():
+    """The process's predict thread pool (``NUMBA_NUM_THREADS`` workers), made on first use."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max_workers=numba.config.NUMBA_NUM_THREADS,
+                                       thread_name_prefix="fastrnn-predict")
+        return _POOL
+
+
 def predict_proba(params, tokens, offsets, pooling="last"):
-    """Probabilities (n, O) for a validated flat corpus, in parallel over sentences."""
+    """Probabilities (n, O) for a validated flat corpus, in parallel over sentences.
+
+    Contiguous ranges of sentences run the nogil kernel ``predict_proba_range`` on a thread
+    pool, ``numba.get_num_threads()`` of them at a time (``numba.set_num_threads`` controls the
+    count); a range's results do not depend on the split, so the bits are the same for any
+    thread count.  A thread pool instead of a ``parallel=True`` kernel: one kernel to compile
+    (a cold ``prange`` kernel cost ~1.5 s more), and no threading-layer start-up.
+    """
     code = check_choice("pooling", pooling, POOLINGS) if isinstance(pooling, str) else pooling
     n = offsets.shape[0] - 1
     out = np.empty((n, params.shape[2]), dtype=params.dtype)
     P = params
-    if n < SERIAL_PREDICT_BELOW:
-        # a parallel launch costs more than a few hundred sentences take on one thread
-        K.rnn.predict_proba_range(tokens, offsets, P.WxhT, P.WhhT, P.bh, P.Why, P.by, code,
-                                  out, 0, n)
-    else:
-        # prange over a few contiguous chunks per thread (numba.set_num_threads controls them);
-        # each chunk runs predict_proba_range, so results are the same bits either way
-        K.predict_proba(tokens, offsets, P.WxhT, P.WhhT, P.bh, P.Why, P.by, code, out,
-                        4 * numba.get_num_threads())
+    args = (tokens, offsets, P.WxhT, P.WhhT, P.bh, P.Why, P.by, code, out)
+    threads = min(numba.get_num_threads(), numba.config.NUMBA_NUM_THREADS)
+    if n < SERIAL_PREDICT_BELOW or threads <= 1:
+        # a hand-off to threads costs more than a few hundred sentences take on one thread
+        K.rnn.predict_proba_range(*args, 0, n)
+        return out
+    # a few contiguous chunks per thread, so that uneven sentence lengths balance out
+    nchunks = min(n, 4 * threads)
+    bounds = [c * n // nchunks for c in range(nchunks + 1)]
+    pool = _predict_pool()
+    sem = threading.Semaphore(threads)  # at most `threads` ranges run at once
+
+    def run(s0, s1):
+        with sem:
+            K.rnn.predict_proba_range(*args, s0, s1)
+
+    futures = [pool.submit(run, bounds[c], bounds[c + 1]) for c in range(nchunks)]
+    for f in futures:
+        f.result()
     return out
 
 

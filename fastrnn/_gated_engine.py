@@ -14,7 +14,8 @@ import numba
 import numpy as np
 
 from ._engine import (
-    OPTIMIZERS, POOLINGS, SERIAL_PREDICT_BELOW, aligned_copy, aligned_zeros, hyperparameters,
+    OPTIMIZERS, POOLINGS, SERIAL_PREDICT_BELOW, NamedArrays, aligned_copy, aligned_zeros,
+    hyperparameters,
 )
 from ._validation import check_choice, check_dtype, check_int
 from .kernels import gated as KG
@@ -33,7 +34,7 @@ def check_cell(cell):
     return check_choice("cell", cell, CELLS)
 
 
-class GatedParams:
+class GatedParams(NamedArrays):
     """``WxhT (V, GH), Whh (GH, H), bih (GH,), bhh (GH,), Why (O, H), by (O,)`` plus ``WhhT``."""
 
     names = ("WxhT", "Whh", "bih", "bhh", "Why", "by")
@@ -150,7 +151,8 @@ class GatedTrainer:
         self.gX = aligned_zeros((V, GH), dt)
         self.mark = np.zeros(V, dtype=np.int64)
         self.vecs = aligned_zeros((KG.N_VECS, GH), dt)
-        self.acc = aligned_zeros((KG.N_ACC, H), dt)
+        self.acc = aligned_zeros((KG.N_ACC, GH), dt)
+        self.ShhT = aligned_zeros((slots, H, GH), dt)  # Whh's state in WhhT layout (epoch only)
         self.amax = np.zeros(H, dtype=np.int64)
         self.y = np.zeros(O, dtype=dt)
         self.p = np.zeros(O, dtype=dt)
@@ -174,7 +176,8 @@ class GatedTrainer:
 
     def work(self):
         return (self.hs, self.cs, self.gates, self.Gh, self.Dn, self.gX, self.mark, self.vecs,
-                self.acc, self.amax, self.y, self.p, self.dWhy, self.rows, self.uniq, self.counters)
+                self.acc, self.amax, self.y, self.p, self.dWhy, self.rows, self.uniq, self.counters,
+                self.ShhT)
 
     def epoch(self, tokens, offsets, labels, order):
         """Train on the samples ``order`` once; returns ``(summed loss, n correct)``."""

@@ -8,10 +8,8 @@ a model that stops early frees its thread for the next model at once.  Nothing i
 beyond what ``Model.fit`` compiles, and every model's weights are bit-identical to
 ``Model.fit`` alone, whatever the number of threads or the order the tasks finish in.
 
-Validation inside the pool uses the parallel predict kernel only when Numba's threading layer
-is already running and is thread-safe (``omp`` or ``tbb``; ``numba.threading_layer()``), else
-the serial predict kernel on the pool thread (the same bits either way): pool threads never
-launch the ``workqueue`` layer concurrently.  Numba's thread count is not changed.
+Validation inside the pool runs the predict kernel on the pool thread itself (the models are
+already trained in parallel; the bits are those of the threaded predict path).
 """
 
 import numbers
@@ -21,7 +19,6 @@ import time
 import warnings
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
-import numba
 import numpy as np
 
 from . import _fit
@@ -74,16 +71,6 @@ def check_threads(threads, n_tasks=None, warn=True):
     return n
 
 
-def _parallel_predict_threadsafe():
-    """Whether pool threads may launch the parallel predict kernel at the same time: only on
-    a thread-safe Numba threading layer (``omp``/``tbb``) that is already running (else they
-    validate with the serial kernel: the same bits)."""
-    try:
-        return numba.threading_layer() in ("omp", "tbb")
-    except ValueError:  # no parallel kernel has run yet: the layer is not chosen
-        return False
-
-
 def _error_info(error, kind, t0):
     return {"status": "error", "kind": kind, "error": str(error), "history": [],
             "time": time.perf_counter() - t0, "n_train": None}
@@ -103,7 +90,7 @@ def _fit_one(key, model, ds, bar, stop):
         bar.advance(epochs)
         err = ValueError(f"{key[1]}: {e}")
         return None, _error_info(err, "invalid", t0), err
-    run.serial = not _parallel_predict_threadsafe()
+    run.serial = True  # this thread is one of the pool's: predict on it
     try:
         _fit.run(run, on_epoch=lambda m: bar.advance(1), stop=stop)
     except FloatingPointError as e:

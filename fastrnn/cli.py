@@ -1,4 +1,4 @@
-"""The ``fastrnn`` command line: demo, train, predict, evaluate.
+"""The ``fastrnn`` command line: demo, train, predict, evaluate, warmup.
 
 User mistakes (missing files, unknown columns, one-class data, unreadable models) end with a
 one-line message on stderr and a non-zero exit code, never a traceback.
@@ -203,6 +203,73 @@ def evaluate(model_path, data, text_col, label_col):
     except (ValueError, TypeError) as e:
         fail(f"{data}: {e}")
     click.echo(f"{len(texts)} texts: loss {r['loss']:.4f}, accuracy {r['accuracy']:.4f}")
+
+
+OPTIMIZERS = ("sgd", "adagrad", "adam")
+#: Sentences of the warm-up corpus: a few dozen to fit, more than the engine's serial-predict
+#: threshold (256) to predict, so that both predict paths (serial and parallel) are compiled.
+WARMUP_FIT, WARMUP_PREDICT = 60, 600
+
+
+def _timed_kernels(step):
+    """Run ``step()``; ``(seconds, how)`` with ``how`` one of "compiled", "loaded from cache",
+    "already loaded" from the kernels' compile and cache-hit counters."""
+    from ._compile import cache_counts
+    hits0, misses0 = cache_counts()
+    t0 = time.perf_counter()
+    step()
+    seconds = time.perf_counter() - t0
+    hits, misses = cache_counts()
+    how = ("compiled" if misses > misses0 else "loaded from cache" if hits > hits0
+           else "already loaded")
+    return seconds, how
+
+
+def _warm_line(how, what, seconds):
+    click.echo(f"  {how:<17}  {what:<40} {seconds:7.2f} s")
+
+
+@main.command()
+@click.option("--dtype", "dtypes", type=click.Choice(["float32", "float64", "all"]),
+              default=DEFAULTS["dtype"], show_default=True, help="Kernels of this dtype.")
+@click.option("--optimizer", "optimizers", type=click.Choice(list(OPTIMIZERS) + ["all"]),
+              default=DEFAULTS["optimizer"], show_default=True,
+              help="Training kernels of this optimizer.")
+def warmup(dtypes, optimizers):
+    """Compile (or load from the cache) the kernels your programs will use, ahead of time.
+
+    By default the kernels of ``Model()``: training with its default optimizer and dtype, and
+    predict_proba.  Runs Model.fit and Model.predict_proba on a few generated sentences;
+    compiled kernels go to Numba's on-disk cache, so later processes load them in about a
+    second instead of compiling for 10-20 s.  The cache is per NUMBA_CACHE_DIR: a program run
+    with another one compiles again.
+    """
+    from ._compile import cache_dir
+    from .datasets import make_corpus
+    dts = ("float32", "float64") if dtypes == "all" else (dtypes,)
+    opts = OPTIMIZERS if optimizers == "all" else (optimizers,)
+    texts, labels = make_corpus(WARMUP_PREDICT, seed=0)
+    fit_texts, fit_labels = texts[:WARMUP_FIT], labels[:WARMUP_FIT]
+    click.echo(f"fastrnn warmup: kernel cache {cache_dir()}")
+    t_all = time.perf_counter()
+    compiled = 0
+    for dt in dts:
+        model = None
+        for opt in opts:
+            model = Model(epochs=2, optimizer=opt, dtype=dt, seed=0, progress=False,
+                          min_count=1)
+            # early stopping on (the default) also runs the validation predict path
+            seconds, how = _timed_kernels(lambda: model.fit(fit_texts, fit_labels))
+            compiled += how == "compiled"
+            _warm_line(how, f"{opt} {dt} training (Model.fit)", seconds)
+        seconds, how = _timed_kernels(lambda: model.predict_proba(texts))
+        compiled += how == "compiled"
+        _warm_line(how, f"{dt} prediction (Model.predict_proba)", seconds)
+    total = time.perf_counter() - t_all
+    if compiled:
+        click.echo(f"done in {total:.1f} s; later runs load these kernels from the cache")
+    else:
+        click.echo(f"done in {total:.1f} s; nothing to compile: every kernel was cached already")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -8,14 +8,17 @@ A small public surface over private modules (their internals may change; these n
   :func:`predict_proba`, from :mod:`fastrnn._engine`;
 * :func:`init_weights`: the initial weights ``Model`` and the tutorial draw;
 * :func:`stratified_split`: the validation split of ``Model.fit(early_stopping=True)``;
-* :func:`available_cores` and :func:`check_threads`: how ``train_many`` sizes its pool.
+* :func:`available_cores` and :func:`check_threads`: how ``train_many`` sizes its pool;
+* :func:`atomic_write`: the one writer every result file goes through (temporary file, rename,
+  umask permissions).
 
 Inputs are not validated here beyond what the kernels need: use ``Model`` for user data.
 """
 
 from ._engine import Params, Trainer, init_weights, predict_proba
 from ._fit import stratified_split
+from ._io import atomic_write
 from ._many_pool import available_cores, check_threads
 
 __all__ = ["Params", "Trainer", "init_weights", "predict_proba", "stratified_split",
-           "available_cores", "check_threads"]
+           "available_cores", "check_threads", "atomic_write"]

@@ -18,7 +18,6 @@ Only the standard library and numpy are used.
 from __future__ import annotations
 
 import json
-import numbers
 import re
 import unicodedata
 from collections import Counter
@@ -27,6 +26,8 @@ from itertools import chain, repeat
 from typing import Callable, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
+
+from ._validation import check_int
 
 __all__ = ["Vocabulary", "default_tokenizer", "UNKNOWN_TOKEN"]
 
@@ -154,15 +155,6 @@ def default_tokenizer(text: str) -> List[str]:
     return _findall(text.lower().replace("_", " "))
 
 
-def _check_int(value, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    value = int(value)
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return value
-
-
 def _check_texts(texts) -> list:
     """Validate an iterable of str and return it as a list."""
     if isinstance(texts, str):
@@ -249,8 +241,8 @@ class Vocabulary:
             )
         self._custom = tokenizer is not None
         self._tokenizer = tokenizer if tokenizer is not None else default_tokenizer
-        self._min_count = _check_int(min_count, "min_count", 1)
-        self._max_size = None if max_size is None else _check_int(max_size, "max_size", 1)
+        self._min_count = check_int("min_count", min_count, 1)
+        self._max_size = None if max_size is None else check_int("max_size", max_size, 1)
         self._set_words([UNKNOWN_TOKEN], {})
         self._fitted = False
 

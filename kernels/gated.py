@@ -11,25 +11,29 @@ Arguments are grouped in tuples (one numba type per tuple, so one compilation pe
 =========  ==================================================================================
 corpus     ``(tokens (N,) int32, offsets (n+1,) int64, labels (n,) int64, order (m,) int64)``
 params     ``(WxhT (V, GH), Whh (GH, H), WhhT (H, GH), bih (GH,), bhh (GH,), Why (O, H),
-           by (O,))``; ``WhhT`` is a transposed copy of ``Whh`` (both matvecs run over
-           contiguous rows); the epoch refreshes it from ``Whh`` on entry and keeps it equal
+           by (O,))``; ``WhhT`` is a transposed copy of ``Whh``.  An epoch copies ``Whh`` (and
+           its optimizer state) into ``WhhT`` (and ``ShhT``) on entry, trains ``WhhT`` -- the
+           forward matvec as axpys over its rows, ``Whh.T @ g`` as row dots (float64), the
+           fused update row by row -- and writes ``Whh`` and ``Shh`` back on exit; in float32
+           ``Whh`` is also refreshed per sample for the backward's axpys (see ``_dh_add``)
 state      ``(Sx, Shh, Sih, Shb, Sy, Sby)``: optimizer states of ``WxhT, Whh, bih, bhh, Why,
            by``, each ``(slots, *param.shape)`` (0 slots SGD, 1 Adagrad, 2 Adam)
 work       ``(hs (Tmax+1, H), cs (Tmax+1, H), gates (Tmax, NQ*H), Gh (Tmax, GH), Dn (Tmax, H),
-           gX (V, GH) zeros, mark (V,) int64, vecs (N_VECS, GH), acc (rnn.V_ACC+4, H),
+           gX (V, GH) zeros, mark (V,) int64, vecs (N_VECS, GH), acc (rnn.V_ACC+4, GH),
            amax (H,) int64,
            y (O,), p (O,), dWhy (O, H), rows = arange(max(GH, O)) int64, uniq (Tmax,) int64,
-           counters (2,) int64)`` with ``NQ = 4`` (GRU: r, z, n, u_n) or 5 (LSTM: i, f, g, o,
-           tanh c)
+           counters (2,) int64, ShhT (slots, H, GH))`` with ``NQ = 4`` (GRU: r, z, n, u_n)
+           or 5 (LSTM: i, f, g, o, tanh c)
 hp         the hyperparameter array of :data:`fastrnn.kernels.rnn.HP_FIELDS`, model dtype
 =========  ==================================================================================
 
 ``hs[t]`` / ``cs[t]`` are the hidden / cell states after word ``t`` (``hs[0] = cs[0] = 0``);
 ``Gh[t-1]`` is the gradient of the loss with respect to ``u_t = Whh @ h_{t-1} + bhh``, from
-which the ``Whh`` update is fused row by row (:func:`fastrnn.kernels.rnn._whh_fused`: the
-``(GH, H)`` gradient never exists).  The input gradient exists only in the rows ``gX[w]`` of the
-sentence's words, marked by ``mark``/``uniq``, updated lazily with their optimizer state and
-zeroed again.
+which the ``WhhT`` update is fused row by row (:func:`fastrnn.kernels.rnn._whh_fused` with
+``(C, Vv) = (hs, Gh)``: row r of ``dWhh.T``, the same products in the same order as row r of
+``dWhh``; the gradient matrix never exists).  The input gradient exists only in the rows
+``gX[w]`` of the sentence's words, marked by ``mark``/``uniq``, updated lazily with their
+optimizer state and zeroed again.
 
 Entry points, one per (cell, optimizer) so a program compiles only what it uses:
 ``train_epoch_{gru,lstm}_{sgd,adagrad,adam}(corpus, params, state, work, hp, pooling)`` ->
@@ -38,13 +42,17 @@ Inference: ``predict_proba_range_{gru,lstm}`` (nogil, serial over a range of sen
 ``predict_proba_{gru,lstm}`` (``parallel=True``, prange over chunks of it); :data:`PREDICT`.
 
 Cache: these kernels link code from :mod:`fastrnn.kernels.rnn` (``tanh_scalar``, ``matvec_add``,
-``_whh_fused``, ``update_rows``, ...), and numba's on-disk cache only notices edits to this file:
-after editing ``rnn.py`` clear the cache (or develop with ``NUMBA_CACHE_DIR=$(mktemp -d)``).
+``_whh_fused``, ``update_rows``, ...); every cached dispatcher here is keyed on ``rnn.py``'s
+source too (:func:`fastrnn.kernels._cache.depends_on`, at the end of this file), so an edit to
+either file recompiles them.
 """
 
 import numpy as np
 from numba import njit, prange
+from numba.core.dispatcher import Dispatcher
 
+from . import rnn
+from ._cache import depends_on
 from .rnn import (
     HP_BETA1, HP_BETA2, HP_CLIP, HP_CLIP_NORM, HP_EPS, HP_LR, HP_WD, OPT_ADAGRAD, OPT_ADAM,
     OPT_SGD, POOL_LAST, POOL_MAX, POOL_MEAN, V_ACC, _INV_LN2, _LN2_HI, _LN2_LO, _ROUND,
@@ -251,9 +259,54 @@ def _accumulate_inputs(sent, Gx, gX, vecs, row, c0, c1):
             vecs[row, j] += Gx[k - 1, j - c0]
 
 
+@njit(fastmath={"reassoc", "contract"}, **_opts)
+def matTvec_rows(out, q, MT, g, r):
+    """``out[q, j] += sum_i MT[j, i] * g[r, i]`` (``MT`` (H, GH) = ``M.T``: ``out += M.T @ g``
+    as one contiguous dot product per row of ``MT``), four rows per pass so each ``g`` load
+    serves four sums.  ``fastmath`` reassoc/contract lets LLVM split each dot into vector
+    partial sums (no NaN/Inf assumption: NaNs still propagate); the summation order is not
+    the sequential one (the reference's BLAS order differs anyway)."""
+    n, m = MT.shape
+    j0 = 0
+    while j0 + 4 <= n:
+        a0 = out[q, j0] * 0
+        a1 = a0
+        a2 = a0
+        a3 = a0
+        for i in range(m):
+            gi = g[r, i]
+            a0 += MT[j0, i] * gi
+            a1 += MT[j0 + 1, i] * gi
+            a2 += MT[j0 + 2, i] * gi
+            a3 += MT[j0 + 3, i] * gi
+        out[q, j0] += a0
+        out[q, j0 + 1] += a1
+        out[q, j0 + 2] += a2
+        out[q, j0 + 3] += a3
+        j0 += 4
+    for j in range(j0, n):
+        a = out[q, j] * 0
+        for i in range(m):
+            a += MT[j, i] * g[r, i]
+        out[q, j] += a
+
+
+@njit(inline="always", **_opts)
+def _dh_add(vecs, dh2, Whh, WhhT, Gh, q):
+    """``vecs[dh2] += Whh.T @ Gh[q]``: float64 as row dots over ``WhhT`` (no per-sample copy of
+    ``Whh`` needed), float32 as axpys over the rows of ``Whh`` (kept equal to ``WhhT.T`` per
+    sample).  In float32 the dots ran 2.3x slower than the axpys (1.39 vs 0.60 us, H = 64,
+    GH = 256, measured alone; float64 1.16-1.30 vs 1.17 us), more than the copy costs.
+    ``itemsize`` is a compile-time constant: each dtype compiles one branch."""
+    if Whh.itemsize == 4:
+        matvec_add(vecs, dh2, Whh, Gh, q)
+    else:
+        matTvec_rows(vecs, dh2, WhhT, Gh, q)
+
+
 @njit(**_opts)
-def gru_backward(sent, hs, cs, gates, amax, Whh, Why, dy, pooling, Gh, Dn, gX, vecs, mark, uniq,
-                 stamp):
+def gru_backward(sent, hs, cs, gates, amax, Whh, WhhT, Why, dy, pooling, Gh, Dn, gX, vecs,
+                 mark, uniq, stamp):
     """BPTT of one GRU sentence: fills ``Gh[0..T-1]`` (d loss / d u_t) and ``Dn[0..T-1]`` (the
     n gate's input gradient, ``Gh``'s n block divided by r), adds the input rows to ``gX``
     (marking them in ``uniq``) and sums the bias gradients into ``vecs[V_DBIH]`` and
@@ -264,9 +317,9 @@ def gru_backward(sent, hs, cs, gates, amax, Whh, Why, dy, pooling, Gh, Dn, gX, v
     separate passes afterwards.
     """
     T = sent.shape[0]
-    H = Whh.shape[1]
+    H = WhhT.shape[0]
     H2 = 2 * H
-    GH = Whh.shape[0]
+    GH = WhhT.shape[1]
     one = dy.dtype.type(1)
     dh2 = np.int64(V_DH2)
     _pooled_grad(T, Why, dy, pooling, vecs)
@@ -290,7 +343,7 @@ def gru_backward(sent, hs, cs, gates, amax, Whh, Why, dy, pooling, Gh, Dn, gX, v
             Dn[q, i] = dan
             vecs[V_DH2, i] = dhv * z
         if k > 1:
-            matvec_add(vecs, dh2, Whh, Gh, q)  # += Whh.T @ Gh[q]
+            _dh_add(vecs, dh2, Whh, WhhT, Gh, q)  # += Whh.T @ Gh[q]
             for i in range(H):
                 vecs[V_DH, i] = vecs[V_DH2, i]
     zero = np.int64(0)
@@ -303,15 +356,15 @@ def gru_backward(sent, hs, cs, gates, amax, Whh, Why, dy, pooling, Gh, Dn, gX, v
 
 
 @njit(**_opts)
-def lstm_backward(sent, hs, cs, gates, amax, Whh, Why, dy, pooling, Gh, Dn, gX, vecs, mark, uniq,
-                  stamp):
+def lstm_backward(sent, hs, cs, gates, amax, Whh, WhhT, Why, dy, pooling, Gh, Dn, gX, vecs,
+                  mark, uniq, stamp):
     """BPTT of one LSTM sentence, as :func:`gru_backward` (``Dn`` not used); the input and
     recurrent biases have the same gradient, summed once into ``vecs[V_DBIH]``."""
     T = sent.shape[0]
-    H = Whh.shape[1]
+    H = WhhT.shape[0]
     H2 = 2 * H
     H3 = 3 * H
-    GH = Whh.shape[0]
+    GH = WhhT.shape[1]
     one = dy.dtype.type(1)
     dh2 = np.int64(V_DH2)
     _pooled_grad(T, Why, dy, pooling, vecs)
@@ -336,7 +389,7 @@ def lstm_backward(sent, hs, cs, gates, amax, Whh, Why, dy, pooling, Gh, Dn, gX, 
             vecs[V_DC, i] = dc * fg
             vecs[V_DH2, i] = 0
         if k > 1:
-            matvec_add(vecs, dh2, Whh, Gh, q)
+            _dh_add(vecs, dh2, Whh, WhhT, Gh, q)  # += Whh.T @ Gh[q]
             for i in range(H):
                 vecs[V_DH, i] = vecs[V_DH2, i]
     _accumulate_inputs(sent, Gh, gX, vecs, np.int64(V_DBIH), np.int64(0), GH)
@@ -367,7 +420,8 @@ def _gated_update(T, nu, hs, pooled, Gh, dy, params, state, work, views, hp, opt
     optimizer step to every parameter; ``WhhT`` refreshed, the touched ``gX`` rows zeroed."""
     WxhT, Whh, WhhT, bih, bhh, Why, by = params
     Sx, Shh, Sih, Shb, Sy, Sby = state
-    hs_, cs_, gates, Gh_, Dn, gX, mark, vecs, acc, amax, y, p, dWhy, rows, uniq, counters = work
+    (hs_, cs_, gates, Gh_, Dn, gX, mark, vecs, acc, amax, y, p, dWhy, rows, uniq, counters,
+     ShhT) = work
     dby, dbih, dbhh, bih2, bhh2, by2, Sih2, Shb2, Sby2 = views
     O, H = Why.shape
     clip = hp[HP_CLIP]
@@ -393,7 +447,7 @@ def _gated_update(T, nu, hs, pooled, Gh, dy, params, state, work, views, hp, opt
               + _sumsq_rows(by2, dby, rows, one_row, zero, clip)
               + _sumsq_rows(bih2, dbih, rows, one_row, zero, clip)
               + _sumsq_rows(bhh2, dbhh, rows, one_row, zero, clip)
-              + _whh_fused(Whh, Shh, Gh, hs, T, acc, OPT_SGD, zero, wd, clip, one, zero, zero,
+              + _whh_fused(WhhT, ShhT, hs, Gh, T, acc, OPT_SGD, zero, wd, clip, one, zero, zero,
                            zero, one, one, True)
               + _sumsq_rows(WxhT, gX, uniq, nu, wd, clip))
         norm = np.sqrt(ss)
@@ -403,9 +457,12 @@ def _gated_update(T, nu, hs, pooled, Gh, dy, params, state, work, views, hp, opt
     update_rows(by2, dby, Sby2, rows, one_row, optimizer, hp, zero, scale, c1, c2)
     update_rows(bih2, dbih, Sih2, rows, one_row, optimizer, hp, zero, scale, c1, c2)
     update_rows(bhh2, dbhh, Shb2, rows, one_row, optimizer, hp, zero, scale, c1, c2)
-    _whh_fused(Whh, Shh, Gh, hs, T, acc, optimizer, hp[HP_LR], wd, clip, scale, hp[HP_EPS],
+    # WhhT (H, GH) is the live recurrent matrix during an epoch: row r of dWhh.T is
+    # sum_k hs[k-1, r] * Gh[k-1], the same products in the same order as row r of dWhh
+    _whh_fused(WhhT, ShhT, hs, Gh, T, acc, optimizer, hp[HP_LR], wd, clip, scale, hp[HP_EPS],
                hp[HP_BETA1], hp[HP_BETA2], c1, c2, False)
-    transpose_rect(Whh, WhhT)
+    if Whh.itemsize == 4:
+        transpose_rect(WhhT, Whh)  # float32: the backward's axpys read Whh (see _dh_add)
     update_rows(WxhT, gX, Sx, uniq, nu, optimizer, hp, wd, scale, c1, c2)
     GH = WxhT.shape[1]
     for n in range(nu):
@@ -431,10 +488,15 @@ def _make_train_epoch(CELL, OPT, name):
         tokens, offsets, labels, order = corpus
         WxhT, Whh, WhhT, bih, bhh, Why, by = params
         Sx, Shh, Sih, Shb, Sy, Sby = state
-        hs, cs, gates, Gh, Dn, gX, mark, vecs, acc, amax, y, p, dWhy, rows, uniq, counters = work
+        (hs, cs, gates, Gh, Dn, gX, mark, vecs, acc, amax, y, p, dWhy, rows, uniq, counters,
+         ShhT) = work
         O, H = Why.shape
         GH = Whh.shape[0]
+        # the epoch trains WhhT (and its optimizer state ShhT), Whh and Shh written back at
+        # the end: no per-sample transpose (both matvecs and the update run over WhhT rows)
         transpose_rect(Whh, WhhT)
+        for k in range(Shh.shape[0]):
+            transpose_rect(Shh[k], ShhT[k])
         pooled = vecs[V_POOL, :H]
         dbih = vecs[V_DBIH:V_DBIH + 1]
         dbhh = vecs[V_DBIH:V_DBIH + 1] if LSTM else vecs[V_DBHH:V_DBHH + 1]
@@ -471,9 +533,12 @@ def _make_train_epoch(CELL, OPT, name):
             for i in range(GH):
                 vecs[V_DBIH, i] = 0
                 vecs[V_DBHH, i] = 0
-            nu = back(sent, hs, cs, gates, amax, Whh, Why, dy, pooling, Gh, Dn, gX, vecs, mark,
-                      uniq, counters[1])
+            nu = back(sent, hs, cs, gates, amax, Whh, WhhT, Why, dy, pooling, Gh, Dn, gX, vecs,
+                      mark, uniq, counters[1])
             _gated_update(T, nu, hs, pooled, Gh, dy, params, state, work, views, hp, OPT)
+        transpose_rect(WhhT, Whh)
+        for k in range(Shh.shape[0]):
+            transpose_rect(ShhT[k], Shh[k])
         return loss, correct
 
     train_epoch.__name__ = train_epoch.__qualname__ = name
@@ -564,3 +629,10 @@ predict_proba_range_lstm, predict_proba_lstm = _make_predict(CELL_LSTM, "lstm")
 #: ``PREDICT[cell code] = (range kernel, parallel kernel)``.
 PREDICT = ((predict_proba_range_gru, predict_proba_gru),
            (predict_proba_range_lstm, predict_proba_lstm))
+
+
+# cached kernels embed the compiled code of rnn.py's functions: an edit there recompiles them
+for _kernel in [d for d in list(globals().values())
+                if isinstance(d, Dispatcher) and d.py_func.__module__ == __name__]:
+    depends_on(rnn)(_kernel)
+del _kernel

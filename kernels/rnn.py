@@ -33,8 +33,8 @@ import math
 
 import numpy as np
 from llvmlite import ir
-from numba import njit, prange, types
-from numba.extending import intrinsic
+from numba import njit, types
+from numba.extending import intrinsic, overload
 
 #: ``gradient=`` codes: the true gradient, or the tutorial's ``d_h = Whh @ g``.
 GRADIENT_EXACT, GRADIENT_TUTORIAL = 0, 1
@@ -127,7 +127,7 @@ def tanh_scalar(x):
     the bits of the rounding constant; then ``tanh|x| = t / (t + 2)`` (no cancellation near 0)
     and the sign of ``x`` restored.  ``2|x|`` is clamped to 40 (``tanh`` is 1.0 in float64 from
     ``|x| > 19.06``).  Max error ~2.5 ulp (np.tanh: ~1.2); exact for 0, -0, denormals, +-inf;
-    NaN in, NaN out.  float32 callers pass ``np.float64(x)`` and round the result once.
+    NaN in, NaN out.  float32 values use :func:`tanh_f32` (through :func:`tanh_elem`).
     """
     a = abs(x)
     a2 = a + a
@@ -155,12 +155,102 @@ def tanh_scalar(x):
     return res if x == x else x
 
 
+@intrinsic
+def _f32_bits(typingctx, x):
+    """The bits of a float32 as an int32 (a register bitcast, vectorisable)."""
+    if x != types.float32:
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.bitcast(args[0], ir.IntType(32))
+    return types.int32(types.float32), codegen
+
+
+@intrinsic
+def _bits_f32(typingctx, x):
+    """The float32 with the bits of an int32."""
+    if x != types.int32:
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.bitcast(args[0], ir.FloatType())
+    return types.float32(types.int32), codegen
+
+
+_F32_LN2_HI = np.float32(0.693145751953125)  # ln 2 with 12 trailing zero bits: k * hi is exact
+_F32_LN2_LO = np.float32(1.42860676533018704e-06)  # ln 2 - _F32_LN2_HI
+_F32_INV_LN2 = np.float32(1.44269504088896338700)
+_F32_ROUND = np.float32(12582912.0)  # 0x1.8p23: x + _F32_ROUND rounds x into the low bits
+_F32_SAT = np.float32(20.0)  # 2|x| clamp: tanh is 1.0 in float32 from |x| > 9.01
+_F32_C = tuple(np.float32(c) for c in (1 / 5040, 1 / 720, 1 / 120, 1 / 24, 1 / 6, 0.5))
+#: ``tanh(x) = x + x^3 (-1/3 + x^2 (2/15 + ...))``, its Taylor series to x^13, for |x| < 0.3
+#: (truncation < 1e-10 relative) where ``t / (t + 2)`` loses up to 2 ulp
+_F32_SMALL = np.float32(0.3)
+_F32_T = tuple(np.float32(c) for c in (21844 / 6081075, -1382 / 155925, 62 / 2835, -17 / 315,
+                                       2 / 15, -1 / 3))
+
+
+@njit(inline="always", **_opts)
+def tanh_f32(x):
+    """``tanh(x)`` for a float32 ``x`` in float32 arithmetic, branch-free (vectorises).
+
+    The algorithm of :func:`tanh_scalar` with float32 constants: Cody-Waite reduction of
+    ``2|x|`` (clamped to 20), ``expm1(r)`` from its degree-7 Taylor polynomial (truncation
+    < 2e-8 relative for ``|r| <= ln2 / 2``), ``2^k`` from the bits of the rounding constant
+    (``k <= 29``), ``t / (t + 2)``; below ``|x| < 0.3`` the odd Taylor polynomial instead (the
+    quotient's roundings cost up to 2 ulp there).  Max error 2 ulp of float32
+    (tests/test_tanh.py); exact for 0, -0, denormals, +-inf; NaN in, NaN out.
+    """
+    a = abs(x)
+    a2 = a + a
+    a2 = a2 if a2 < _F32_SAT else _F32_SAT
+    kr = a2 * _F32_INV_LN2 + _F32_ROUND
+    kbits = _f32_bits(kr)  # 0x4B400000 + k
+    kf = kr - _F32_ROUND
+    r = (a2 - kf * _F32_LN2_HI) - kf * _F32_LN2_LO
+    q = _F32_C[0]
+    q = q * r + _F32_C[1]
+    q = q * r + _F32_C[2]
+    q = q * r + _F32_C[3]
+    q = q * r + _F32_C[4]
+    q = q * r + _F32_C[5]
+    em1 = r + (r * r) * q  # expm1(r)
+    s = _bits_f32(np.int32((np.int64(kbits) - 0x4B400000 + 127) << 23))  # 2^k
+    one = np.float32(1.0)
+    two = np.float32(2.0)
+    t = s * em1 + (s - one)
+    z = a * a
+    p = _F32_T[0]
+    p = p * z + _F32_T[1]
+    p = p * z + _F32_T[2]
+    p = p * z + _F32_T[3]
+    p = p * z + _F32_T[4]
+    p = p * z + _F32_T[5]
+    near0 = a + (a * z) * p
+    tabs = near0 if a < _F32_SMALL else t / (t + two)  # both computed: no branch in the loop
+    res = np.float32(math.copysign(tabs, x))
+    return res if x == x else x
+
+
+def tanh_elem(x):
+    """``tanh(x)`` in the dtype of ``x``: :func:`tanh_f32` for float32, :func:`tanh_scalar`
+    for float64 (chosen when the caller is compiled; plain Python: ``np.tanh``)."""
+    return np.tanh(x)
+
+
+@overload(tanh_elem, inline="always")
+def _tanh_elem_impl(x):
+    if x == types.float32:
+        return lambda x: tanh_f32(x)
+    return lambda x: tanh_scalar(np.float64(x))
+
+
 @njit(**_opts)
 def tanh_rows(A, r0, r1):
     """``A[r] = tanh(A[r])`` for the rows ``r0 <= r < r1`` of a 2-D float32/float64 array."""
     for r in range(r0, r1):
         for i in range(A.shape[1]):
-            A[r, i] = tanh_scalar(np.float64(A[r, i]))
+            A[r, i] = tanh_elem(A[r, i])
 
 
 # --------------------------------------------------------------------------------------------
@@ -197,6 +287,40 @@ def matvec_add(out, q, M, x, r):
             out[q, i] += M[j, i] * xj
 
 
+@njit(cache=True, error_model="numpy", nogil=True, fastmath={"reassoc", "contract"})
+def matvec_rows(out, q, M, x, r):
+    """``out[q, i] = sum_j M[i, j] * x[r, j]``: row dot products, reassociated so they vectorise.
+
+    The exact gradient's ``d_h = Whh.T @ g`` from ``WhhT``'s contiguous rows, so the epoch keeps
+    one layout of the recurrent matrix (``WhhT``) for both gradients.  Four rows per pass (each
+    ``x`` lane loaded once for four); ``fastmath`` only reassociates and contracts (NaN and
+    infinity stay meaningful); the order of the sum differs from :func:`matvec_add`.
+    """
+    n, m = M.shape
+    nb = n // 4
+    for b in range(nb):
+        i = 4 * b
+        s0 = M.dtype.type(0)  # not M[i, 0] * 0: float32 * int is float64 in numba
+        s1 = s0
+        s2 = s0
+        s3 = s0
+        for j in range(m):
+            xj = x[r, j]
+            s0 += M[i, j] * xj
+            s1 += M[i + 1, j] * xj
+            s2 += M[i + 2, j] * xj
+            s3 += M[i + 3, j] * xj
+        out[q, i] = s0
+        out[q, i + 1] = s1
+        out[q, i + 2] = s2
+        out[q, i + 3] = s3
+    for i in range(4 * nb, n):
+        s = M.dtype.type(0)
+        for j in range(m):
+            s += M[i, j] * x[r, j]
+        out[q, i] = s
+
+
 @njit(inline="always", **_opts)
 def rnn_step(WxhT, w, WhhT, bh, hs, t):
     """``hs[t+1] = tanh(WxhT[w] + bh + Whh @ hs[t])``; no matvec at t = 0 (``hs[0] = 0``)."""
@@ -206,7 +330,7 @@ def rnn_step(WxhT, w, WhhT, bh, hs, t):
     if t > 0:
         matvec_add(hs, t + 1, WhhT, hs, t)
     for i in range(H):
-        hs[t + 1, i] = tanh_scalar(np.float64(hs[t + 1, i]))
+        hs[t + 1, i] = tanh_elem(hs[t + 1, i])
 
 
 @njit(inline="always", **_opts)
@@ -324,11 +448,11 @@ def backward_steps(T, hs, amax, Whh, WhhT, Why, dy, pooling, gradient, G, vecs):
         for i in range(H):
             G[k - 1, i] = (one - hs[k, i] * hs[k, i]) * vecs[V_DH, i]
         if k > 1:
-            for j in range(H):
-                vecs[V_DH2, j] = 0
             if gradient == GRADIENT_EXACT:
-                matvec_add(vecs, dh2, Whh, G, k - 1)  # d_h = Whh.T @ g
+                matvec_rows(vecs, dh2, WhhT, G, k - 1)  # d_h = Whh.T @ g, rows of WhhT
             else:
+                for j in range(H):
+                    vecs[V_DH2, j] = 0
                 matvec_add(vecs, dh2, WhhT, G, k - 1)  # d_h = Whh @ g
             for j in range(H):
                 vecs[V_DH, j] = vecs[V_DH2, j]
@@ -735,13 +859,17 @@ def _apply_update_v(tokens, hs, pooled, G, dy, WxhT, Whh, WhhT, Why, bh, by,
     one_row = by2.shape[0]  # 1, not a literal (a literal argument compiles the callee again)
 
     scale = one
+    # sumsq as a runtime flag and the optimizer as given: the norm pass and the update share one
+    # compilation of _whh_fused (literal True/False and OPT_SGD compiled it twice, ~1.8 s cold)
+    sumsq = np.int64(1)
+    update = np.int64(0)
     if clip_norm > 0:
         ss = (_sumsq_rows(Why, dWhy, rows, O, wd, clip) + _sumsq_rows(by2, dby, rows, one_row, zero, clip)
               + _sumsq_rows(bh2, dbh, rows, one_row, zero, clip)
-              + (_whh_fused(WhhT, Shh, hs, G, T, vecs, OPT_SGD, zero, wd, clip, one, zero, zero,
-                            zero, one, one, True) if whh_mode == WHH_ONLY_T
-                 else _whh_fused(Whh, Shh, G, hs, T, vecs, OPT_SGD, zero, wd, clip, one, zero,
-                                 zero, zero, one, one, True))
+              + (_whh_fused(WhhT, Shh, hs, G, T, vecs, optimizer, zero, wd, clip, one, zero,
+                            zero, zero, one, one, sumsq) if whh_mode == WHH_ONLY_T
+                 else _whh_fused(Whh, Shh, G, hs, T, vecs, optimizer, zero, wd, clip, one, zero,
+                                 zero, zero, one, one, sumsq))
               + _sumsq_rows(WxhT, gX, uniq, nu, wd, clip))
         norm = np.sqrt(ss)
         if norm > clip_norm:
@@ -756,13 +884,13 @@ def _apply_update_v(tokens, hs, pooled, G, dy, WxhT, Whh, WhhT, Why, bh, by,
     b2 = hp[HP_BETA2]
     if whh_mode == WHH_ONLY_T:
         _whh_fused(WhhT, Shh, hs, G, T, vecs, optimizer, lr, wd, clip, scale, eps, b1, b2, c1, c2,
-                   False)
+                   update)
     else:
         _whh_fused(Whh, Shh, G, hs, T, vecs, optimizer, lr, wd, clip, scale, eps, b1, b2, c1, c2,
-                   False)
+                   update)
         if optimizer == OPT_SGD:  # a second fused pass is cheaper than a transpose
             _whh_fused(WhhT, Shh, hs, G, T, vecs, optimizer, lr, wd, clip, scale, eps, b1, b2,
-                       c1, c2, False)
+                       c1, c2, update)
         else:  # the optimizer's own arithmetic once (sqrt, divide), then a copy: cheaper
             _transpose(Whh, WhhT)
     update_rows(WxhT, gX, Sx, uniq, nu, optimizer, hp, wd, scale, c1, c2)
@@ -852,13 +980,11 @@ def _make_train_epoch(OPT, name):
 
         _transpose(Whh, WhhT)
         slots = Shh.shape[0]
-        if gradient == GRADIENT_TUTORIAL:
-            # the epoch reads only WhhT: update it alone, with the Whh state transposed in place
-            whh_mode = WHH_ONLY_T
-            for q in range(slots):
-                _transpose_inplace(Shh[q])
-        else:
-            whh_mode = WHH_BOTH
+        # both gradients read only WhhT (backward_steps): update it alone, with the Whh state
+        # transposed in place, and write Whh back at the end
+        whh_mode = WHH_ONLY_T
+        for q in range(slots):
+            _transpose_inplace(Shh[q])
         loss = 0.0
         correct = 0
         pooled = vecs[V_POOL]
@@ -905,8 +1031,8 @@ def predict_proba_range(tokens, offsets, WxhT, WhhT, bh, Why, by, pooling, out, 
 
     Same arithmetic, in the same order, as :func:`forward` + :func:`softmax_loss`, so results do
     not depend on how the sentences are split.  :func:`fastrnn._engine.predict_proba` calls it
-    directly for small corpora and otherwise through :func:`predict_proba`, the ``parallel=True``
-    kernel that runs one range per ``prange`` chunk.
+    directly for small corpora and otherwise runs a few ranges per thread on a thread pool
+    (``nogil``: the ranges run in parallel).
     """
     O, H = Why.shape
     h = np.empty((2, H), dtype=bh.dtype)
@@ -924,7 +1050,7 @@ def predict_proba_range(tokens, offsets, WxhT, WhhT, bh, Why, by, pooling, out, 
             if t > 0:
                 matvec_add(h, nxt, WhhT, h, cur)
             for i in range(H):
-                h[nxt, i] = tanh_scalar(np.float64(h[nxt, i]))
+                h[nxt, i] = tanh_elem(h[nxt, i])
             if t == 0:
                 for i in range(H):
                     pooled[i] = h[nxt, i]
@@ -944,17 +1070,3 @@ def predict_proba_range(tokens, offsets, WxhT, WhhT, bh, Why, by, pooling, out, 
                 pooled[i] = pooled[i] / Tf
         readout(Why, by, pooled, y)
         softmax_loss(y, 0, out[s])
-
-
-@njit(cache=True, error_model="numpy", parallel=True)
-def predict_proba(tokens, offsets, WxhT, WhhT, bh, Why, by, pooling, out, nchunks):
-    """Class probabilities ``out`` (n, O) for every sentence, in parallel over sentences.
-
-    The sentences are split into ``nchunks`` contiguous chunks (a few per thread), each run by
-    :func:`predict_proba_range`, so results do not depend on the thread count.
-    """
-    n = offsets.shape[0] - 1
-    nchunks = max(1, min(n, nchunks))
-    for c in prange(nchunks):
-        predict_proba_range(tokens, offsets, WxhT, WhhT, bh, Why, by, pooling, out,
-                            c * n // nchunks, (c + 1) * n // nchunks)

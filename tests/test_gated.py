@@ -158,6 +158,27 @@ def test_loss_and_grad_bad_input():
 # --------------------------------------------------------------------------------------------
 # kernels vs reference
 # --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+def test_backward_matvec_helpers(dtype):
+    """``matTvec_rows`` (float64's ``Whh.T @ g`` as dots over ``WhhT`` rows, reassociated) and
+    ``matvec_add`` over ``Whh`` rows (float32's) both add ``Whh.T @ g``: <= 1e-13 (f64) /
+    1e-5 (f32) relative to ``|Whh.T| @ |g|`` (the rounding scale of any summation order)."""
+    rng = np.random.default_rng(3)
+    for H, G in ((1, 3), (5, 4), (7, 3), (32, 4)):
+        Whh = rng.standard_normal((G * H, H)).astype(dtype)
+        WhhT = np.ascontiguousarray(Whh.T)
+        g = rng.standard_normal((3, G * H)).astype(dtype)
+        want = 0.5 + Whh.T.astype(np.float64) @ g[1].astype(np.float64)
+        scale = 1 + np.abs(Whh.T).astype(np.float64) @ np.abs(g[1]).astype(np.float64)
+        tol = 1e-13 if dtype == np.float64 else 1e-5
+        for fn, M in ((KG.matTvec_rows, WhhT), (KG.matvec_add, Whh)):
+            out = np.full((2, G * H), 0.5, dtype=dtype)
+            fn(out, 1, M, g, 1)
+            assert np.all(np.abs(out[1, :H] - want) <= tol * scale), (fn, H, G)
+            assert np.all(out[0] == 0.5) and np.all(out[1, H:] == 0.5)
+
+
+# --------------------------------------------------------------------------------------------
 #: (pooling, clip, clip_norm, weight_decay, H, V): every pooling, both clip modes (biting),
 #: H in {1, 5, 9, 32}, a small and a large vocabulary.
 CONFIGS = [

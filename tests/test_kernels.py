@@ -303,7 +303,7 @@ def test_aligned_buffers():
 
 @pytest.mark.parametrize("threads", [1, 2])
 def test_parallel_predict_equals_serial_bitwise(threads):
-    """Batches from SERIAL_PREDICT_BELOW sentences up run the prange kernel: same bits."""
+    """Batches from SERIAL_PREDICT_BELOW sentences up run ranges on the thread pool: same bits."""
     import numba
     n = E.SERIAL_PREDICT_BELOW + 57
     tokens, offsets, _ = make_corpus(n=n, V=20, max_len=12, O=3, seed=9)
@@ -336,8 +336,8 @@ def _cached_dispatchers(module):
 def test_every_cached_kernel_outside_rnn_is_keyed_on_rnn_source():
     """Fails when the dependent-cache hook is inactive (e.g. numba's internals changed)."""
     from fastrnn.bench import profile
-    from fastrnn.kernels import _cache, dropin
-    for module in (dropin, profile):
+    from fastrnn.kernels import _cache, dropin, gated
+    for module in (dropin, gated, profile):
         found = _cached_dispatchers(module)
         assert found, module.__name__
         for name, d in found:

@@ -1,4 +1,5 @@
-"""The kernels' vectorisable tanh (``kernels.rnn.tanh_scalar``) against ``np.tanh``.
+"""The kernels' vectorisable tanh (``kernels.rnn.tanh_scalar`` for float64, ``tanh_f32`` for
+float32, both through ``tanh_rows``) against ``np.tanh``.
 
 Errors are measured in ulp of the result's dtype on a dense grid that covers tiny, denormal,
 moderate and saturated arguments plus the special values, for float64 and float32.  float64 is
@@ -44,9 +45,12 @@ def ulp_distance(a, b):
     return np.abs(ia - ib)
 
 
-@pytest.mark.parametrize("dtype,max_ulp", [(np.float64, 4), (np.float32, 1)],
+# float64: ``tanh_scalar`` (measured max 3 ulp, mean 0.25); float32: ``tanh_f32``, float32
+# arithmetic throughout (measured max 2 ulp, mean 0.27; computed in float64 it was 1 ulp but
+# ~2x the time per element)
+@pytest.mark.parametrize("dtype,max_ulp,mean_ulp", [(np.float64, 4, 0.3), (np.float32, 2, 0.35)],
                          ids=["f64", "f32"])
-def test_close_to_numpy_on_a_dense_grid(dtype, max_ulp):
+def test_close_to_numpy_on_a_dense_grid(dtype, max_ulp, mean_ulp):
     x = grid(dtype)
     got = run(x)
     ref = np.tanh(x)
@@ -55,7 +59,7 @@ def test_close_to_numpy_on_a_dense_grid(dtype, max_ulp):
     worst = int(np.argmax(u))
     assert u.max() <= max_ulp, (f"{u.max()} ulp at x = {x[worst]!r}: {got[worst]!r} vs "
                                 f"np.tanh {ref[worst]!r}")
-    assert u.mean() < 0.25
+    assert u.mean() < mean_ulp, u.mean()
 
 
 def test_float64_error_against_long_double():
@@ -96,13 +100,18 @@ def test_odd_and_bounded(dtype):
     assert (drop <= 2 * np.spacing(np.abs(ys[1:]))).all()
 
 
-def test_vectorised_without_libm_call():
-    """The row loop compiles to packed AVX code with no call to a libm tanh."""
+@pytest.mark.parametrize("dtype,div", [(np.float64, "vdivpd"), (np.float32, "vdivps")],
+                         ids=["f64", "f32"])
+def test_vectorised_without_libm_call(dtype, div):
+    """The row loop compiles to packed AVX code with no call to a libm tanh and, for float32,
+    no float64 arithmetic (``tanh_f32`` computes in float32)."""
     from numba import njit
     fresh = njit(error_model="numpy")(KR.tanh_rows.py_func)  # cached code cannot be inspected
-    fresh(np.zeros((1, 8)), 0, 1)
+    fresh(np.zeros((1, 8), dtype), 0, 1)
     asm = fresh.inspect_asm(fresh.signatures[0])
     calls = [ln for ln in asm.splitlines() if "call" in ln and "tanh" in ln.lower()]
     assert not calls, calls
-    if "ymm" in asm or "zmm" in asm:  # AVX machines: packed double arithmetic
-        assert "vdivpd\t%ymm" in asm or "vdivpd\t%zmm" in asm
+    if "ymm" in asm or "zmm" in asm:  # AVX machines: packed arithmetic
+        assert div + "\t%ymm" in asm or div + "\t%zmm" in asm
+    if dtype == np.float32:
+        assert "vdivpd" not in asm and "vdivsd" not in asm

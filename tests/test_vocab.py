@@ -92,13 +92,13 @@ def test_constructor_validation():
         Vocabulary(tokenizer="split")
     with pytest.raises(ValueError, match="min_count must be >= 1, got 0"):
         Vocabulary(min_count=0)
-    with pytest.raises(TypeError, match="min_count must be an int, got float"):
+    with pytest.raises(TypeError, match="min_count must be an integer, got float"):
         Vocabulary(min_count=1.5)
-    with pytest.raises(TypeError, match="min_count must be an int, got bool"):
+    with pytest.raises(TypeError, match="min_count must be an integer, got bool"):
         Vocabulary(min_count=True)
     with pytest.raises(ValueError, match="max_size must be >= 1, got 0"):
         Vocabulary(max_size=0)
-    with pytest.raises(TypeError, match="max_size must be an int, got str"):
+    with pytest.raises(TypeError, match="max_size must be an integer, got str"):
         Vocabulary(max_size="3")
     v = Vocabulary(min_count=np.int64(2), max_size=np.int32(5))
     assert (v.min_count, v.max_size) == (2, 5)
