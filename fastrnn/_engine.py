@@ -269,11 +269,19 @@ def predict_proba(params, tokens, offsets, pooling="last"):
     out = np.empty((n, params.shape[2]), dtype=params.dtype)
     P = params
     args = (tokens, offsets, P.WxhT, P.WhhT, P.bh, P.Why, P.by, code, out)
+    predict_ranges(K.rnn.predict_proba_range, args, n)
+    return out
+
+
+def predict_ranges(range_kernel, args, n):
+    """Run ``range_kernel(*args, s0, s1)`` over the sentences ``0 <= s < n``: on the calling
+    thread below :data:`SERIAL_PREDICT_BELOW` sentences, else in contiguous ranges on the
+    predict thread pool (the bits do not depend on the split)."""
     threads = min(numba.get_num_threads(), numba.config.NUMBA_NUM_THREADS)
     if n < SERIAL_PREDICT_BELOW or threads <= 1:
         # a hand-off to threads costs more than a few hundred sentences take on one thread
-        K.rnn.predict_proba_range(*args, 0, n)
-        return out
+        range_kernel(*args, 0, n)
+        return
     # a few contiguous chunks per thread, so that uneven sentence lengths balance out
     nchunks = min(n, 4 * threads)
     bounds = [c * n // nchunks for c in range(nchunks + 1)]
@@ -282,12 +290,11 @@ def predict_proba(params, tokens, offsets, pooling="last"):
 
     def run(s0, s1):
         with sem:
-            K.rnn.predict_proba_range(*args, s0, s1)
+            range_kernel(*args, s0, s1)
 
     futures = [pool.submit(run, bounds[c], bounds[c + 1]) for c in range(nchunks)]
     for f in futures:
         f.result()
-    return out
 
 
 # ---------------------------------------------------------------------------------- cells

@@ -284,3 +284,15 @@ def test_only_the_cell_used_is_compiled(tmp_path, cell):
     else:
         assert got["gated"] and all("lstm" not in n for n in got["gated"]), got["gated"]
         assert "train_epoch_gru_adagrad" in got["gated"]
+
+
+@pytest.mark.parametrize("cell", GATED)
+def test_pooled_predict_equals_serial_bits(demo, cell):
+    """Above SERIAL_PREDICT_BELOW sentences predict_proba runs ranges on the thread pool."""
+    (tr, ytr), _ = demo
+    m = Model(cell=cell, seed=0, **FAST).fit(tr, ytr)
+    texts = (tr * 4)[:E.SERIAL_PREDICT_BELOW + 200]
+    tokens, offsets = m.vocabulary_.encode(texts)
+    out = np.empty((len(texts), 2), dtype=np.float32)
+    E.cell_engine(cell).predict_proba_serial(m.params_, tokens, offsets, m.pooling, out)
+    np.testing.assert_array_equal(m.predict_proba(texts), out)
