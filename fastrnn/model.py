@@ -384,8 +384,8 @@ class Model:
         ``nn.LSTM(input_size=V)``; an input path that adds features beside the words (hashed
         n-gram buckets) or feeds projected pretrained vectors has no place in that layout.
         """
-        ngrams = getattr(self, "ngrams", None)  # the n-gram input path (issue: n-grams)
-        if ngrams not in (None, 1, (1, 1)):
+        ngrams = getattr(self, "ngrams", None)  # the linear n-gram path (0/None: words only)
+        if ngrams:
             return (f"ngrams={ngrams!r}: hashed n-gram inputs have no place in the one-hot "
                     "word input of torch's nn.RNN/nn.GRU/nn.LSTM(input_size=V); export a model "
                     "trained on words only")
