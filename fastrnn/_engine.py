@@ -6,6 +6,7 @@ invariants the kernels rely on (layouts, dtypes, index ranges) and turns a non-f
 a clear error.
 """
 
+import collections.abc
 import math
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -71,11 +72,47 @@ def init_weights(V, H, O, init="tutorial", rng=None):
     return tuple(out)
 
 
-class Params:
+class NamedArrays:
+    """Mapping access to a parameter object's arrays: ``P["Whh"]``, ``list(P)`` (its
+    ``names``), ``dict(P)``, ``P.items()``; the arrays themselves, not copies.  (Registered as
+    a ``collections.abc.Mapping`` without Mapping's ``==``: equality stays identity.)"""
+
+    def __getitem__(self, name):
+        if name not in self.names:
+            raise KeyError(name)
+        return getattr(self, name)
+
+    def __iter__(self):
+        return iter(self.names)
+
+    def __len__(self):
+        return len(self.names)
+
+    def __contains__(self, name):
+        return name in self.names
+
+    def keys(self):
+        return list(self.names)
+
+    def values(self):
+        return [getattr(self, n) for n in self.names]
+
+    def items(self):
+        return [(n, getattr(self, n)) for n in self.names]
+
+    def get(self, name, default=None):
+        return getattr(self, name) if name in self.names else default
+
+
+collections.abc.Mapping.register(NamedArrays)
+
+
+class Params(NamedArrays):
     """The five parameters in kernel layout (aligned, C-contiguous, one dtype) plus ``WhhT``,
     and ``U`` (B, O), the linear n-gram path's table ((0, O) without the path)."""
 
     names = ("WxhT", "Whh", "Why", "bh", "by")
+    cell = "tanh"
 
     def __init__(self, WxhT, Whh, Why, bh, by, dtype=None, U=None):
         dtype = check_dtype(Whh.dtype if dtype is None else dtype)
@@ -281,11 +318,19 @@ def predict_proba(params, tokens, offsets, pooling="last", grams=None):
     P = params
     ng = (P.U,) + check_grams(grams, P, offsets)
     args = (tokens, offsets, P.WxhT, P.WhhT, P.bh, P.Why, P.by) + ng + (code, out)
+    predict_ranges(K.rnn.predict_proba_range, args, n)
+    return out
+
+
+def predict_ranges(range_kernel, args, n):
+    """Run ``range_kernel(*args, s0, s1)`` over the sentences ``0 <= s < n``: on the calling
+    thread below :data:`SERIAL_PREDICT_BELOW` sentences, else in contiguous ranges on the
+    predict thread pool (the bits do not depend on the split)."""
     threads = min(numba.get_num_threads(), numba.config.NUMBA_NUM_THREADS)
     if n < SERIAL_PREDICT_BELOW or threads <= 1:
         # a hand-off to threads costs more than a few hundred sentences take on one thread
-        K.rnn.predict_proba_range(*args, 0, n)
-        return out
+        range_kernel(*args, 0, n)
+        return
     # a few contiguous chunks per thread, so that uneven sentence lengths balance out
     nchunks = min(n, 4 * threads)
     bounds = [c * n // nchunks for c in range(nchunks + 1)]
@@ -294,9 +339,137 @@ def predict_proba(params, tokens, offsets, pooling="last", grams=None):
 
     def run(s0, s1):
         with sem:
-            K.rnn.predict_proba_range(*args, s0, s1)
+            range_kernel(*args, s0, s1)
 
     futures = [pool.submit(run, bounds[c], bounds[c + 1]) for c in range(nchunks)]
     for f in futures:
         f.result()
-    return out
+
+
+# ---------------------------------------------------------------------------------- cells
+#: The cells a model can use: the tutorial's tanh RNN and PyTorch's GRU and LSTM.
+CELLS = ("tanh", "gru", "lstm")
+#: Every ``init`` some cell takes (tanh: xavier, tutorial; gru/lstm: xavier, pytorch).
+CELL_INITS = ("xavier", "tutorial", "pytorch")
+
+
+def check_cell(cell):
+    """The name of a known cell (``ValueError`` naming ``cell`` otherwise)."""
+    return CELLS[check_choice("cell", cell, CELLS)]
+
+
+class _TanhEngine:
+    """The tanh cell: :class:`Params`, :class:`Trainer`, :func:`predict_proba`."""
+
+    cell = "tanh"
+    gated = False
+    names = Params.names
+    inits = INITS
+    gradients = GRADIENTS
+
+    def initial(self, V, H, O, init, rng, dtype, buckets=0):
+        return Params.initial(V, H, O, init, rng, dtype, buckets=buckets)
+
+    def from_arrays(self, arrays, dtype=None, U=None):
+        """Parameters from ``{name: array}`` (the names of :attr:`names`) and the n-gram
+        table ``U`` (None: no linear path)."""
+        return Params(*(arrays[n] for n in self.names), dtype=dtype, U=U)
+
+    def trainer(self, params, **kw):
+        return Trainer(params, **kw)
+
+    def predict_proba(self, params, tokens, offsets, pooling, grams=None):
+        return predict_proba(params, tokens, offsets, pooling, grams)
+
+    def predict_proba_serial(self, params, tokens, offsets, pooling, out, grams=None):
+        P = params
+        K.rnn.predict_proba_range(tokens, offsets, P.WxhT, P.WhhT, P.bh, P.Why, P.by, P.U,
+                                  *check_grams(grams, P, offsets), POOLINGS.index(pooling), out,
+                                  0, out.shape[0])
+
+    def reference_predict(self, params, tokens, offsets, pooling, grams=None):
+        from . import reference as R
+        P = params
+        return R.predict_proba(tokens, offsets, P.WxhT, P.Whh, P.bh, P.Why, P.by, pooling,
+                               P.U, check_grams(grams, P, offsets))
+
+    def torch_layout(self, params):
+        """``{torch name: array}`` for ``nn.RNN(V, H, nonlinearity="tanh")`` + ``nn.Linear``:
+        the tanh cell has one bias, ``bh``, which is ``bias_ih``; ``bias_hh`` is zero."""
+        P = params
+        return {"rnn.weight_ih_l0": P.WxhT.T, "rnn.weight_hh_l0": P.Whh,
+                "rnn.bias_ih_l0": P.bh, "rnn.bias_hh_l0": np.zeros_like(P.bh),
+                "fc.weight": P.Why, "fc.bias": P.by}
+
+
+class _GatedEngine:
+    """A GRU or LSTM: :mod:`fastrnn._gated_engine` (imported on first use, so a program that
+    trains only tanh models never imports, let alone compiles, the gated kernels)."""
+
+    gated = True
+    inits = ("xavier", "pytorch")
+    gradients = ("exact",)
+
+    def __init__(self, cell):
+        self.cell = cell
+        self.names = ("WxhT", "Whh", "bih", "bhh", "Why", "by")
+
+    @staticmethod
+    def _ge():
+        from . import _gated_engine
+        return _gated_engine
+
+    # The linear n-gram path exists in the tanh kernels only (Model refuses ngrams with a gated
+    # cell), so the gated engine takes ``buckets``/``U``/``grams`` only as "none".
+    @staticmethod
+    def _no_ngrams(buckets=0, U=None, grams=None):
+        if buckets or U is not None or grams is not None:
+            raise ValueError("the linear n-gram path exists only for cell='tanh'")
+
+    def initial(self, V, H, O, init, rng, dtype, buckets=0):
+        self._no_ngrams(buckets)
+        return self._ge().GatedParams.initial(V, H, O, self.cell, init, rng, dtype)
+
+    def from_arrays(self, arrays, dtype=None, U=None):
+        self._no_ngrams(U=U)
+        return self._ge().GatedParams(*(arrays[n] for n in self.names), cell=self.cell,
+                                      dtype=dtype)
+
+    def trainer(self, params, ngram_lr=None, **kw):
+        return self._ge().GatedTrainer(params, **kw)
+
+    def predict_proba(self, params, tokens, offsets, pooling, grams=None):
+        self._no_ngrams(grams=grams)
+        return self._ge().gated_predict_proba(params, tokens, offsets, pooling)
+
+    def predict_proba_serial(self, params, tokens, offsets, pooling, out, grams=None):
+        self._no_ngrams(grams=grams)
+        rng_kernel = self._ge().KG.PREDICT[params.code][0]
+        rng_kernel(tokens, offsets, params.kernel_tuple(), POOLINGS.index(pooling), out, 0,
+                   out.shape[0])
+
+    def reference_predict(self, params, tokens, offsets, pooling, grams=None):
+        self._no_ngrams(grams=grams)
+        from . import reference_gated as RG
+        return RG.predict_proba(tokens, offsets, {n: getattr(params, n) for n in self.names},
+                                self.cell, pooling)
+
+    def torch_layout(self, params):
+        """``{torch name: array}`` for ``nn.GRU``/``nn.LSTM(V, H)`` + ``nn.Linear(H, O)``: the
+        gate blocks are already stacked in PyTorch's order (GRU ``r, z, n``; LSTM ``i, f, g,
+        o``)."""
+        P = params
+        return {"rnn.weight_ih_l0": P.WxhT.T, "rnn.weight_hh_l0": P.Whh,
+                "rnn.bias_ih_l0": P.bih, "rnn.bias_hh_l0": P.bhh,
+                "fc.weight": P.Why, "fc.bias": P.by}
+
+
+_ENGINES = {"tanh": _TanhEngine(), "gru": _GatedEngine("gru"), "lstm": _GatedEngine("lstm")}
+
+
+def cell_engine(cell):
+    """The one place a cell name chooses its engine: parameters (``initial``,
+    ``from_arrays``, ``names``), the trainer, batched and serial ``predict_proba``, the numpy
+    reference's ``predict_proba`` and the PyTorch layout (``torch_layout``).  ``cell`` is a
+    name or a parameter object (its ``cell`` attribute)."""
+    return _ENGINES[check_cell(getattr(cell, "cell", cell))]

@@ -8,8 +8,9 @@ of them trains it:
   ``default_rng(seed)`` in a fixed order (stratified split, initial weights, then one
   permutation per epoch in :meth:`FitRun.next_order`), builds the vocabulary and encodes.
   It does not touch the model's fitted attributes.
-* :func:`epoch_runner` picks the backend: ``"numba"`` (:class:`fastrnn._engine.Trainer`, the
-  nogil whole-epoch kernel) or ``"numpy"`` (:mod:`fastrnn.reference`).  Both raise
+* :func:`epoch_runner` picks the backend: ``"numba"`` (the cell's trainer from
+  :func:`fastrnn._engine.cell_engine`, the nogil whole-epoch kernel) or ``"numpy"``
+  (:mod:`fastrnn.reference`, or :mod:`fastrnn.reference_gated` for a GRU/LSTM).  Both raise
   :class:`FloatingPointError` when training diverges.
 * :func:`run` trains epoch after epoch with validation and early stopping.
 * :meth:`FitRun.apply` sets the learned attributes, only after training succeeded: a fit
@@ -26,7 +27,6 @@ import numpy as np
 from . import _engine as E
 from . import ngrams as NG
 from . import reference as R
-from .kernels import rnn as _KR
 from .vocab import Vocabulary
 
 __all__ = ["EmptyTextWarning", "FitRun", "prepare", "epoch_runner", "run", "evaluate",
@@ -76,18 +76,14 @@ def predict_proba(params, tokens, offsets, pooling, backend="numba", serial=Fals
     bits are the same as the parallel path's; used by ``train_many``'s pool threads).
     ``grams``: the corpus's n-gram arrays (:func:`fastrnn.ngrams.encode`) for a model with the
     linear n-gram path."""
+    eng = E.cell_engine(params)
     if backend == "numpy":
-        P = params
-        return R.predict_proba(tokens, offsets, P.WxhT, P.Whh, P.bh, P.Why, P.by, pooling,
-                               P.U, E.check_grams(grams, P, offsets))
+        return eng.reference_predict(params, tokens, offsets, pooling, grams)
     if not serial:
-        return E.predict_proba(params, tokens, offsets, pooling, grams)
+        return eng.predict_proba(params, tokens, offsets, pooling, grams)
     n = offsets.shape[0] - 1
     out = np.empty((n, params.shape[2]), dtype=params.dtype)
-    P = params
-    _KR.predict_proba_range(tokens, offsets, P.WxhT, P.WhhT, P.bh, P.Why, P.by, P.U,
-                            *E.check_grams(grams, P, offsets), E.POOLINGS.index(pooling), out,
-                            0, n)
+    eng.predict_proba_serial(params, tokens, offsets, pooling, out, grams)
     return out
 
 
@@ -268,8 +264,8 @@ def prepare(model, texts, labels, validation_data=None):
                          "set max_size or min_count")
     if s["ngrams"] and s["buckets"] * O > 2**31:
         raise ValueError(f"buckets ({s['buckets']}) x classes ({O}) is too large; lower buckets")
-    params = E.Params.initial(V, H, O, model.init, rng, s["dtype"],
-                              buckets=s["buckets"] if s["ngrams"] else 0)
+    params = E.cell_engine(s["cell"]).initial(V, H, O, model.init, rng, s["dtype"],
+                                              buckets=s["buckets"] if s["ngrams"] else 0)
     run = FitRun(model, s, rng, vocab, classes, params, tokens, offsets,
                  yi[train_idx].astype(np.int64), vtok)
     run.grams, run.val_grams = grams, val_grams
@@ -306,16 +302,47 @@ class _NumpyEpoch:
         return loss, correct
 
 
+class _NumpyGatedEpoch:
+    """One epoch of the gated numpy reference (:mod:`fastrnn.reference_gated`) on
+    ``GatedParams`` (kept in kernel layout)."""
+
+    backend = "numpy"
+
+    def __init__(self, params, optimizer, lr, kw, grams=None, ngram_lr=None):
+        from . import reference_gated as RG
+        self.RG = RG
+        self.params = params
+        self.P = {n: getattr(params, n) for n in params.names}
+        self.state = RG.init_optimizer_state(optimizer, self.P, params.cell)
+        self.step = 0
+        self.lr = lr
+        kw = {k: v for k, v in kw.items() if k != "gradient"}  # gated cells: exact only
+        self.kw = dict(kw, optimizer=optimizer)
+
+    def __call__(self, tokens, offsets, labels, order):
+        loss, correct, self.step = self.RG.train_epoch(tokens, offsets, labels, order, self.P,
+                                                       self.state, self.params.cell,
+                                                       lr=self.lr, step=self.step, **self.kw)
+        self.params.sync_transpose()
+        if not math.isfinite(loss) or not self.params.all_finite():
+            raise E.TrainingDiverged("training diverged: the loss or the weights became NaN "
+                                     "or infinite; lower the learning rate")
+        return loss, correct
+
+
 class _NumbaEpoch:
     """One epoch of the nogil whole-epoch kernel (:meth:`fastrnn._engine.Trainer.epoch`)."""
 
     backend = "numba"
 
     def __init__(self, params, optimizer, lr, kw, grams=None, ngram_lr=None):
-        self.trainer = E.Trainer(params, lr=lr, optimizer=optimizer, ngram_lr=ngram_lr, **kw)
+        self.trainer = E.cell_engine(params).trainer(params, lr=lr, optimizer=optimizer,
+                                                     ngram_lr=ngram_lr, **kw)
         self.grams = grams
 
     def __call__(self, tokens, offsets, labels, order):
+        if self.grams is None:  # no linear n-gram path (the gated trainers take no grams)
+            return self.trainer.epoch(tokens, offsets, labels, order)
         return self.trainer.epoch(tokens, offsets, labels, order, self.grams)
 
 
@@ -326,7 +353,10 @@ def epoch_runner(run):
     model, s = run.model, run.settings
     kw = dict(clip=s["clip"], clip_norm=s["clip_norm"], weight_decay=s["wd"],
               gradient=model.gradient, pooling=model.pooling)
-    cls = _NumbaEpoch if model.backend == "numba" else _NumpyEpoch
+    if model.backend == "numba":
+        cls = _NumbaEpoch
+    else:
+        cls = _NumpyGatedEpoch if E.cell_engine(run.params).gated else _NumpyEpoch
     return cls(run.params, model.optimizer, s["lr"], kw, run.grams, s["ngram_lr"])
 
 

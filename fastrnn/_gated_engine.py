@@ -10,11 +10,11 @@ non-finite result into a clear error.
 
 import math
 
-import numba
 import numpy as np
 
 from ._engine import (
-    OPTIMIZERS, POOLINGS, SERIAL_PREDICT_BELOW, aligned_copy, aligned_zeros, hyperparameters,
+    OPTIMIZERS, POOLINGS, NamedArrays, aligned_copy, aligned_zeros, hyperparameters,
+    predict_ranges,
 )
 from ._validation import check_choice, check_dtype, check_int
 from .kernels import gated as KG
@@ -33,10 +33,11 @@ def check_cell(cell):
     return check_choice("cell", cell, CELLS)
 
 
-class GatedParams:
+class GatedParams(NamedArrays):
     """``WxhT (V, GH), Whh (GH, H), bih (GH,), bhh (GH,), Why (O, H), by (O,)`` plus ``WhhT``."""
 
     names = ("WxhT", "Whh", "bih", "bhh", "Why", "by")
+    buckets = 0  # no linear n-gram table (that path exists for the tanh cell only)
 
     def __init__(self, WxhT, Whh, bih, bhh, Why, by, cell, dtype=None):
         self.cell = CELLS[check_cell(cell)]
@@ -199,10 +200,8 @@ def gated_predict_proba(params, tokens, offsets, pooling="last"):
     code = check_choice("pooling", pooling, POOLINGS) if isinstance(pooling, str) else pooling
     n = offsets.shape[0] - 1
     out = np.empty((n, params.shape[2]), dtype=params.dtype)
-    rng_kernel, par_kernel = KG.PREDICT[params.code]
-    if n < SERIAL_PREDICT_BELOW:
-        rng_kernel(tokens, offsets, params.kernel_tuple(), code, out, 0, n)
-    else:
-        par_kernel(tokens, offsets, params.kernel_tuple(), code, out,
-                   4 * numba.get_num_threads())
+    # the nogil range kernel on the predict thread pool, as for the tanh cell: the prange
+    # kernel (KG.PREDICT[code][1]) gives the same bits but costs a second cold compile
+    predict_ranges(KG.PREDICT[params.code][0], (tokens, offsets, params.kernel_tuple(), code,
+                                                out), n)
     return out

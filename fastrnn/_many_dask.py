@@ -34,8 +34,8 @@ def _chunk_worker(items, datasets, threads):
     def done(key, model, info):
         res = {"index": key[0], "info": _plain_info(info)}
         if model is not None:
-            res["weights"] = {n: getattr(model.params_, n) for n in E.Params.names}
-            if model.params_.buckets:  # the linear n-gram path's table
+            res["weights"] = {n: getattr(model.params_, n) for n in model.params_.names}
+            if getattr(model.params_, "buckets", 0):  # the linear n-gram path's table
                 res["weights"]["U"] = model.params_.U
             res["vocabulary"] = model.vocabulary_.to_dict()
             res["classes"] = model.classes_.tolist()
@@ -59,8 +59,8 @@ def _model_from_plain(params, res):
     model = Model(**params)
     model.vocabulary_ = Vocabulary.from_dict(res["vocabulary"])
     model.classes_ = np.array(res["classes"], dtype=np.dtype(res["classes_dtype"]))
-    model.params_ = E.Params(*(res["weights"][n] for n in E.Params.names), dtype=model.dtype,
-                             U=res["weights"].get("U"))
+    model.params_ = E.cell_engine(model.cell).from_arrays(res["weights"], dtype=model.dtype,
+                                                          U=res["weights"].get("U"))
     model.best_epoch_ = res["best_epoch"]
     model.history_ = res["info"]["history"]
     model.n_epochs_ = len(model.history_)

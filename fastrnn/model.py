@@ -1,9 +1,10 @@
 """``fastrnn.Model``: a scikit-learn-style text classifier trained by the Numba kernels.
 
 Text in, labels out: :class:`~fastrnn.vocab.Vocabulary` encodes the texts, the epoch kernel
-trains a many-to-one tanh RNN with per-sample updates (the update policy — optimizer, rate,
+trains a many-to-one RNN with per-sample updates (the update policy — optimizer, rate,
 clipping, weight decay — is the model's, the arithmetic runs fused inside the kernel), and early
-stopping keeps the best epoch's weights.
+stopping keeps the best epoch's weights.  The cell is the tutorial's tanh (default), or
+PyTorch's GRU or LSTM (``cell=``).
 
 The defaults are the recipe measured to learn real sentiment data (mean pooling, per-sample
 Adagrad at 0.1, Xavier init, 32 hidden units, float32, vocabulary ``min_count=2``, early
@@ -35,7 +36,8 @@ from .vocab import Vocabulary
 
 __all__ = ["Model", "NotFittedError", "EmptyTextWarning", "FORMAT_VERSION"]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the cell is stored (gated cells); version 1 files are tanh models
+READABLE_VERSIONS = (1, 2)
 
 
 class NotFittedError(ValueError, AttributeError):
@@ -45,7 +47,7 @@ class NotFittedError(ValueError, AttributeError):
 _PARAMS = ("hidden_size", "learning_rate", "epochs", "clip", "clip_norm", "gradient", "pooling",
            "optimizer", "init", "weight_decay", "early_stopping", "validation_fraction",
            "n_iter_no_change", "min_count", "max_size", "dtype", "seed", "shuffle", "backend",
-           "tokenizer", "progress", "ngrams", "buckets", "ngram_learning_rate")
+           "tokenizer", "progress", "ngrams", "buckets", "ngram_learning_rate", "cell")
 
 
 def _texts(texts, name="texts"):
@@ -92,7 +94,7 @@ def _load_table(data, model, O):
 
 
 class Model:
-    """A tanh-RNN sentiment/text classifier with a scikit-learn interface.
+    """An RNN (tanh, GRU or LSTM) sentiment/text classifier with a scikit-learn interface.
 
     Parameters
     ----------
@@ -110,8 +112,10 @@ class Model:
         What the classifier reads: the mean, last or elementwise max of the hidden states.
     optimizer : {"adagrad", "sgd", "adam"}, default "adagrad"
         Per-sample update; Adagrad/Adam state is updated lazily for the input rows.
-    init : {"xavier", "tutorial"}, default "xavier"
-        Glorot-uniform, or the tutorial's ``randn / 1000``.
+    init : {"xavier", "tutorial", "pytorch"}, default "xavier"
+        Glorot-uniform (per gate block for GRU/LSTM), or the tutorial's ``randn / 1000``
+        (tanh only), or PyTorch's ``U(-1/sqrt(H), 1/sqrt(H))`` for every parameter (GRU/LSTM
+        only).
     weight_decay : float, default 0.0
         L2 penalty on the weight matrices (lazily on the rows of each sentence's words).
     early_stopping : bool, default True
@@ -149,6 +153,26 @@ class Model:
         weights plus the optimizer's state, and is saved with the model (its non-zero rows).
     ngram_learning_rate : float or None, default None
         The n-gram table's own learning rate; ``None``: ``learning_rate``.
+    cell : {"tanh", "gru", "lstm"}, default "tanh"
+        The recurrent cell.  ``"tanh"`` is the tutorial's ``h' = tanh(Wxh x + Whh h + bh)``;
+        ``"gru"`` and ``"lstm"`` are PyTorch's ``nn.GRU`` (gates ``r, z, n``) and ``nn.LSTM``
+        (gates ``i, f, g, o``) with both biases, trained with ``gradient="exact"``.  Only the
+        kernels of the cell a program uses are compiled.
+
+    Attributes
+    ----------
+    params_ : the learned weights, a mapping ``{name: array}`` in kernel layout
+        (``params_["Whh"]``, ``dict(params_)``; also ``params_.Whh``), in the model's dtype.
+        ``V`` words, ``H`` hidden units, ``O`` classes, ``G`` gates (GRU 3, LSTM 4):
+
+        * tanh: ``WxhT (V, H)`` (row ``w``: word ``w``'s input weights, ``Wxh.T``),
+          ``Whh (H, H)``, ``Why (O, H)``, ``bh (H,)``, ``by (O,)``;
+        * gru / lstm: ``WxhT (V, G*H)``, ``Whh (G*H, H)``, ``bih (G*H,)``, ``bhh (G*H,)``,
+          ``Why (O, H)``, ``by (O,)``, gate blocks of ``H`` rows in PyTorch's order.
+
+        The names :func:`fastrnn.reference_gated.loss_and_grad` takes;
+        :meth:`to_torch_state_dict` gives them in PyTorch's layout.
+    vocabulary_, classes_, history_, best_epoch_, n_epochs_, fit_time_ : see :meth:`fit`.
     """
 
     def __init__(self, hidden_size=32, learning_rate=0.1, epochs=100, clip=1.0, clip_norm=None,
@@ -156,7 +180,7 @@ class Model:
                  weight_decay=0.0, early_stopping=True, validation_fraction=0.1,
                  n_iter_no_change=5, min_count=2, max_size=None, dtype="float32", seed=None,
                  shuffle=True, backend="numba", tokenizer=None, progress=None, ngrams=0,
-                 buckets=2**21, ngram_learning_rate=None):
+                 buckets=2**21, ngram_learning_rate=None, cell="tanh"):
         self.hidden_size = hidden_size
         self.learning_rate = learning_rate
         self.epochs = epochs
@@ -181,6 +205,7 @@ class Model:
         self.ngrams = ngrams
         self.buckets = buckets
         self.ngram_learning_rate = ngram_learning_rate
+        self.cell = cell
 
     # ------------------------------------------------------------------ scikit-learn plumbing
     _estimator_type = "classifier"
@@ -220,10 +245,19 @@ class Model:
         s["epochs"] = check_int("epochs", self.epochs, 1, 10**6)
         s["clip"] = check_float("clip", self.clip, positive=True, allow_none=True)
         s["clip_norm"] = check_float("clip_norm", self.clip_norm, positive=True, allow_none=True)
+        s["cell"] = E.check_cell(self.cell)
+        eng = E.cell_engine(s["cell"])
         check_choice("gradient", self.gradient, E.GRADIENTS)
+        if self.gradient not in eng.gradients:
+            raise ValueError(f"gradient={self.gradient!r} is not available with "
+                             f"cell={self.cell!r}: the tutorial's shortcut gradient exists only "
+                             "for the tutorial's own tanh cell; use gradient='exact'")
         check_choice("pooling", self.pooling, E.POOLINGS)
         check_choice("optimizer", self.optimizer, E.OPTIMIZERS)
-        check_choice("init", self.init, E.INITS)
+        check_choice("init", self.init, E.CELL_INITS)
+        if self.init not in eng.inits:
+            raise ValueError(f"init={self.init!r} is not available with cell={self.cell!r}; "
+                             f"choose one of {', '.join(map(repr, eng.inits))}")
         s["wd"] = check_float("weight_decay", self.weight_decay, nonnegative=True)
         if not isinstance(self.early_stopping, (bool, np.bool_)):
             raise TypeError(f"early_stopping must be True or False, got {self.early_stopping!r}")
@@ -245,6 +279,9 @@ class Model:
         s["buckets"] = check_int("buckets", self.buckets, 1, 2**31 - 1)
         s["ngram_lr"] = check_float("ngram_learning_rate", self.ngram_learning_rate,
                                     positive=True, allow_none=True)
+        if s["ngrams"] and eng.gated:
+            raise ValueError(f"ngrams={self.ngrams!r} with cell={self.cell!r}: the linear n-gram "
+                             "path exists only for cell='tanh' (set ngrams=0)")
         return s
 
     # ------------------------------------------------------------------ fitting
@@ -397,6 +434,45 @@ class Model:
         """Accuracy (scikit-learn's classifier ``score``)."""
         return self.evaluate(texts, labels)["accuracy"]
 
+    # ------------------------------------------------------------------ PyTorch export
+    def _torch_inexpressible(self):
+        """Why torch's one-hot RNN layout cannot hold this model's inputs, or ``None``.
+
+        The export maps word ids one to one onto one-hot inputs of ``nn.RNN``/``nn.GRU``/
+        ``nn.LSTM(input_size=V)``; an input path that adds features beside the words (hashed
+        n-gram buckets) or feeds projected pretrained vectors has no place in that layout.
+        """
+        ngrams = getattr(self, "ngrams", None)  # the linear n-gram path (0/None: words only)
+        if ngrams:
+            return (f"ngrams={ngrams!r}: hashed n-gram inputs have no place in the one-hot "
+                    "word input of torch's nn.RNN/nn.GRU/nn.LSTM(input_size=V); export a model "
+                    "trained on words only")
+        return None
+
+    def to_torch_state_dict(self):
+        """The weights as ``{name: ndarray}`` in PyTorch's layout (copies, the model's dtype).
+
+        For ``nn.RNN(V, H, nonlinearity="tanh")`` / ``nn.GRU(V, H)`` / ``nn.LSTM(V, H)``
+        (``batch_first=True``) registered as ``rnn``, fed one-hot vectors of the vocabulary's
+        word ids, and ``nn.Linear(H, O)`` registered as ``fc``: keys ``rnn.weight_ih_l0``,
+        ``rnn.weight_hh_l0``, ``rnn.bias_ih_l0``, ``rnn.bias_hh_l0``, ``fc.weight``,
+        ``fc.bias``, gates stacked in PyTorch's order.  The tanh cell has one bias: it is
+        ``bias_ih_l0`` and ``bias_hh_l0`` is zero.  Pool the RNN's output as the model does
+        (``out[:, -1]``, ``out.mean(1)`` or ``out.max(1).values``) and take the softmax of
+        ``fc``'s output to reproduce :meth:`predict_proba` (README: "PyTorch export").
+
+        Raises :class:`NotFittedError` before :meth:`fit`, and ``ValueError`` naming the
+        argument when the model's inputs cannot be expressed in that layout.
+        """
+        if not hasattr(self, "params_"):
+            raise NotFittedError("to_torch_state_dict needs a fitted model: call "
+                                 "fit(texts, labels) first")
+        why = self._torch_inexpressible()
+        if why is not None:
+            raise ValueError(f"to_torch_state_dict cannot export this model: {why}")
+        layout = E.cell_engine(self.params_).torch_layout(self.params_)
+        return {k: np.ascontiguousarray(v).copy() for k, v in layout.items()}
+
     # ------------------------------------------------------------------ persistence
     def save(self, path):
         """Write weights, vocabulary, classes and hyperparameters to one ``.npz`` (no pickle).
@@ -455,17 +531,17 @@ class Model:
             raise ValueError(f"{path} is not a fastrnn model file (no readable metadata)") from None
         if not isinstance(meta, dict) or meta.get("format") != "fastrnn.Model":
             raise ValueError(f"{path} is not a fastrnn model file")
-        if meta.get("format_version") != FORMAT_VERSION:
+        if meta.get("format_version") not in READABLE_VERSIONS:
             raise ValueError(f"{path} has model format version {meta.get('format_version')!r}; "
-                             f"this fastrnn reads version {FORMAT_VERSION}")
+                             f"this fastrnn reads versions "
+                             f"{', '.join(map(str, READABLE_VERSIONS))}")
         try:
             model = cls(**meta["params"])
-            model._validate()
             vocab = Vocabulary.from_dict(meta["vocabulary"])
             classes = np.array(meta["classes"], dtype=np.dtype(meta["classes_dtype"]))
-            arrays = [data[name] for name in E.Params.names]
-            params = E.Params(*arrays, dtype=model.dtype,
-                              U=_load_table(data, model, arrays[2].shape[0]))
+            s = model._validate()
+            params = E.cell_engine(s["cell"]).from_arrays(
+                data, dtype=model.dtype, U=_load_table(data, model, data["Why"].shape[0]))
             V, H, O = params.shape
             if V != len(vocab) or O != len(classes) or H != model.hidden_size:
                 raise ValueError("weights do not match the vocabulary, classes or hidden size")

@@ -42,13 +42,17 @@ Inference: ``predict_proba_range_{gru,lstm}`` (nogil, serial over a range of sen
 ``predict_proba_{gru,lstm}`` (``parallel=True``, prange over chunks of it); :data:`PREDICT`.
 
 Cache: these kernels link code from :mod:`fastrnn.kernels.rnn` (``tanh_scalar``, ``matvec_add``,
-``_whh_fused``, ``update_rows``, ...), and numba's on-disk cache only notices edits to this file:
-after editing ``rnn.py`` clear the cache (or develop with ``NUMBA_CACHE_DIR=$(mktemp -d)``).
+``_whh_fused``, ``update_rows``, ...); every cached dispatcher here is keyed on ``rnn.py``'s
+source too (:func:`fastrnn.kernels._cache.depends_on`, at the end of this file), so an edit to
+either file recompiles them.
 """
 
 import numpy as np
 from numba import njit, prange
+from numba.core.dispatcher import Dispatcher
 
+from . import rnn
+from ._cache import depends_on
 from .rnn import (
     HP_BETA1, HP_BETA2, HP_CLIP, HP_CLIP_NORM, HP_EPS, HP_LR, HP_WD, OPT_ADAGRAD, OPT_ADAM,
     OPT_SGD, POOL_LAST, POOL_MAX, POOL_MEAN, V_ACC, _INV_LN2, _LN2_HI, _LN2_LO, _ROUND,
@@ -625,3 +629,10 @@ predict_proba_range_lstm, predict_proba_lstm = _make_predict(CELL_LSTM, "lstm")
 #: ``PREDICT[cell code] = (range kernel, parallel kernel)``.
 PREDICT = ((predict_proba_range_gru, predict_proba_gru),
            (predict_proba_range_lstm, predict_proba_lstm))
+
+
+# cached kernels embed the compiled code of rnn.py's functions: an edit there recompiles them
+for _kernel in [d for d in list(globals().values())
+                if isinstance(d, Dispatcher) and d.py_func.__module__ == __name__]:
+    depends_on(rnn)(_kernel)
+del _kernel

@@ -337,8 +337,8 @@ def _cached_dispatchers(module):
 def test_every_cached_kernel_outside_rnn_is_keyed_on_rnn_source():
     """Fails when the dependent-cache hook is inactive (e.g. numba's internals changed)."""
     from fastrnn.bench import profile
-    from fastrnn.kernels import _cache, dropin
-    for module in (dropin, profile):
+    from fastrnn.kernels import _cache, dropin, gated
+    for module in (dropin, gated, profile):
         found = _cached_dispatchers(module)
         assert found, module.__name__
         for name, d in found:

@@ -107,9 +107,11 @@ def test_each_fit_runs_on_one_pool_thread(demo, monkeypatch):
     import fastrnn._fit as F
     (tr, ytr), _ = demo
     seen = {}
+    keep = []  # the runs stay alive, so no two share an id()
     real = F.run
 
     def spy(run, epoch=None, on_epoch=None, callback=None, stop=None):
+        keep.append(run)
         key = id(run)
 
         def note(m):
