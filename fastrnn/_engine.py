@@ -419,40 +419,30 @@ class _GatedEngine:
         from . import _gated_engine
         return _gated_engine
 
-    # The linear n-gram path exists in the tanh kernels only (Model refuses ngrams with a gated
-    # cell), so the gated engine takes ``buckets``/``U``/``grams`` only as "none".
-    @staticmethod
-    def _no_ngrams(buckets=0, U=None, grams=None):
-        if buckets or U is not None or grams is not None:
-            raise ValueError("the linear n-gram path exists only for cell='tanh'")
-
     def initial(self, V, H, O, init, rng, dtype, buckets=0):
-        self._no_ngrams(buckets)
-        return self._ge().GatedParams.initial(V, H, O, self.cell, init, rng, dtype)
+        return self._ge().GatedParams.initial(V, H, O, self.cell, init, rng, dtype,
+                                              buckets=buckets)
 
     def from_arrays(self, arrays, dtype=None, U=None):
-        self._no_ngrams(U=U)
         return self._ge().GatedParams(*(arrays[n] for n in self.names), cell=self.cell,
-                                      dtype=dtype)
+                                      dtype=dtype, U=U)
 
-    def trainer(self, params, ngram_lr=None, **kw):
+    def trainer(self, params, **kw):
         return self._ge().GatedTrainer(params, **kw)
 
     def predict_proba(self, params, tokens, offsets, pooling, grams=None):
-        self._no_ngrams(grams=grams)
-        return self._ge().gated_predict_proba(params, tokens, offsets, pooling)
+        return self._ge().gated_predict_proba(params, tokens, offsets, pooling, grams)
 
     def predict_proba_serial(self, params, tokens, offsets, pooling, out, grams=None):
-        self._no_ngrams(grams=grams)
         rng_kernel = self._ge().KG.PREDICT[params.code][0]
-        rng_kernel(tokens, offsets, params.kernel_tuple(), POOLINGS.index(pooling), out, 0,
+        rng_kernel(tokens, offsets, params.kernel_tuple(), params.U,
+                   *check_grams(grams, params, offsets), POOLINGS.index(pooling), out, 0,
                    out.shape[0])
 
     def reference_predict(self, params, tokens, offsets, pooling, grams=None):
-        self._no_ngrams(grams=grams)
         from . import reference_gated as RG
-        return RG.predict_proba(tokens, offsets, {n: getattr(params, n) for n in self.names},
-                                self.cell, pooling)
+        return RG.predict_proba(tokens, offsets, params.as_dict(), self.cell, pooling,
+                                check_grams(grams, params, offsets) if params.buckets else None)
 
     def torch_layout(self, params):
         """``{torch name: array}`` for ``nn.GRU``/``nn.LSTM(V, H)`` + ``nn.Linear(H, O)``: the

@@ -304,7 +304,7 @@ class _NumpyEpoch:
 
 class _NumpyGatedEpoch:
     """One epoch of the gated numpy reference (:mod:`fastrnn.reference_gated`) on
-    ``GatedParams`` (kept in kernel layout)."""
+    ``GatedParams`` (kept in kernel layout; ``U`` too, with the linear n-gram path)."""
 
     backend = "numpy"
 
@@ -312,17 +312,22 @@ class _NumpyGatedEpoch:
         from . import reference_gated as RG
         self.RG = RG
         self.params = params
-        self.P = {n: getattr(params, n) for n in params.names}
+        self.P = {n: getattr(params, n) for n in params.names}  # the arrays, not copies
+        if params.buckets:
+            self.P["U"] = params.U
         self.state = RG.init_optimizer_state(optimizer, self.P, params.cell)
         self.step = 0
         self.lr = lr
+        self.grams = grams
         kw = {k: v for k, v in kw.items() if k != "gradient"}  # gated cells: exact only
-        self.kw = dict(kw, optimizer=optimizer)
+        self.kw = dict(kw, optimizer=optimizer, ngram_lr=ngram_lr)
 
     def __call__(self, tokens, offsets, labels, order):
+        grams = E.check_grams(self.grams, self.params, offsets) if self.params.buckets else None
         loss, correct, self.step = self.RG.train_epoch(tokens, offsets, labels, order, self.P,
                                                        self.state, self.params.cell,
-                                                       lr=self.lr, step=self.step, **self.kw)
+                                                       lr=self.lr, step=self.step, grams=grams,
+                                                       **self.kw)
         self.params.sync_transpose()
         if not math.isfinite(loss) or not self.params.all_finite():
             raise E.TrainingDiverged("training diverged: the loss or the weights became NaN "
@@ -341,8 +346,6 @@ class _NumbaEpoch:
         self.grams = grams
 
     def __call__(self, tokens, offsets, labels, order):
-        if self.grams is None:  # no linear n-gram path (the gated trainers take no grams)
-            return self.trainer.epoch(tokens, offsets, labels, order)
         return self.trainer.epoch(tokens, offsets, labels, order, self.grams)
 
 

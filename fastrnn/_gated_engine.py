@@ -13,11 +13,13 @@ import math
 import numpy as np
 
 from ._engine import (
-    OPTIMIZERS, POOLINGS, NamedArrays, aligned_copy, aligned_zeros, hyperparameters,
-    predict_ranges,
+    OPTIMIZERS, POOLINGS, NamedArrays, aligned_copy, aligned_zeros, check_grams,
+    hyperparameters, predict_ranges,
 )
 from ._validation import check_choice, check_dtype, check_int
 from .kernels import gated as KG
+from .kernels import ngram as _ngram
+from .kernels import rnn as _rnn
 
 CELLS = KG.CELLS  # ("gru", "lstm")
 #: ``"xavier"``: Glorot-uniform per gate block, zero biases; ``"pytorch"``: PyTorch's default
@@ -34,12 +36,12 @@ def check_cell(cell):
 
 
 class GatedParams(NamedArrays):
-    """``WxhT (V, GH), Whh (GH, H), bih (GH,), bhh (GH,), Why (O, H), by (O,)`` plus ``WhhT``."""
+    """``WxhT (V, GH), Whh (GH, H), bih (GH,), bhh (GH,), Why (O, H), by (O,)`` plus ``WhhT``,
+    and ``U`` (B, O), the linear n-gram path's table ((0, O) without the path)."""
 
     names = ("WxhT", "Whh", "bih", "bhh", "Why", "by")
-    buckets = 0  # no linear n-gram table (that path exists for the tanh cell only)
 
-    def __init__(self, WxhT, Whh, bih, bhh, Why, by, cell, dtype=None):
+    def __init__(self, WxhT, Whh, bih, bhh, Why, by, cell, dtype=None, U=None):
         self.cell = CELLS[check_cell(cell)]
         dtype = check_dtype(np.asarray(Whh).dtype if dtype is None else dtype)
         for name, a in zip(self.names, (WxhT, Whh, bih, bhh, Why, by)):
@@ -56,26 +58,33 @@ class GatedParams(NamedArrays):
                 "by %s" % ((self.cell, G, G, G) + tuple(getattr(self, n).shape
                                                        for n in self.names)))
         self.WhhT = aligned_copy(self.Whh.T)
+        self.U = aligned_zeros((0, O), dtype) if U is None else aligned_copy(np.asarray(U), dtype)
+        if self.U.ndim != 2 or self.U.shape[1] != O:
+            raise ValueError("the n-gram table U must be (buckets, %d), got %s"
+                             % (O, self.U.shape))
 
     @property
     def code(self):
         return CELLS.index(self.cell)
 
     @classmethod
-    def initial(cls, V, H, O, cell, init="xavier", rng=None, dtype=np.float64):
+    def initial(cls, V, H, O, cell, init="xavier", rng=None, dtype=np.float64, buckets=0):
         """Fresh parameters for ``V`` words, ``H`` hidden units and ``O`` classes.
 
         ``init="xavier"``: each gate's block drawn Glorot-uniform on its own (``WxhT`` blocks
         ``U(+-sqrt(6 / (V + H)))``, ``Whh`` blocks ``U(+-sqrt(6 / 2H))``, ``Why``
         ``U(+-sqrt(6 / (H + O)))``), zero biases.  ``init="pytorch"``: every parameter
         ``U(-1/sqrt(H), 1/sqrt(H))`` as ``nn.GRU``/``nn.LSTM`` and ``nn.Linear(H, O)`` do.
-        ``rng``: a ``numpy.random.Generator`` (None: ``default_rng()``).
+        ``rng``: a ``numpy.random.Generator`` (None: ``default_rng()``).  ``buckets``: rows of
+        the linear n-gram path's table, zeros (no random numbers drawn: the other weights are
+        the same with or without it; 0: no path).
         """
         code = check_cell(cell)
         init = GATED_INITS[check_choice("init", init, GATED_INITS)]
         V = check_int("V", V, 1)
         H = check_int("H", H, 1)
         O = check_int("O", O, 2)
+        buckets = check_int("buckets", buckets, 0)
         rng = np.random.default_rng() if rng is None else rng
         G = KG.N_GATES[code]
         if init == "pytorch":
@@ -90,7 +99,10 @@ class GatedParams(NamedArrays):
             Whh = np.concatenate([rng.uniform(-ah, ah, (H, H)) for _ in range(G)], axis=0)
             draw = [WxhT, Whh, np.zeros(G * H), np.zeros(G * H), rng.uniform(-ay, ay, (O, H)),
                     np.zeros(O)]
-        return cls(*draw, cell=cell, dtype=dtype)
+        params = cls(*draw, cell=cell, dtype=dtype)
+        if buckets:
+            params.U = aligned_zeros((buckets, O), params.dtype)
+        return params
 
     @property
     def dtype(self):
@@ -104,12 +116,21 @@ class GatedParams(NamedArrays):
     def arrays(self):
         return tuple(getattr(self, n) for n in self.names)
 
+    @property
+    def buckets(self):
+        """Rows of the n-gram table (0: no linear path)."""
+        return self.U.shape[0]
+
     def as_dict(self):
-        """Copies as ``{name: array}`` (``reference_gated.loss_and_grad``'s layout)."""
-        return {n: getattr(self, n).copy() for n in self.names}
+        """Copies as ``{name: array}`` (``reference_gated.loss_and_grad``'s layout; ``"U"`` too
+        when the model has an n-gram table)."""
+        d = {n: getattr(self, n).copy() for n in self.names}
+        if self.buckets:
+            d["U"] = self.U.copy()
+        return d
 
     def copy(self):
-        return GatedParams(*self.arrays(), cell=self.cell)
+        return GatedParams(*self.arrays(), cell=self.cell, U=self.U)
 
     def sync_transpose(self):
         self.WhhT[...] = self.Whh.T
@@ -118,19 +139,21 @@ class GatedParams(NamedArrays):
         return (self.WxhT, self.Whh, self.WhhT, self.bih, self.bhh, self.Why, self.by)
 
     def all_finite(self):
-        return all(np.isfinite(a).all() for a in self.arrays())
+        return all(np.isfinite(a).all() for a in self.arrays()) and _ngram.all_finite(self.U)
 
 
 class GatedTrainer:
     """Per-sample training state of one gated model: parameters, optimizer state, workspace.
 
-    ``epoch(tokens, offsets, labels, order)`` runs one whole epoch in one kernel call (the
-    entry point of this cell and optimizer only).  Inputs must already be validated.
+    ``epoch(tokens, offsets, labels, order, grams)`` runs one whole epoch in one kernel call
+    (the entry point of this cell and optimizer only).  Inputs must already be validated.
+    ``grams`` is the corpus's ``fastrnn.ngrams.ngram_arrays`` tuple when ``params.U`` has rows
+    (the linear n-gram path), trained at ``ngram_lr`` (None: ``lr``).
     """
 
     def __init__(self, params, *, lr, clip=1.0, clip_norm=None, weight_decay=0.0,
                  optimizer="sgd", pooling="last", eps=1e-8, beta1=0.9, beta2=0.999,
-                 gradient="exact"):
+                 gradient="exact", ngram_lr=None):
         if not isinstance(params, GatedParams):
             raise TypeError(f"params must be GatedParams, got {type(params).__name__}")
         if gradient != "exact":
@@ -147,6 +170,9 @@ class GatedTrainer:
         dt = params.dtype
         slots = self.optimizer  # sgd: 0 slots, adagrad: 1, adam: 2
         self.state = tuple(aligned_zeros((slots,) + a.shape, dt) for a in params.arrays())
+        self.SU = aligned_zeros((slots,) + params.U.shape, dt)
+        self.nhp = self.hp.copy()
+        self.nhp[_rnn.HP_LR] = lr if ngram_lr is None else ngram_lr
         self.counters = np.zeros(2, dtype=np.int64)
         self.gX = aligned_zeros((V, GH), dt)
         self.mark = np.zeros(V, dtype=np.int64)
@@ -179,15 +205,21 @@ class GatedTrainer:
                 self.acc, self.amax, self.y, self.p, self.dWhy, self.rows, self.uniq, self.counters,
                 self.ShhT)
 
-    def epoch(self, tokens, offsets, labels, order):
+    def ngram_bundle(self, offsets, grams=None):
+        """The epoch kernel's ``ngrams`` bundle (empty arrays without a table)."""
+        P = self.params
+        return (P.U, self.SU) + check_grams(grams, P, offsets) + (self.nhp,)
+
+    def epoch(self, tokens, offsets, labels, order, grams=None):
         """Train on the samples ``order`` once; returns ``(summed loss, n correct)``."""
+        ngrams = self.ngram_bundle(offsets, grams)  # checked even for an empty order
         if len(order) == 0:
             return 0.0, 0
         self._grow(int(np.diff(offsets).max()))
         P = self.params
         kernel = KG.TRAIN_EPOCH[P.code][self.optimizer]
         loss, correct = kernel((tokens, offsets, labels, order), P.kernel_tuple(), self.state,
-                               self.work(), self.hp, self.pooling)
+                               self.work(), self.hp, self.pooling, ngrams)
         if not math.isfinite(loss) or not P.all_finite():
             raise FloatingPointError(
                 "training diverged: the loss or the weights became NaN or infinite; lower the "
@@ -195,13 +227,15 @@ class GatedTrainer:
         return loss, int(correct)
 
 
-def gated_predict_proba(params, tokens, offsets, pooling="last"):
-    """Probabilities (n, O) for a validated flat corpus, in parallel over sentences."""
+def gated_predict_proba(params, tokens, offsets, pooling="last", grams=None):
+    """Probabilities (n, O) for a validated flat corpus, in parallel over sentences
+    (``grams``: the corpus's n-gram arrays, for a model with the linear path)."""
     code = check_choice("pooling", pooling, POOLINGS) if isinstance(pooling, str) else pooling
     n = offsets.shape[0] - 1
     out = np.empty((n, params.shape[2]), dtype=params.dtype)
     # the nogil range kernel on the predict thread pool, as for the tanh cell: the prange
     # kernel (KG.PREDICT[code][1]) gives the same bits but costs a second cold compile
-    predict_ranges(KG.PREDICT[params.code][0], (tokens, offsets, params.kernel_tuple(), code,
-                                                out), n)
+    ng = (params.U,) + check_grams(grams, params, offsets)
+    predict_ranges(KG.PREDICT[params.code][0], (tokens, offsets, params.kernel_tuple()) + ng
+                   + (code, out), n)
     return out

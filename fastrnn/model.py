@@ -279,9 +279,6 @@ class Model:
         s["buckets"] = check_int("buckets", self.buckets, 1, 2**31 - 1)
         s["ngram_lr"] = check_float("ngram_learning_rate", self.ngram_learning_rate,
                                     positive=True, allow_none=True)
-        if s["ngrams"] and eng.gated:
-            raise ValueError(f"ngrams={self.ngrams!r} with cell={self.cell!r}: the linear n-gram "
-                             "path exists only for cell='tanh' (set ngrams=0)")
         return s
 
     # ------------------------------------------------------------------ fitting

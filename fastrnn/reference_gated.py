@@ -38,6 +38,13 @@ weight decay on the weight matrices ``WxhT`` (lazily: only the rows of the sente
 :func:`fastrnn.reference._optimizer_step`).  Only the input rows of the sentence's words and
 their optimizer state are touched.
 
+Linear n-gram path (as in :mod:`fastrnn.reference`): with a table ``params["U"]`` (B, O),
+``y += sum_u (c_u / n) * U[g_u]`` over the sentence's unique buckets; the rows
+``dU[g_u] = (c_u / n) * dy`` are clipped and decayed like ``WxhT``'s rows, count in the
+``clip_norm`` norm and are applied lazily at the rate ``ngram_lr``.  ``ngram`` arguments are
+``(U, g, c, n)`` (:func:`fastrnn.reference.sentence_ngrams`), ``grams`` the corpus's flat
+arrays ``(grams, gram_counts, gram_offsets, gram_totals)``.
+
 :func:`loss_and_grad` is the public one-sentence entry point for every cell, ``"tanh"``
 included (names ``WxhT, Whh, Why, bh, by``, computed by :mod:`fastrnn.reference`).
 Works in float32 and float64 on numpy 1.26 and 2.x.
@@ -46,7 +53,9 @@ Works in float32 and float64 on numpy 1.26 and 2.x.
 import numpy as np
 
 from . import reference as _tanh_ref
-from .reference import _optimizer_step, softmax_loss
+from .reference import (
+    _optimizer_step, ngram_grad_rows, ngram_logits, sentence_ngrams, softmax_loss,
+)
 
 __all__ = [
     "CELLS", "GATES", "PARAM_NAMES", "sigmoid", "forward", "backward", "loss_and_grad",
@@ -80,8 +89,9 @@ def sigmoid(x):
     return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype)
 
 
-def forward(tokens, params, cell, pooling="last"):
-    """Forward pass of a GRU or LSTM over one sentence.
+def forward(tokens, params, cell, pooling="last", ngram=None):
+    """Forward pass of a GRU or LSTM over one sentence (``ngram``: the linear n-gram path's
+    ``(U, g, c, n)`` of this sentence, or None).
 
     Returns ``hs`` (T+1, H) with ``hs[0] = 0``; ``cs`` (T+1, H) the LSTM cell states (zeros for
     GRU); ``gates`` (T, ...) what the backward pass needs per step -- GRU ``[r, z, n, u_n]``
@@ -123,6 +133,8 @@ def forward(tokens, params, cell, pooling="last"):
         amax = np.argmax(hs[1:], axis=0) + 1
         pooled = hs[amax, np.arange(H)]
     y = Why @ pooled + by
+    if ngram is not None and ngram[3] > 0:
+        y = y + ngram_logits(ngram, Why.shape[0], dt)
     return hs, cs, gates, pooled, amax, y
 
 
@@ -186,13 +198,15 @@ def backward(tokens, params, cell, hs, cs, gates, pooled, amax, dy, pooling="las
             "Why": np.outer(dy, pooled), "by": dy.copy()}
 
 
-def loss_and_grad(params, tokens, label, cell="tanh", pooling="last"):
+def loss_and_grad(params, tokens, label, cell="tanh", pooling="last", ngram=None):
     """Loss and exact gradient of one sentence: ``(loss, {name: gradient})``.
 
     ``params``: ``{name: array}`` with the names of :data:`PARAM_NAMES` for ``cell`` (``"tanh"``:
     ``WxhT, Whh, Why, bh, by`` as in :mod:`fastrnn.reference`; ``"gru"``/``"lstm"``: see the
-    module docstring).  Every gradient has its parameter's shape (``WxhT``'s is dense, zero
-    outside the sentence's words).  Nothing is updated.
+    module docstring), and ``"U"`` (B, O), the n-gram table, for the linear path.  ``ngram``:
+    ``(g, c, n)``, the sentence's unique buckets, their counts and its number of n-grams (needs
+    ``params["U"]``).  Every gradient has its parameter's shape (``WxhT``'s and ``U``'s are
+    dense, zero outside the sentence's rows).  Nothing is updated.
     """
     _check(cell, pooling)
     missing = [n for n in PARAM_NAMES[cell] if n not in params]
@@ -202,16 +216,25 @@ def loss_and_grad(params, tokens, label, cell="tanh", pooling="last"):
     if tokens.ndim != 1 or len(tokens) == 0:
         raise ValueError("tokens must be a non-empty 1-D array of word ids")
     c = int(label)
+    U = params.get("U")
+    if ngram is not None:
+        if U is None:
+            raise ValueError("ngram= needs the n-gram table params['U'] (buckets, O)")
+        g_, c_, n_ = ngram
+        g_ = np.asarray(g_, dtype=np.int64)
+        if g_.size and (g_.min() < 0 or g_.max() >= U.shape[0]):
+            raise ValueError("n-gram buckets out of range for a table of %d rows" % U.shape[0])
+        ngram = (U, g_, np.asarray(c_), int(n_))
     if cell == "tanh":
         WxhT, Whh, Why, bh, by = (params[n] for n in PARAM_NAMES["tanh"])
-        hs, pooled, amax, y = _tanh_ref.forward(tokens, WxhT, Whh, bh, Why, by, pooling)
+        hs, pooled, amax, y = _tanh_ref.forward(tokens, WxhT, Whh, bh, Why, by, pooling, ngram)
         p, loss = softmax_loss(y, c)
         dy = p.copy()
         dy[c] -= 1
         _, g = _tanh_ref.backward(tokens, hs, pooled, amax, Whh, Why, dy, pooling, "exact")
         rows = g.pop("WxhT_rows")
     else:
-        hs, cs, gates, pooled, amax, y = forward(tokens, params, cell, pooling)
+        hs, cs, gates, pooled, amax, y = forward(tokens, params, cell, pooling, ngram)
         p, loss = softmax_loss(y, c)
         dy = p.copy()
         dy[c] -= 1
@@ -221,25 +244,33 @@ def loss_and_grad(params, tokens, label, cell="tanh", pooling="last"):
     for w, row in rows.items():
         dX[w] = row
     g["WxhT"] = dX
-    return loss, {n: g[n] for n in PARAM_NAMES[cell]}
+    out = {n: g[n] for n in PARAM_NAMES[cell]}
+    if U is not None:
+        dU = np.zeros_like(U)
+        for gu, row in ngram_grad_rows(ngram, dy).items():
+            dU[gu] += row
+        out["U"] = dU
+    return loss, out
 
 
 def init_optimizer_state(optimizer, params, cell):
     """Zero optimizer state: ``{name: (slots, *param.shape)}`` (slots 0 / 1 / 2 for sgd / adagrad
-    / adam)."""
+    / adam), with a ``"U"`` entry when ``params`` has the n-gram table."""
     slots = OPTIMIZERS.index(optimizer)
-    return {n: np.zeros((slots,) + params[n].shape, dtype=params[n].dtype)
-            for n in PARAM_NAMES[cell]}
+    names = PARAM_NAMES[cell] + (("U",) if "U" in params else ())
+    return {n: np.zeros((slots,) + params[n].shape, dtype=params[n].dtype) for n in names}
 
 
 def clip_and_update(params, grads, state, cell, *, lr, clip=1.0, clip_norm=None,
                     weight_decay=0.0, optimizer="sgd", eps=1e-8, beta1=0.9, beta2=0.999,
-                    step=1):
+                    step=1, ngram_lr=None):
     """Clip the gradients of :func:`backward` and update ``params`` and ``state`` in place.
 
-    The semantics of :func:`fastrnn.reference.clip_and_update` for the gated parameter names:
+    The semantics of :func:`fastrnn.reference.apply_update` for the gated parameter names:
     elementwise clip of ``d + weight_decay * W`` (decay on ``WxhT``'s sentence rows, ``Whh``,
     ``Why``), then the global ``clip_norm`` rescale, then the optimizer step ``step`` (1-based).
+    ``grads["U_rows"]`` (bucket -> (O,) row, :func:`fastrnn.reference.ngram_grad_rows`)
+    updates ``params["U"]``'s rows like ``WxhT``'s, at ``ngram_lr`` (None: ``lr``).
     """
     dt = params["Whh"].dtype.type
     lr, eps, b1, b2 = dt(lr), dt(eps), dt(beta1), dt(beta2)
@@ -252,14 +283,16 @@ def clip_and_update(params, grads, state, cell, *, lr, clip=1.0, clip_norm=None,
          for n in dense}
     W = params["WxhT"]
     dX = {w: np.clip(g + wd * W[w], -c, c) for w, g in grads["WxhT_rows"].items()}
+    dU = {g: np.clip(r + wd * params["U"][g], -c, c) for g, r in grads.get("U_rows", {}).items()}
     if clip_norm is not None and clip_norm > 0:
         ss = sum(float(np.sum(v.astype(np.float64) ** 2))
-                 for v in list(d.values()) + list(dX.values()))
+                 for v in list(d.values()) + list(dX.values()) + list(dU.values()))
         norm = np.sqrt(ss)
         if norm > clip_norm:
             scale = dt(clip_norm / norm)
             d = {k: v * scale for k, v in d.items()}
             dX = {w: v * scale for w, v in dX.items()}
+            dU = {g: v * scale for g, v in dU.items()}
     for n in dense:
         _optimizer_step(params[n], d[n], state[n], optimizer, lr, eps, b1, b2, c1, c2)
     S = state["WxhT"]
@@ -267,12 +300,20 @@ def clip_and_update(params, grads, state, cell, *, lr, clip=1.0, clip_norm=None,
         Sw = S[:, w]
         _optimizer_step(W[w], g, Sw, optimizer, lr, eps, b1, b2, c1, c2)
         S[:, w] = Sw
+    nlr = lr if ngram_lr is None else dt(ngram_lr)
+    for g, r in dU.items():
+        Sg = state["U"][:, g]
+        _optimizer_step(params["U"][g], r, Sg, optimizer, nlr, eps, b1, b2, c1, c2)
+        state["U"][:, g] = Sg
 
 
 def train_epoch(tokens, offsets, labels, order, params, state, cell, *, lr, clip=1.0,
                 clip_norm=None, weight_decay=0.0, optimizer="sgd", pooling="last", eps=1e-8,
-                beta1=0.9, beta2=0.999, step=0):
+                beta1=0.9, beta2=0.999, step=0, grams=None, ngram_lr=None):
     """One pass of per-sample training over ``order``; ``params`` and ``state`` updated in place.
+
+    With ``params["U"]`` (the n-gram table) and ``grams`` (the corpus's flat n-gram arrays) the
+    linear path is trained too, at ``ngram_lr`` (None: ``lr``).
 
     Returns ``(summed loss, number correct before each update, optimizer step after the
     epoch)``.
@@ -280,7 +321,8 @@ def train_epoch(tokens, offsets, labels, order, params, state, cell, *, lr, clip
     loss, correct = 0.0, 0
     for s in order:
         sent = tokens[offsets[s]:offsets[s + 1]]
-        hs, cs, gates, pooled, amax, y = forward(sent, params, cell, pooling)
+        ngram = sentence_ngrams(grams, s, params.get("U"))
+        hs, cs, gates, pooled, amax, y = forward(sent, params, cell, pooling, ngram)
         c = int(labels[s])
         p, l = softmax_loss(y, c)
         loss += l
@@ -288,18 +330,21 @@ def train_epoch(tokens, offsets, labels, order, params, state, cell, *, lr, clip
         dy = p.copy()
         dy[c] -= 1
         grads = backward(sent, params, cell, hs, cs, gates, pooled, amax, dy, pooling)
+        grads["U_rows"] = ngram_grad_rows(ngram, dy)
         step += 1
         clip_and_update(params, grads, state, cell, lr=lr, clip=clip, clip_norm=clip_norm,
                         weight_decay=weight_decay, optimizer=optimizer, eps=eps, beta1=beta1,
-                        beta2=beta2, step=step)
+                        beta2=beta2, step=step, ngram_lr=ngram_lr)
     return loss, correct, step
 
 
-def predict_proba(tokens, offsets, params, cell, pooling="last"):
-    """Class probabilities (n, O) for every sentence of a flat corpus."""
+def predict_proba(tokens, offsets, params, cell, pooling="last", grams=None):
+    """Class probabilities (n, O) for every sentence of a flat corpus (``grams``: the corpus's
+    flat n-gram arrays, used with ``params["U"]``)."""
     n = len(offsets) - 1
     out = np.empty((n, params["Why"].shape[0]), dtype=params["Whh"].dtype)
     for s in range(n):
-        y = forward(tokens[offsets[s]:offsets[s + 1]], params, cell, pooling)[-1]
+        y = forward(tokens[offsets[s]:offsets[s + 1]], params, cell, pooling,
+                    sentence_ngrams(grams, s, params.get("U")))[-1]
         out[s] = softmax_loss(y, 0)[0]
     return out

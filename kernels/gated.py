@@ -36,15 +36,21 @@ which the ``WhhT`` update is fused row by row (:func:`fastrnn.kernels.rnn._whh_f
 optimizer state and zeroed again.
 
 Entry points, one per (cell, optimizer) so a program compiles only what it uses:
-``train_epoch_{gru,lstm}_{sgd,adagrad,adam}(corpus, params, state, work, hp, pooling)`` ->
+``train_epoch_{gru,lstm}_{sgd,adagrad,adam}(corpus, params, state, work, hp, pooling, ngrams)`` ->
 ``(summed loss float64, n correct)``; also :data:`TRAIN_EPOCH` ``[cell][optimizer]``.
 Inference: ``predict_proba_range_{gru,lstm}`` (nogil, serial over a range of sentences) and
 ``predict_proba_{gru,lstm}`` (``parallel=True``, prange over chunks of it); :data:`PREDICT`.
 
+The linear n-gram path (``ngrams`` bundle ``(U, SU, grams, gram_counts, gram_offsets,
+gram_totals, nhp)``, :mod:`fastrnn.kernels.ngram`) works as in the tanh kernels: its rows are
+added to the logits after ``readout``, count in the ``clip_norm`` norm and are updated lazily
+after the other rows; empty arrays (``gram_offsets`` of length 0) switch it off.  The predict
+kernels take ``U, grams, gram_counts, gram_offsets, gram_totals`` after ``params``.
+
 Cache: these kernels link code from :mod:`fastrnn.kernels.rnn` (``tanh_scalar``, ``matvec_add``,
-``_whh_fused``, ``update_rows``, ...); every cached dispatcher here is keyed on ``rnn.py``'s
-source too (:func:`fastrnn.kernels._cache.depends_on`, at the end of this file), so an edit to
-either file recompiles them.
+``_whh_fused``, ``update_rows``, ...) and :mod:`fastrnn.kernels.ngram`; every cached dispatcher
+here is keyed on those sources too (:func:`fastrnn.kernels._cache.depends_on`), so an edit to
+any of the files recompiles them.
 """
 
 import numpy as np
@@ -59,6 +65,8 @@ from .rnn import (
     _bits_f64, _f64_bits, _sumsq_rows, _whh_fused, matvec_add, pool_states, readout,
     softmax_loss, tanh_scalar, update_rows,
 )
+from . import ngram as _ngram
+from . import rnn as _rnn
 
 #: Cell codes.
 CELL_GRU, CELL_LSTM = 0, 1
@@ -415,9 +423,12 @@ def transpose_rect(A, B):
 
 
 @njit(inline="always", **_opts)
-def _gated_update(T, nu, hs, pooled, Gh, dy, params, state, work, views, hp, optimizer):
+def _gated_update(T, nu, hs, pooled, Gh, dy, params, state, work, views, hp, optimizer,
+                  ngrams, s):
     """Clip the sentence's gradients (elementwise ``clip``, global ``clip_norm``) and apply one
-    optimizer step to every parameter; ``WhhT`` refreshed, the touched ``gX`` rows zeroed."""
+    optimizer step to every parameter; ``WhhT`` refreshed, the touched ``gX`` rows zeroed.
+    The linear n-gram path of sentence ``s`` (the ``ngrams`` bundle, :mod:`kernels.ngram`;
+    empty: nothing) counts in the norm and is updated after the other rows."""
     WxhT, Whh, WhhT, bih, bhh, Why, by = params
     Sx, Shh, Sih, Shb, Sy, Sby = state
     (hs_, cs_, gates, Gh_, Dn, gX, mark, vecs, acc, amax, y, p, dWhy, rows, uniq, counters,
@@ -449,7 +460,8 @@ def _gated_update(T, nu, hs, pooled, Gh, dy, params, state, work, views, hp, opt
               + _sumsq_rows(bhh2, dbhh, rows, one_row, zero, clip)
               + _whh_fused(WhhT, ShhT, hs, Gh, T, acc, OPT_SGD, zero, wd, clip, one, zero, zero,
                            zero, one, one, True)
-              + _sumsq_rows(WxhT, gX, uniq, nu, wd, clip))
+              + _sumsq_rows(WxhT, gX, uniq, nu, wd, clip)
+              + _ngram.sumsq(ngrams, s, dy, wd, clip))
         norm = np.sqrt(ss)
         if norm > clip_norm:
             scale = hp.dtype.type(np.float64(clip_norm) / norm)
@@ -464,6 +476,7 @@ def _gated_update(T, nu, hs, pooled, Gh, dy, params, state, work, views, hp, opt
     if Whh.itemsize == 4:
         transpose_rect(WhhT, Whh)  # float32: the backward's axpys read Whh (see _dh_add)
     update_rows(WxhT, gX, Sx, uniq, nu, optimizer, hp, wd, scale, c1, c2)
+    _ngram.update(ngrams, s, dy, optimizer, wd, clip, scale, c1, c2)
     GH = WxhT.shape[1]
     for n in range(nu):
         w = uniq[n]
@@ -481,10 +494,11 @@ def _make_train_epoch(CELL, OPT, name):
     back = (gru_backward, lstm_backward)[CELL]
     LSTM = CELL == CELL_LSTM
 
-    def train_epoch(corpus, params, state, work, hp, pooling):
+    def train_epoch(corpus, params, state, work, hp, pooling, ngrams):
         """One pass of per-sample training over ``order``: per sample forward, softmax loss,
         exact BPTT, fused clip + update.  No allocation per sample.  Returns ``(summed loss as
-        float64, number of correct predictions before each update)``."""
+        float64, number of correct predictions before each update)``.  ``ngrams``: the linear
+        n-gram path's bundle (:data:`kernels.rnn.EPOCH_BUNDLES`), empty arrays without it."""
         tokens, offsets, labels, order = corpus
         WxhT, Whh, WhhT, bih, bhh, Why, by = params
         Sx, Shh, Sih, Shb, Sy, Sby = state
@@ -512,6 +526,7 @@ def _make_train_epoch(CELL, OPT, name):
             s = order[n]
             sent = tokens[offsets[s]:offsets[s + 1]]
             T = sent.shape[0]
+            _ngram.prefetch(ngrams, order, n + 1)  # the next sentence's table rows
             for i in range(H):
                 hs[0, i] = 0
                 cs[0, i] = 0
@@ -520,6 +535,7 @@ def _make_train_epoch(CELL, OPT, name):
                      t == 0)
             pool_states(hs, T, pooling, pooled, amax)
             readout(Why, by, pooled, y)
+            _ngram.add_logits(ngrams, s, y)
             c = labels[s]
             loss += softmax_loss(y, c, p)
             best = 0
@@ -535,14 +551,15 @@ def _make_train_epoch(CELL, OPT, name):
                 vecs[V_DBHH, i] = 0
             nu = back(sent, hs, cs, gates, amax, Whh, WhhT, Why, dy, pooling, Gh, Dn, gX, vecs,
                       mark, uniq, counters[1])
-            _gated_update(T, nu, hs, pooled, Gh, dy, params, state, work, views, hp, OPT)
+            _gated_update(T, nu, hs, pooled, Gh, dy, params, state, work, views, hp, OPT,
+                          ngrams, s)
         transpose_rect(WhhT, Whh)
         for k in range(Shh.shape[0]):
             transpose_rect(ShhT[k], Shh[k])
         return loss, correct
 
     train_epoch.__name__ = train_epoch.__qualname__ = name
-    return njit(**_opts)(train_epoch)
+    return depends_on(_rnn)(njit(**_opts)(train_epoch))
 
 
 train_epoch_gru_sgd = _make_train_epoch(CELL_GRU, OPT_SGD, "train_epoch_gru_sgd")
@@ -563,9 +580,12 @@ def _make_predict(CELL, name):
     step = (gru_step, lstm_step)[CELL]
     NQ = N_RECORD[CELL]
 
-    def predict_proba_range(tokens, offsets, params, pooling, out, s0, s1):
+    def predict_proba_range(tokens, offsets, params, U, grams, gram_counts, gram_offsets,
+                            gram_totals, pooling, out, s0, s1):
         """Class probabilities ``out[s]`` (O,) of the sentences ``s0 <= s < s1``: the same
-        arithmetic, in the same order, as the epoch's forward pass + softmax."""
+        arithmetic, in the same order, as the epoch's forward pass + softmax.  ``U, grams,
+        gram_counts, gram_offsets, gram_totals``: the linear n-gram path's table and the
+        corpus's flat n-gram arrays, all empty for a model without it."""
         WxhT, Whh, WhhT, bih, bhh, Why, by = params
         O, H = Why.shape
         GH = Whh.shape[0]
@@ -606,22 +626,25 @@ def _make_predict(CELL, name):
                 for i in range(H):
                     pooled[i] = pooled[i] / Tf
             readout(Why, by, pooled, y)
+            _ngram.add_logits_range(U, grams, gram_counts, gram_offsets, gram_totals, s, y)
             softmax_loss(y, 0, out[s])
 
     predict_proba_range.__name__ = predict_proba_range.__qualname__ = "predict_proba_range_" + name
-    rng_kernel = njit(**_opts)(predict_proba_range)
+    rng_kernel = depends_on(_rnn)(njit(**_opts)(predict_proba_range))
 
-    def predict_proba(tokens, offsets, params, pooling, out, nchunks):
+    def predict_proba(tokens, offsets, params, U, grams, gram_counts, gram_offsets, gram_totals,
+                      pooling, out, nchunks):
         """Class probabilities ``out`` (n, O), in parallel over ``nchunks`` contiguous chunks
         of sentences (results do not depend on the thread count)."""
         n = offsets.shape[0] - 1
         nchunks = max(1, min(n, nchunks))
         for ch in prange(nchunks):
-            rng_kernel(tokens, offsets, params, pooling, out, ch * n // nchunks,
-                       (ch + 1) * n // nchunks)
+            rng_kernel(tokens, offsets, params, U, grams, gram_counts, gram_offsets,
+                       gram_totals, pooling, out, ch * n // nchunks, (ch + 1) * n // nchunks)
 
     predict_proba.__name__ = predict_proba.__qualname__ = "predict_proba_" + name
-    return rng_kernel, njit(cache=True, error_model="numpy", parallel=True)(predict_proba)
+    return rng_kernel, depends_on(_rnn)(
+        njit(cache=True, error_model="numpy", parallel=True)(predict_proba))
 
 
 predict_proba_range_gru, predict_proba_gru = _make_predict(CELL_GRU, "gru")
