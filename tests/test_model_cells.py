@@ -27,7 +27,7 @@ from fastrnn.datasets import load_demo
 CELLS = ("tanh", "gru", "lstm")
 GATED = ("gru", "lstm")
 POOLINGS = ("last", "mean", "max")
-FAST = dict(hidden_size=8, epochs=3, early_stopping=False, progress=False)
+FAST = dict(hidden_size=8, epochs=3, early_stopping=False, progress=False, ngrams=0)
 
 
 @pytest.fixture(scope="module")

@@ -363,7 +363,7 @@ def test_model_rejects_bad_ngram_settings():
 def test_ngrams0_is_the_plain_model_bit_for_bit():
     from fastrnn import Model
     x, y = texts_and_labels()
-    a = Model(seed=3, epochs=4).fit(x, y)
+    a = Model(seed=3, epochs=4, ngrams=0).fit(x, y)
     b = Model(seed=3, epochs=4, ngrams=0, buckets=7, ngram_learning_rate=2.0).fit(x, y)
     assert a.params_.buckets == b.params_.buckets == 0
     for name in a.params_.names:
@@ -437,7 +437,7 @@ def test_save_load_roundtrip_and_bad_tables(fitted, tmp_path):
         with pytest.raises(ValueError, match=str(bad.name) + ".*(n-gram table)"):
             Model.load(bad)
     # a file written before the n-gram path (no such parameters, no table) still loads
-    plain = Model(seed=0, epochs=2).fit(x, y)
+    plain = Model(seed=0, epochs=2, ngrams=0).fit(x, y)
     plain.save(f)
     with np.load(f) as z:
         d = {k: z[k] for k in z.files}
