@@ -11,7 +11,7 @@ Backends (the :class:`fastrnn.bench.backends.Backend` protocol, timed by
 :func:`time_backend_cpu`: one warm-up, then ``repeats`` timed runs from the same initial weights,
 CPU time per sample, every backend on one thread):
 
-* ``numba``: :class:`fastrnn._engine.Trainer` (tanh) / :class:`fastrnn._gated_engine.GatedTrainer`;
+* ``numba``: :class:`fastrnn.lowlevel.Trainer` (tanh) / :class:`fastrnn.lowlevel.GatedTrainer`;
 * ``numpy``: :func:`fastrnn.reference.train_epoch` / :func:`fastrnn.reference_gated.train_epoch`
   (the oracle);
 * ``torch`` (optional): eager ``nn.RNN`` / ``nn.GRU`` / ``nn.LSTM(input_size=V, hidden_size=H,
@@ -109,12 +109,12 @@ class NumbaCells(B.Backend):
     def prepare(self, cell, data):
         name = cell.extra["cell"]
         if name == "tanh":
-            from fastrnn import _engine as E
+            from fastrnn import lowlevel as E
             I = data.init
             P = E.Params(I["WxhT"], I["Whh"], I["Why"], I["bh"], I["by"], dtype=cell.dtype)
             tr = E.Trainer(P, gradient="exact", **RECIPE)
         else:
-            from fastrnn import _gated_engine as GE
+            from fastrnn import lowlevel as GE
             P = GE.GatedParams(*(data.init[k] for k in GE.GatedParams.names), cell=name,
                                dtype=cell.dtype)
             tr = GE.GatedTrainer(P, **RECIPE)

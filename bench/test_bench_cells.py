@@ -5,8 +5,8 @@ Zipf-like (1/rank) frequency so that words repeat as in text, 2 classes; Adagrad
 pooling, elementwise clip 1, exact gradient, H = 32 and 64, float32 and float64.  Every epoch
 runs from the same initial weights and state (a fresh trainer per round), so rounds are equal.
 
-* ``epoch-<cell>-H<H>-<dtype>``: one epoch through ``fastrnn._engine.Trainer`` (tanh) or
-  ``fastrnn._gated_engine.GatedTrainer`` (gru, lstm).  Issue bars: GRU/tanh <= 3.5x, LSTM/tanh
+* ``epoch-<cell>-H<H>-<dtype>``: one epoch through ``fastrnn.lowlevel.Trainer`` (tanh) or
+  ``fastrnn.lowlevel.GatedTrainer`` (gru, lstm).  Issue bars: GRU/tanh <= 3.5x, LSTM/tanh
   <= 4.5x, same H and dtype.
 * ``reference-<cell>-H32-f64``: the numpy reference on the first ``N_REF`` sentences (per
   sample: divide by ``N_REF``; the kernel's per-sample time is its epoch over ``N_SENT``).
@@ -35,8 +35,8 @@ import time
 import numpy as np
 import pytest
 
-from fastrnn import _engine as E
-from fastrnn import _gated_engine as GE
+from fastrnn import lowlevel as E
+from fastrnn import lowlevel as GE
 from fastrnn import reference as R
 from fastrnn import reference_gated as RG
 
@@ -146,7 +146,8 @@ def cell_ratios(Hs=(32, 64), dtypes=(np.float64, np.float32), repeat=7, ref_repe
 _COLD = """
 import sys, time
 import numpy as np
-from fastrnn import _engine as E, _gated_engine as GE
+from fastrnn import lowlevel as E
+from fastrnn import lowlevel as GE
 cell, dtype = sys.argv[1], np.dtype(sys.argv[2])
 rng = np.random.default_rng(0)
 lens = rng.integers(1, 8, 5)
