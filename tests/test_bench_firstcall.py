@@ -82,6 +82,8 @@ def test_quick_run_real_processes(tmp_path):
     for name, r in rows.items():
         assert set(FIELDS) <= set(r) and r["status"] == "ok"
         assert r["cold_s"] > 0 and r["warm_s"] > 0
-    for name in ("fit", "process", "predict_few", "predict_proba"):  # compile when cold
+    # compile when cold (predict_proba of 500 sentences after predict_few compiles nothing:
+    # both run the one nogil range kernel, on the thread pool or not)
+    for name in ("fit", "process", "predict_few"):
         assert rows[name]["cold_s"] >= rows[name]["warm_s"], rows[name]
     assert rows["fit"]["dtype"] == "float32" and rows["fit"]["optimizer"] == "adagrad"
