@@ -434,7 +434,7 @@ class _GatedEngine:
         return self._ge().gated_predict_proba(params, tokens, offsets, pooling, grams)
 
     def predict_proba_serial(self, params, tokens, offsets, pooling, out, grams=None):
-        rng_kernel = self._ge().KG.PREDICT[params.code][0]
+        rng_kernel = self._ge().KG.PREDICT[params.code]
         rng_kernel(tokens, offsets, params.kernel_tuple(), params.U,
                    *check_grams(grams, params, offsets), POOLINGS.index(pooling), out, 0,
                    out.shape[0])

@@ -233,9 +233,8 @@ def gated_predict_proba(params, tokens, offsets, pooling="last", grams=None):
     code = check_choice("pooling", pooling, POOLINGS) if isinstance(pooling, str) else pooling
     n = offsets.shape[0] - 1
     out = np.empty((n, params.shape[2]), dtype=params.dtype)
-    # the nogil range kernel on the predict thread pool, as for the tanh cell: the prange
-    # kernel (KG.PREDICT[code][1]) gives the same bits but costs a second cold compile
+    # the nogil range kernel on the predict thread pool, as for the tanh cell
     ng = (params.U,) + check_grams(grams, params, offsets)
-    predict_ranges(KG.PREDICT[params.code][0], (tokens, offsets, params.kernel_tuple()) + ng
+    predict_ranges(KG.PREDICT[params.code], (tokens, offsets, params.kernel_tuple()) + ng
                    + (code, out), n)
     return out

@@ -38,8 +38,8 @@ optimizer state and zeroed again.
 Entry points, one per (cell, optimizer) so a program compiles only what it uses:
 ``train_epoch_{gru,lstm}_{sgd,adagrad,adam}(corpus, params, state, work, hp, pooling, ngrams)`` ->
 ``(summed loss float64, n correct)``; also :data:`TRAIN_EPOCH` ``[cell][optimizer]``.
-Inference: ``predict_proba_range_{gru,lstm}`` (nogil, serial over a range of sentences) and
-``predict_proba_{gru,lstm}`` (``parallel=True``, prange over chunks of it); :data:`PREDICT`.
+Inference: ``predict_proba_range_{gru,lstm}`` (nogil, serial over a range of sentences),
+run in ranges on the engine's predict thread pool; :data:`PREDICT`.
 
 The linear n-gram path (``ngrams`` bundle ``(U, SU, grams, gram_counts, gram_offsets,
 gram_totals, nhp)``, :mod:`fastrnn.kernels.ngram`) works as in the tanh kernels: its rows are
@@ -54,7 +54,7 @@ any of the files recompiles them.
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 from numba.core.dispatcher import Dispatcher
 
 from . import rnn
@@ -632,26 +632,13 @@ def _make_predict(CELL, name):
     predict_proba_range.__name__ = predict_proba_range.__qualname__ = "predict_proba_range_" + name
     rng_kernel = depends_on(_rnn)(njit(**_opts)(predict_proba_range))
 
-    def predict_proba(tokens, offsets, params, U, grams, gram_counts, gram_offsets, gram_totals,
-                      pooling, out, nchunks):
-        """Class probabilities ``out`` (n, O), in parallel over ``nchunks`` contiguous chunks
-        of sentences (results do not depend on the thread count)."""
-        n = offsets.shape[0] - 1
-        nchunks = max(1, min(n, nchunks))
-        for ch in prange(nchunks):
-            rng_kernel(tokens, offsets, params, U, grams, gram_counts, gram_offsets,
-                       gram_totals, pooling, out, ch * n // nchunks, (ch + 1) * n // nchunks)
-
-    predict_proba.__name__ = predict_proba.__qualname__ = "predict_proba_" + name
-    return rng_kernel, depends_on(_rnn)(
-        njit(cache=True, error_model="numpy", parallel=True)(predict_proba))
+    return rng_kernel
 
 
-predict_proba_range_gru, predict_proba_gru = _make_predict(CELL_GRU, "gru")
-predict_proba_range_lstm, predict_proba_lstm = _make_predict(CELL_LSTM, "lstm")
-#: ``PREDICT[cell code] = (range kernel, parallel kernel)``.
-PREDICT = ((predict_proba_range_gru, predict_proba_gru),
-           (predict_proba_range_lstm, predict_proba_lstm))
+predict_proba_range_gru = _make_predict(CELL_GRU, "gru")
+predict_proba_range_lstm = _make_predict(CELL_LSTM, "lstm")
+#: ``PREDICT[cell code]``: the nogil range kernel (the engine runs ranges on a thread pool).
+PREDICT = (predict_proba_range_gru, predict_proba_range_lstm)
 
 
 # cached kernels embed the compiled code of rnn.py's functions: an edit there recompiles them

@@ -264,7 +264,7 @@ def test_predict_proba_matches_reference(cell, dtype):
                                        **KTOL[dtype])
             if n == 300:
                 serial = np.empty_like(got)
-                KG.PREDICT[P.code][0](tokens, offsets, P.kernel_tuple(), P.U, *GE.check_grams(
+                KG.PREDICT[P.code](tokens, offsets, P.kernel_tuple(), P.U, *GE.check_grams(
                     None, P, offsets), POOLINGS.index(pooling), serial, 0, n)
                 np.testing.assert_array_equal(got, serial)
 

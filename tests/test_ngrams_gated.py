@@ -286,7 +286,7 @@ def test_predict_matches_reference_serial_and_parallel(cell, dtype):
         m = goffs[50]
         small = GE.gated_predict_proba(P, tokens, offsets[:51], pooling,
                                        (g[:m], counts[:m], goffs[:51], totals[:50]))
-        np.testing.assert_array_equal(got[:50], small)  # serial kernel == parallel kernel
+        np.testing.assert_array_equal(got[:50], small)  # calling thread == thread-pool ranges
         want = RG.predict_proba(tokens, offsets, P.as_dict(), cell, pooling, grams)
         np.testing.assert_allclose(got, want, err_msg=pooling, **KTOL[dtype])
         plain = GE.gated_predict_proba(GE.GatedParams(*P.arrays(), cell=cell), tokens, offsets,
@@ -360,6 +360,6 @@ def test_gated_kernels_are_keyed_on_the_ngram_source():
     """The epoch and predict kernels embed kernels.ngram's inline helpers (and rnn's code):
     their disk cache must notice an edit to either file."""
     from fastrnn.kernels import rnn
-    kernels = [k for row in KG.TRAIN_EPOCH for k in row] + [k for p in KG.PREDICT for k in p]
+    kernels = [k for row in KG.TRAIN_EPOCH for k in row] + list(KG.PREDICT)
     for d in kernels:
         assert _cache.is_dependency_cached(d, ngram, rnn), d
