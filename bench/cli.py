@@ -59,6 +59,25 @@ def _split(values):
     return out
 
 
+def _read_vectors(real, path, data_dir, samples):
+    """``(path, WordVectors, seconds)`` for ``run real --embeddings``, read once before any
+    training; a Model without ``embeddings`` or a file load_vectors rejects: one line, exit 2."""
+    if not real.model_takes_embeddings():
+        raise click.UsageError("--embeddings needs a fastrnn.Model with an 'embeddings' "
+                               "parameter; the installed fastrnn %s has none" % __version__)
+    _, xtr, _, xte, _ = real.load(data_dir, samples)
+    try:
+        wv, secs = real.read_vectors(path, list(xtr) + list(xte))
+    except (OSError, ValueError, TypeError) as exc:
+        msg = " ".join(str(exc).split()) or type(exc).__name__
+        raise click.BadParameter("%s: %s" % (path, msg) if path not in msg else msg,
+                                 param_hint="--embeddings") from None
+    if not len(wv):
+        raise click.BadParameter("%s has none of the data's %s words" % (path, wv.requested),
+                                 param_hint="--embeddings")
+    return path, wv, secs
+
+
 def _backends(names, reference, console_note):
     objs = []
     for name in _split(names):
@@ -148,6 +167,16 @@ def list_cmd():
               "fit fastText and scikit-learn bag-of-words peers (skipped when not installed).")
 @click.option("--markdown", "md_path", type=click.Path(dir_okay=False), help="real scenario: "
               "write the results table and speed bars as markdown.")
+@click.option("--recipes", "recipes", help="real scenario: comma-separated fastrnn recipes "
+              "(default all): default, accurate, old-default, tutorial; with --embeddings also "
+              "default+vectors, accurate+vectors.")
+@click.option("--embeddings", "embeddings", type=click.Path(exists=True, dir_okay=False,
+                                                            readable=True),
+              help="real scenario: word vectors (GloVe .txt, .vec, word2vec .bin, optionally "
+              ".gz) read once with fastrnn.load_vectors for the data's words; adds the "
+              "default+vectors and accurate+vectors recipes.")
+@click.option("--kernels/--no-kernels", default=True, show_default=True, help="real scenario: "
+              "also time the epoch kernels (the per-token speed rows and bars).")
 @click.option("--threads", "threads", callback=_int_list, help="models scenario: numba thread "
               "counts of the batch kernel, e.g. 1,2 (default: 1 and all cores).")
 @click.option("--fit/--no-fit", "fit", default=None, help="models scenario: also time 64 "
@@ -160,7 +189,7 @@ def list_cmd():
               "cached).")
 def run(scenarios, backend_names, reference, dtypes, values, hidden, vocab, length, samples,
         epochs, seed, repeats, json_path, csv_path, data_dir, plot_path, seeds, peers, md_path,
-        threads, fit, quick, compile_times):
+        recipes, embeddings, kernels, threads, fit, quick, compile_times):
     """Time SCENARIOS (default: tutorial) on every backend and print a table.
 
     Scenarios: tutorial, hidden, length, vocab, infer, threads, cells (tanh, GRU and LSTM
@@ -221,6 +250,21 @@ def run(scenarios, backend_names, reference, dtypes, values, hidden, vocab, leng
         for f in ("train.tsv", "test.tsv"):
             if not os.path.isfile(os.path.join(data_dir, f)):
                 raise click.BadParameter("%s has no %s" % (data_dir, f), param_hint="--data")
+    for opt, val, default in (("--recipes", recipes, None), ("--embeddings", embeddings, None),
+                              ("--kernels", kernels, True)):
+        if val != default and not do_real:
+            raise click.BadParameter("%s is for the 'real' scenario" % opt, param_hint=opt)
+    if recipes is not None:
+        recipes = _split([recipes])
+        allowed = real.recipe_names(embeddings is not None)
+        for r in recipes:
+            if r not in allowed:
+                more = (" (the +vectors recipes need --embeddings)"
+                        if r in real.recipe_names(True) else "")
+                raise click.BadParameter("unknown recipe %r; choose from %s%s"
+                                         % (r, ", ".join(allowed), more),
+                                         param_hint="--recipes")
+        recipes = list(dict.fromkeys(recipes))
     outputs = [(p, w) for p, w in ((json_path, "--json"), (csv_path, "--csv"),
                                    (plot_path, "--plot"), (md_path, "--markdown")) if p]
     seen = set()
@@ -263,9 +307,12 @@ def run(scenarios, backend_names, reference, dtypes, values, hidden, vocab, leng
     if quick and compile_times and cells:
         notes.append("--quick: cold compile time not measured (run without --quick)")
 
+    vectors = None
+    if embeddings is not None:
+        vectors = _read_vectors(real, embeddings, data_dir, samples)
     real_kw = dict(backends=real_backends, epochs=epochs, hidden=hidden,
                    seeds=seeds or (1 if quick else 3), quick=quick, samples=samples,
-                   peers=peers, note=note)
+                   peers=peers, note=note, recipes=recipes, vectors=vectors, kernels=kernels)
 
     from . import firstcall
     t0 = time.perf_counter()

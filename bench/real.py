@@ -12,15 +12,22 @@ MR or SST-2 folders) or, without it, the built-in generated corpus
 Rows (``kind``):
 
 ``model``
-    :class:`fastrnn.Model` per recipe and seed (``--seeds N``): the ``default`` recipe (the
-    constructor's defaults, early stopping on validation loss) in float32 and float64, the
-    ``tutorial`` recipe (:data:`RECIPES`, float64, 10 epochs), and the ``numpy`` backend of the
-    default recipe in float64 capped at 2 epochs (one seed; only its speed is of interest).
+    :class:`fastrnn.Model` per recipe and seed (``--seeds N``, ``--recipes``): ``default``
+    (``Model()``: the constructor's defaults, early stopping on validation loss) in float32
+    and float64, ``accurate`` (``Model.preset("accurate")``), ``old-default`` (the defaults
+    with ``ngrams=0``: the model before the n-gram path), the ``tutorial`` recipe
+    (:data:`RECIPES`, float64, 10 epochs), with ``--embeddings PATH`` also
+    ``default+vectors`` and ``accurate+vectors`` (``Model.preset(name, embeddings=wv)``, the
+    vectors read once by ``fastrnn.load_vectors(PATH, words=<the train and test tokens>)``),
+    and the ``numpy`` backend of the default recipe in float64 capped at 2 epochs (one seed;
+    only its speed is of interest).  Every contender (recipes and peers) fits seed 0, then
+    every contender seed 1, and so on: interleaved, so that the load of a shared machine
+    falls on all of them alike.
     Before the timed fits, each row fits once on a small slice, untimed (numba compilation and
     first calls).  Reported: test accuracy mean / min / max over the seeds, epochs run and best
     epoch, seconds per epoch (the model's own training clock: the epoch kernel plus the
     per-epoch validation scoring, divided by the epochs run; median over seeds) and fit seconds
-    (wall time of ``fit``: vocabulary, encoding, epochs, early stopping; median over seeds).
+    (wall time of ``fit``: vocabulary, encoding, epochs, early stopping; mean over seeds).
 ``peer``
     fastText ``train_supervised`` with its default settings and ``thread=1`` (unigrams, and
     ``wordNgrams=2``), each fit in a fresh subprocess (the wheel can fail or return a
@@ -53,13 +60,30 @@ import time
 
 import numpy as np
 
-#: name -> Model keyword arguments (``seed`` and ``progress`` are added per fit).
+#: name -> Model keyword arguments (``seed`` and ``progress`` are added per fit), on top of
+#: :data:`PRESET` (``Model.preset(PRESET[name], **kwargs)``; none: ``Model(**kwargs)``).
 RECIPES = {
     "default": dict(),
+    "accurate": dict(),
+    "old-default": dict(ngrams=0),
     "tutorial": dict(hidden_size=64, pooling="last", optimizer="sgd", learning_rate=0.02,
                      init="tutorial", min_count=1, early_stopping=False, gradient="tutorial",
                      dtype="float64", epochs=10),
 }
+#: The recipes with pretrained vectors (``--embeddings``): ``embeddings=`` is added.
+VECTOR_RECIPES = {"default+vectors": dict(), "accurate+vectors": dict()}
+#: recipe -> the ``Model.preset`` name it starts from (others: ``Model(**kwargs)``).
+PRESET = {"accurate": "accurate", "default+vectors": "fast", "accurate+vectors": "accurate"}
+#: Issue 12's accuracy bars per data folder name: recipe -> (mean >=, each seed >=), percent.
+ACCURACY_BARS = {
+    "mr": {"default": (75.5, 74.5), "accurate": (76.0, None), "accurate+vectors": (76.5, None)},
+    "sst2": {"default": (81.5, 80.5), "accurate": (83.0, None),
+             "accurate+vectors": (83.0, None)},
+}
+#: ``Model()`` against ``old-default`` on unseen review sentences: at least this many points.
+OLD_DEFAULT_GAIN = 3.0
+#: Data folder names whose ``old-default`` gain is a bar (elsewhere it is reported only).
+UNSEEN_SETS = ("reviews",)
 #: Epochs of the numpy-backend row (the reference is ~100x slower; only its speed is reported).
 NUMPY_EPOCHS = 2
 #: Peers: label -> (package, settings).
@@ -67,7 +91,7 @@ FASTTEXT = {"fastText": {}, "fastText wordNgrams=2": {"wordNgrams": 2}}
 SKLEARN = ("NB uni+bigram", "LR uni+bigram")
 PEER_HINT = "pip install 'fastrnn[peers]'"
 #: Speed bars (issue 7).
-BARS = {"recipe": 1.5, "numpy": 5.0, "fasttext": 5.0, "fasttext_aim": 2.0}
+BARS = {"recipe": 1.5, "numpy": 5.0, "fasttext": 3.0, "fasttext_aim": 2.0}
 
 
 def available():
@@ -128,7 +152,7 @@ def _fill_fits(row, fits, n_trained):
     if all(b is not None for b in row["best_epochs"]):
         row["best_epoch"] = float(np.mean(row["best_epochs"]))
     row["fit_s_all"] = [f["fit_s"] for f in fits]
-    row["fit_s"] = statistics.median(row["fit_s_all"])
+    row["fit_s"] = float(np.mean(row["fit_s_all"]))
     spe = [f["train_s"] / f["epochs"] for f in fits]
     row["s_per_epoch_all"] = spe
     row["s_per_epoch"] = statistics.median(spe)
@@ -145,13 +169,63 @@ def _fill_fits(row, fits, n_trained):
 # --------------------------------------------------------------------------------------------
 # fastrnn.Model
 # --------------------------------------------------------------------------------------------
-def model_variants(dtypes, backends, epochs=None, hidden=None, quick=False):
-    """``(label, recipe, kwargs, backend, seeds_cap)`` of the Model rows to run."""
+def recipe_names(vectors=False):
+    """The recipes ``run real`` knows (with ``vectors``: also the ``+vectors`` ones)."""
+    return list(RECIPES) + (list(VECTOR_RECIPES) if vectors else [])
+
+
+def make_model(recipe, kw):
+    """The unfitted :class:`fastrnn.Model` of ``recipe`` with keyword arguments ``kw``."""
+    from fastrnn import Model
+    if recipe in PRESET:
+        return Model.preset(PRESET[recipe], **kw)
+    return Model(**kw)
+
+
+def model_takes_embeddings():
+    """Whether the installed :class:`fastrnn.Model` has an ``embeddings`` parameter."""
+    from fastrnn import Model
+    return "embeddings" in Model().get_params()
+
+
+def read_vectors(path, texts):
+    """``(WordVectors, seconds)``: ``fastrnn.load_vectors(path, words=<the tokens of texts>)``
+    (the default tokenizer's tokens: lower-cased words, as ``Model`` sees them)."""
+    from fastrnn import load_vectors
+    from fastrnn.vocab import default_tokenizer
+    words = set()
+    for t in texts:
+        words.update(default_tokenizer(t))
+    t0 = time.perf_counter()
+    wv = load_vectors(path, words=sorted(words))
+    return wv, time.perf_counter() - t0
+
+
+def model_variants(dtypes, backends, epochs=None, hidden=None, quick=False, recipes=None,
+                   vectors=None):
+    """``(label, recipe, kwargs, backend, seeds_cap)`` of the Model rows to run.
+
+    ``recipes``: names from :func:`recipe_names` (default: all of :data:`RECIPES`, and the
+    vector recipes when ``vectors`` (a ``WordVectors``) is given); ``default`` runs in each of
+    ``dtypes``, the others in their own dtype."""
+    if recipes is None:
+        recipes = recipe_names(vectors is not None)
     out = []
-    for dt in dtypes:
-        out.append(("default", "default", dict(RECIPES["default"], dtype=dt), "numba", None))
-    out.append(("tutorial", "tutorial", dict(RECIPES["tutorial"]), "numba", None))
-    if "numpy" in backends:
+    for r in recipes:
+        if r == "default":
+            for dt in dtypes:
+                out.append(("default", "default", dict(RECIPES["default"], dtype=dt), "numba",
+                            None))
+        elif r in VECTOR_RECIPES:
+            if vectors is None:
+                raise ValueError("recipe %r needs vectors (--embeddings)" % r)
+            out.append((r, r, dict(VECTOR_RECIPES[r], embeddings=vectors), "numba", None))
+        elif r in RECIPES:
+            out.append((r, r, dict(RECIPES[r]), "numba", None))
+        else:
+            raise ValueError("unknown recipe %r; choose from %s"
+                             % (r, ", ".join(recipe_names(True))))
+    if "numpy" in backends and "default" in recipes:
         out.append(("default (numpy backend)", "default",
                     dict(RECIPES["default"], dtype="float64",
                          epochs=1 if quick else NUMPY_EPOCHS), "numpy", 1))
@@ -177,11 +251,10 @@ def _n_trained(kw, y):
     return len(tr)
 
 
-def _warm(kw, xtr, ytr, xte):
+def _warm(kw, xtr, ytr, xte, recipe="default"):
     """One untimed fit on a slice and one prediction: numba compilation and first calls."""
-    from fastrnn import Model
     step = max(1, len(xtr) // 300)
-    m = Model(**dict(kw, epochs=1, seed=0, progress=False))
+    m = make_model(recipe, dict(kw, epochs=1, seed=0, progress=False))
     try:
         m.fit(xtr[::step], ytr[::step])
     except ValueError:  # a slice too small to split for early stopping
@@ -189,42 +262,124 @@ def _warm(kw, xtr, ytr, xte):
     m.predict_proba(xte[:50])
 
 
-def fit_model(kw, seed, xtr, ytr, xte, yte):
-    from fastrnn import Model
-    m = Model(**dict(kw, seed=seed, progress=False))
+def fit_model(kw, seed, xtr, ytr, xte, yte, recipe="default"):
+    m = make_model(recipe, dict(kw, seed=seed, progress=False))
     t0 = time.perf_counter()
     m.fit(xtr, ytr)
     fit_s = time.perf_counter() - t0
+    best = int(m.best_epoch_)
+    val = m.history_[best - 1].get("val_accuracy") if best >= 1 else None
     return {"acc": float(m.score(xte, yte)), "fit_s": fit_s, "epochs": int(m.n_epochs_),
-            "best": int(m.best_epoch_), "train_s": float(m.history_[-1]["time"]),
+            "best": best, "train_s": float(m.history_[-1]["time"]),
+            "val_acc": None if val is None else float(val),
             "V": len(m.vocabulary_), "H": int(m.params_.shape[1]), "O": len(m.classes_)}
 
 
-def run_models(data, xtr, ytr, xte, yte, variants, seeds, progress=None):
-    rows = []
-    for label, recipe, kw, be, cap in variants:
-        if progress:
-            progress(0, "real %s %s %s" % (label, kw.get("dtype", "float32"), be))
+def _settings(recipe, kw):
+    """A JSON-able record of a recipe's settings: the preset's, then ``kw`` (vectors: their
+    source and size)."""
+    from fastrnn import Model
+    out = dict(Model.PRESETS.get(PRESET.get(recipe), {}))
+    if recipe in PRESET:
+        out["preset"] = PRESET[recipe]
+    for k, v in kw.items():
+        if k == "embeddings":
+            v = "%s (%d words x %d)" % (getattr(v, "source", "?"), len(v.words), v.dim)
+        out[k] = v
+    return out
+
+
+class _Job:
+    """One contender of the interleaved run: a result row, a warm-up and one fit per seed."""
+    tolerant = False  # True: a failed seed is noted and skipped, not the end of the row
+
+    def __init__(self, row, seeds):
+        self.row, self.seeds, self.fits, self.errors, self.ok_seeds = row, seeds, [], [], []
+        self.failed = None
+
+    def warm(self):
+        pass
+
+    def fit(self, seed):
+        raise NotImplementedError
+
+    def finish(self):
+        return self.row
+
+
+class _ModelJob(_Job):
+    def __init__(self, variant, data, xtr, ytr, xte, yte, seeds):
+        label, recipe, kw, be, cap = variant
         dt = str(np.dtype(kw.get("dtype", "float32")))
-        row = _base_row("model", label, recipe, dt, "%s-Model" % be, data, len(xtr), len(xte))
-        try:
-            _warm(kw, xtr, ytr, xte)
-            fits = []
-            for s in seeds[:cap] if cap else seeds:
-                fits.append(fit_model(kw, s, xtr, ytr, xte, yte))
-        except Exception as exc:  # a crash is a failed row, not a lost run
-            row.update(status="FAIL", message="%s: %s" % (type(exc).__name__, exc))
-            rows.append(row)
-            continue
-        row["seeds"] = list(seeds[:cap] if cap else seeds)
+        super().__init__(_base_row("model", label, recipe, dt, "%s-Model" % be, data,
+                                   len(xtr), len(xte)), list(seeds[:cap] if cap else seeds))
+        self.recipe, self.kw, self.be = recipe, kw, be
+        self.xy = (xtr, ytr, xte, yte)
+        self.desc = "real %s %s %s" % (label, dt, be)
+
+    def warm(self):
+        xtr, ytr, xte, _ = self.xy
+        _warm(self.kw, xtr, ytr, xte, self.recipe)
+
+    def fit(self, seed):
+        return fit_model(self.kw, seed, *self.xy, recipe=self.recipe)
+
+    def finish(self):
+        row, fits, kw = self.row, self.fits, self.kw
+        row["seeds"] = self.ok_seeds
         row.update(V=fits[0]["V"], H=fits[0]["H"], O=fits[0]["O"])
-        row["settings"] = {k: v for k, v in kw.items()}
-        _fill_fits(row, fits, _n_trained(kw, ytr))
-        row["message"] = ("%s; Model(%s); s/epoch = training clock (kernel + validation) / "
-                          "epochs; fit s = wall time of fit; compile excluded"
-                          % (data, ", ".join("%s=%r" % kv for kv in kw.items())))
-        rows.append(row)
+        row["settings"] = _settings(self.recipe, kw)
+        _fill_fits(row, fits, _n_trained(kw, self.xy[1]))
+        vals = [f["val_acc"] for f in fits]
+        row["val_accuracies"] = vals
+        row["val_accuracy"] = (float(np.mean(vals)) if all(v is not None for v in vals)
+                               else None)
+        made = "Model.preset(%r, ...)" % PRESET[self.recipe] if self.recipe in PRESET \
+            else "Model(...)"
+        row["message"] = ("%s; %s with %s; s/epoch = training clock (kernel + validation) / "
+                          "epochs; fit s = wall time of fit, mean; compile excluded"
+                          % (row["data"], made, ", ".join("%s=%r" % kv for kv in
+                                                          row["settings"].items())))
+        return row
+
+
+def run_jobs(jobs, seeds, progress=None):
+    """Warm every job, then fit seed by seed across the jobs (interleaved); the rows."""
+    for job in jobs:
+        if progress:
+            progress(0, getattr(job, "desc", "real") + " (warm-up)")
+        try:
+            job.warm()
+        except Exception as exc:  # a crash is a failed row, not a lost run
+            job.failed = "%s: %s" % (type(exc).__name__, exc)
+    for s in seeds:
+        for job in jobs:
+            if job.failed or s not in job.seeds:
+                continue
+            if progress:
+                progress(0, "%s seed %d" % (getattr(job, "desc", "real"), s))
+            try:
+                job.fits.append(job.fit(s))
+                job.ok_seeds.append(s)
+            except Exception as exc:
+                msg = "%s: %s" % (type(exc).__name__, exc)
+                if job.tolerant:
+                    job.errors.append("seed %d: %s" % (s, msg))
+                else:
+                    job.failed = msg
+    rows = []
+    for job in jobs:
+        if job.failed or not job.fits:
+            job.row.update(status="FAIL", message=job.failed or "; ".join(job.errors))
+            rows.append(job.row)
+        else:
+            rows.append(job.finish())
     return rows
+
+
+def run_models(data, xtr, ytr, xte, yte, variants, seeds, progress=None):
+    jobs = [_ModelJob(v, data, xtr, ytr, xte, yte, seeds) for v in variants]
+    return run_jobs(jobs, seeds, progress)
 
 
 # --------------------------------------------------------------------------------------------
@@ -348,46 +503,54 @@ def fasttext_fit(train_file, test_file, kw, seed, timeout=3600):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def run_fasttext(data, xtr, ytr, xte, yte, seeds, progress=None):
+def write_fasttext_files(tmp, classes, xtr, ytr, xte, yte):
+    """fastText's ``__label__N text`` train and test files in ``tmp``: their paths."""
+    trf, tef = os.path.join(tmp, "train.txt"), os.path.join(tmp, "test.txt")
+    for path, xs, ys in ((trf, xtr, ytr), (tef, xte, yte)):
+        with open(path, "w", encoding="utf-8") as f:
+            for x, y in zip(xs, np.searchsorted(classes, ys)):
+                f.write(_ft_line(int(y), x))
+    return trf, tef
+
+
+class _FastTextJob(_Job):
+    tolerant = True  # the wheel can fail on one seed: noted, the others still count
+
+    def __init__(self, label, kw, files, data, n, n_test, seeds):
+        super().__init__(_base_row("peer", label, "fastText", "float32", "fasttext", data, n,
+                                   n_test), list(seeds))
+        self.kw, self.files, self.desc = kw, files, "real %s" % label
+
+    def fit(self, seed):
+        r = fasttext_fit(*self.files, self.kw, seed)
+        if not np.isfinite(r["acc"]):
+            raise RuntimeError("accuracy %r" % r["acc"])
+        return dict(r, train_s=r["fit_s"], best=None)
+
+    def finish(self):
+        row, fits, kw = self.row, self.fits, self.kw
+        row["seeds"] = self.ok_seeds
+        row["settings"] = dict(kw, thread=1, dim=fits[0]["dim"])
+        row["V"] = fits[0]["words"]
+        _fill_fits(row, fits, row["n"])
+        row["message"] = ("%s; fasttext.train_supervised(defaults, thread=1%s), fresh "
+                          "subprocess per fit; fit s = the call (reads the file), mean%s"
+                          % (row["data"], "".join(", %s=%r" % kv for kv in kw.items()),
+                             ("; failed: " + "; ".join(self.errors)) if self.errors else ""))
+        return row
+
+
+def fasttext_jobs(data, xtr, ytr, xte, yte, seeds, tmp):
+    """The fastText jobs (:data:`FASTTEXT`), their files written into ``tmp``."""
     classes = np.unique(np.concatenate([np.asarray(ytr), np.asarray(yte)]))
-    rows = []
+    files = write_fasttext_files(tmp, classes, xtr, ytr, xte, yte)
+    return [_FastTextJob(label, kw, files, data, len(xtr), len(xte), seeds)
+            for label, kw in FASTTEXT.items()]
+
+
+def run_fasttext(data, xtr, ytr, xte, yte, seeds, progress=None):
     with tempfile.TemporaryDirectory(prefix="fastrnn-bench-ft-") as tmp:
-        trf, tef = os.path.join(tmp, "train.txt"), os.path.join(tmp, "test.txt")
-        for path, xs, ys in ((trf, xtr, ytr), (tef, xte, yte)):
-            with open(path, "w", encoding="utf-8") as f:
-                for x, y in zip(xs, np.searchsorted(classes, ys)):
-                    f.write(_ft_line(int(y), x))
-        for label, kw in FASTTEXT.items():
-            if progress:
-                progress(0, "real %s" % label)
-            row = _base_row("peer", label, "fastText", "float32", "fasttext", data, len(xtr),
-                            len(xte))
-            fits, errors, ok_seeds = [], [], []
-            for s in seeds:
-                try:
-                    r = fasttext_fit(trf, tef, kw, s)
-                except Exception as exc:
-                    errors.append("seed %d: %s" % (s, exc))
-                    continue
-                if not np.isfinite(r["acc"]):
-                    errors.append("seed %d: accuracy %r" % (s, r["acc"]))
-                    continue
-                fits.append(dict(r, train_s=r["fit_s"], best=None))
-                ok_seeds.append(s)
-            if not fits:
-                row.update(status="FAIL", message="; ".join(errors))
-                rows.append(row)
-                continue
-            row["seeds"] = ok_seeds
-            row["settings"] = dict(kw, thread=1, dim=fits[0]["dim"])
-            row["V"] = fits[0]["words"]
-            _fill_fits(row, fits, len(xtr))
-            row["message"] = ("%s; fasttext.train_supervised(defaults, thread=1%s), fresh "
-                              "subprocess per fit; fit s = the call (reads the file)%s"
-                              % (data, "".join(", %s=%r" % kv for kv in kw.items()),
-                                 ("; failed: " + "; ".join(errors)) if errors else ""))
-            rows.append(row)
-    return rows
+        return run_jobs(fasttext_jobs(data, xtr, ytr, xte, yte, seeds, tmp), seeds, progress)
 
 
 def _sk_pipeline(label, seed):
@@ -410,41 +573,47 @@ def _one_thread():
     return threadpool_limits(limits=1)
 
 
-def run_sklearn(data, xtr, ytr, xte, yte, seeds, progress=None):
-    rows = []
-    for label in SKLEARN:
-        if progress:
-            progress(0, "real %s" % label)
-        row = _base_row("peer", label, "scikit-learn", "float64", "sklearn", data, len(xtr),
-                        len(xte))
-        try:
-            step = max(1, len(xtr) // 300)
-            _sk_pipeline(label, 0).fit(xtr[::step], ytr[::step])  # warm-up: imports
-            fits = []
-            for s in seeds:
-                p = _sk_pipeline(label, s)
-                with _one_thread():
-                    t0 = time.perf_counter()
-                    p.fit(xtr, ytr)
-                    fit_s = time.perf_counter() - t0
-                fits.append({"acc": float(p.score(xte, yte)), "fit_s": fit_s, "epochs": 1,
-                             "train_s": fit_s, "best": None,
-                             "V": len(p[0].vocabulary_)})
-        except Exception as exc:
-            row.update(status="FAIL", message="%s: %s" % (type(exc).__name__, exc))
-            rows.append(row)
-            continue
-        row["seeds"] = list(seeds)
+class _SklearnJob(_Job):
+    def __init__(self, label, data, xtr, ytr, xte, yte, seeds):
+        super().__init__(_base_row("peer", label, "scikit-learn", "float64", "sklearn", data,
+                                   len(xtr), len(xte)), list(seeds))
+        self.label, self.xy, self.desc = label, (xtr, ytr, xte, yte), "real %s" % label
+
+    def warm(self):
+        xtr, ytr = self.xy[:2]
+        step = max(1, len(xtr) // 300)
+        _sk_pipeline(self.label, 0).fit(xtr[::step], ytr[::step])  # imports
+
+    def fit(self, seed):
+        xtr, ytr, xte, yte = self.xy
+        p = _sk_pipeline(self.label, seed)
+        with _one_thread():
+            t0 = time.perf_counter()
+            p.fit(xtr, ytr)
+            fit_s = time.perf_counter() - t0
+        return {"acc": float(p.score(xte, yte)), "fit_s": fit_s, "epochs": 1,
+                "train_s": fit_s, "best": None, "V": len(p[0].vocabulary_)}
+
+    def finish(self):
+        row, fits, label = self.row, self.fits, self.label
+        row["seeds"] = self.ok_seeds
         row["V"] = fits[0]["V"]
         row["settings"] = {"vectorizer": "CountVectorizer(binary=True, ngram_range=(1, 2))",
                            "classifier": "MultinomialNB()" if label.startswith("NB") else
                            "LogisticRegression(max_iter=1000)"}
-        _fill_fits(row, fits, len(xtr))
+        _fill_fits(row, fits, row["n"])
         row["epochs"] = None
         row["message"] = ("%s; fit s = pipeline.fit (vectorize + fit), one BLAS/OpenMP thread, "
-                          "after a warm-up" % data)
-        rows.append(row)
-    return rows
+                          "after a warm-up; mean" % row["data"])
+        return row
+
+
+def sklearn_jobs(data, xtr, ytr, xte, yte, seeds):
+    return [_SklearnJob(label, data, xtr, ytr, xte, yte, seeds) for label in SKLEARN]
+
+
+def run_sklearn(data, xtr, ytr, xte, yte, seeds, progress=None):
+    return run_jobs(sklearn_jobs(data, xtr, ytr, xte, yte, seeds), seeds, progress)
 
 
 # --------------------------------------------------------------------------------------------
@@ -499,16 +668,84 @@ def speed_bars(rows):
                          "how": "Model.fit training clock / epochs run, median of %d seeds"
                          % m["repeats"]})
     m = find("model", "default", "numba-Model", "float32")
-    f = find("peer", "fastText", "fasttext")
-    if m and f:
+    for fl in FASTTEXT:
+        f = find("peer", fl, "fasttext")
+        if not (m and f):
+            continue
         v = m["fit_s"] / f["fit_s"]
-        bars.append({"name": "Model().fit / fastText train_supervised, total fit time",
+        mt, ft = _per_seed(m, "fit_s_all"), _per_seed(f, "fit_s_all")
+        paired = [mt[s] / ft[s] for s in mt if s in ft]
+        bars.append({"name": "Model().fit / %s train_supervised, total fit time" % fl,
                      "value": v, "bar": "<= %.0f (aim %.0f)" % (BARS["fasttext"],
                                                               BARS["fasttext_aim"]),
                      "ok": v <= BARS["fasttext"],
-                     "how": "%.3g s vs %.3g s, medians of %d and %d fits (fastText: default "
-                     "settings, 5 epochs, thread=1)" % (m["fit_s"], f["fit_s"], m["repeats"],
-                                                        f["repeats"])})
+                     "how": "%.3g s vs %.3g s, means of %d and %d fits, interleaved seed by "
+                     "seed (per-seed ratios %s; fastText: %s, 5 epochs, thread=1)"
+                     % (m["fit_s"], f["fit_s"], m["repeats"], f["repeats"],
+                        ", ".join("%.2f" % x for x in paired), "defaults" if not FASTTEXT[fl]
+                        else ", ".join("%s=%r" % kv for kv in FASTTEXT[fl].items()))})
+    return bars
+
+
+def _per_seed(row, key):
+    """``{seed: row[key][i]}``."""
+    return dict(zip(row["seeds"], row[key]))
+
+
+def _find_model(rows, value):
+    """The numba row of recipe ``value``: float32 (the defaults' dtype) if it ran, else any."""
+    found = [r for r in rows if r["status"] == "ok" and r["kind"] == "model"
+             and r["value"] == value and r["backend"] == "numba-Model"]
+    return next((r for r in found if r["dtype"] == "float32"), found[0] if found else None)
+
+
+def accuracy_bars(rows, data):
+    """Issue 12's accuracy comparisons from one run's rows: ``[{name, value, bar, ok, how}]``
+    (values in percentage points; ``ok`` None where the comparison is reported, not a bar)."""
+    bars = []
+    d = _find_model(rows, "default")
+    key = (data or "").lower()
+    for recipe, (mean_bar, each_bar) in ACCURACY_BARS.get(key, {}).items():
+        r = _find_model(rows, recipe)
+        if r is None:
+            continue
+        v = 100 * r["accuracy"]
+        ok = v >= mean_bar and (each_bar is None or 100 * r["acc_min"] >= each_bar)
+        bars.append({"name": "%s test accuracy, %s" % ("Model()" if recipe == "default" else
+                                                       recipe, data),
+                     "value": v, "bar": ">= %.1f%s" % (mean_bar, " (each >= %.1f)" % each_bar
+                                                       if each_bar is not None else ""),
+                     "ok": ok, "how": "mean (min) %.2f (%.2f) over seeds %s, %% of %d test "
+                     "sentences" % (v, 100 * r["acc_min"], r["seeds"], r["n_test"])})
+    old = _find_model(rows, "old-default")
+    if d and old:
+        v = 100 * (d["accuracy"] - old["accuracy"])
+        bar = key in UNSEEN_SETS
+        bars.append({"name": "Model() - old-default (ngrams=0) test accuracy, %s" % data,
+                     "value": v, "bar": (">= +%.1f points" % OLD_DEFAULT_GAIN) if bar else "",
+                     "ok": (v >= OLD_DEFAULT_GAIN) if bar else None,
+                     "how": "%.2f vs %.2f mean over seeds %s" % (100 * d["accuracy"],
+                                                                 100 * old["accuracy"],
+                                                                 d["seeds"])})
+    for fl in FASTTEXT:
+        f = next((r for r in rows if r["status"] == "ok" and r["kind"] == "peer"
+                  and r["value"] == fl), None)
+        if not (d and f):
+            continue
+        v = 100 * (d["accuracy"] - f["accuracy"])
+        bars.append({"name": "Model() - %s test accuracy, %s" % (fl, data), "value": v,
+                     "bar": "> 0 points", "ok": v > 0,
+                     "how": "%.2f (%.2f) vs %.2f (%.2f), mean (min) over seeds %s / %s"
+                     % (100 * d["accuracy"], 100 * d["acc_min"], 100 * f["accuracy"],
+                        100 * f["acc_min"], d["seeds"], f["seeds"])})
+    for r in rows:
+        if (r["status"] == "ok" and r["kind"] == "model" and d is not None and r is not d
+                and r["backend"] == "numba-Model" and r["value"] != "default"):
+            bars.append({"name": "%s / Model() fit time, %s" % (r["value"], data),
+                         "value": r["fit_s"] / d["fit_s"], "bar": "", "ok": None,
+                         "how": "%.3g s vs %.3g s, means of %d fits; test accuracy %.2f vs "
+                         "%.2f" % (r["fit_s"], d["fit_s"], r["repeats"], 100 * r["accuracy"],
+                                   100 * d["accuracy"])})
     return bars
 
 
@@ -539,41 +776,59 @@ def _versions():
 
 
 def run_real(data_dir, dtypes, backends=("numba",), epochs=None, hidden=None, progress=None,
-             seeds=3, quick=False, samples=None, peers=True, note=print):
+             seeds=3, quick=False, samples=None, peers=True, note=print, recipes=None,
+             vectors=None, kernels=True):
     """Rows (the runner's schema plus ``kind``, ``accuracy``, ``acc_min``, ``s_per_epoch``,
-    ``fit_s``, ``us_per_token``...) and the speed bars."""
+    ``fit_s``, ``us_per_token``...) and the run's info (speed and accuracy bars...).
+
+    ``recipes``: the Model recipes (:func:`recipe_names`; default all, with the vector
+    recipes when ``vectors`` is given); ``vectors``: ``(path, WordVectors, seconds to read)``
+    from :func:`read_vectors`; ``kernels``: also the kernel rows."""
     if peers:  # threadpoolctl limits the BLAS libraries loaded when it starts: scipy's too
         _import("sklearn.linear_model")
     ctx, blas = _one_blas_thread()
     with ctx:
         rows, info = _run_real(data_dir, dtypes, backends, epochs, hidden, progress, seeds,
-                               quick, samples, peers, note)
+                               quick, samples, peers, note, recipes, vectors, kernels)
     info["blas_threads"] = blas
     return rows, info
 
 
 def _run_real(data_dir, dtypes, backends, epochs, hidden, progress, seeds, quick, samples,
-              peers, note):
+              peers, note, recipes=None, vectors=None, kernels=True):
     data, xtr, ytr, xte, yte = load(data_dir, samples)
     if quick and not epochs:
         epochs = 2
     seed_list = list(range(seeds))
-    rows = run_models(data, xtr, ytr, xte, yte,
-                      model_variants(dtypes, backends, epochs, hidden, quick), seed_list,
-                      progress)
-    rows += run_kernels(data, xtr, ytr, len(xte), repeats=1 if quick else 5,
-                        numpy="numpy" in backends, progress=progress)
-    if peers:
-        if _import("fasttext") is None:
-            note("peer fastText skipped: fasttext is not installed (%s)" % PEER_HINT)
-        else:
-            rows += run_fasttext(data, xtr, ytr, xte, yte, seed_list, progress)
-        if _import("sklearn") is None:
-            note("peer scikit-learn skipped: scikit-learn is not installed (%s)" % PEER_HINT)
-        else:
-            rows += run_sklearn(data, xtr, ytr, xte, yte, seed_list, progress)
+    wv = vectors[1] if vectors else None
+    variants = model_variants(dtypes, backends, epochs, hidden, quick, recipes, wv)
+    with tempfile.TemporaryDirectory(prefix="fastrnn-bench-ft-") as tmp:
+        jobs = [_ModelJob(v, data, xtr, ytr, xte, yte, seed_list) for v in variants]
+        if peers:
+            if _import("fasttext") is None:
+                note("peer fastText skipped: fasttext is not installed (%s)" % PEER_HINT)
+            else:
+                jobs += fasttext_jobs(data, xtr, ytr, xte, yte, seed_list, tmp)
+            if _import("sklearn") is None:
+                note("peer scikit-learn skipped: scikit-learn is not installed (%s)"
+                     % PEER_HINT)
+            else:
+                jobs += sklearn_jobs(data, xtr, ytr, xte, yte, seed_list)
+        rows = run_jobs(jobs, seed_list, progress)
+    # model rows first, then the peers (the jobs' order), then the kernels
+    if kernels:
+        rows += run_kernels(data, xtr, ytr, len(xte), repeats=1 if quick else 5,
+                            numpy="numpy" in backends, progress=progress)
     info = {"data": data, "data_dir": data_dir, "n_train": len(xtr), "n_test": len(xte),
-            "seeds": seed_list, "versions": _versions(), "bars": speed_bars(rows)}
+            "seeds": seed_list, "versions": _versions(), "bars": speed_bars(rows),
+            "accuracy_bars": accuracy_bars(rows, data),
+            "recipes": [v[0] for v in variants], "interleaved": True}
+    if vectors:
+        path, wv, secs = vectors
+        info["vectors"] = {"path": str(path), "words": len(wv.words), "dim": int(wv.dim),
+                           "asked": wv.requested,
+                           "missing": len(wv.missing), "lowercase": bool(wv.lowercase),
+                           "read_s": secs}
     return rows, info
 
 
@@ -614,8 +869,8 @@ def markdown(rows, info, short=False):
     if short:
         out = ["| data | recipe | test acc mean (min) | epochs | fit s |", "|---|---|---|---|---|"]
     else:
-        out = ["| data | recipe | test acc mean (min) | epochs run / best | s/epoch | fit s |",
-               "|---|---|---|---|---|---|"]
+        out = ["| data | recipe | test acc mean (min) | epochs run / best | s/epoch | fit s | "
+               "val acc |", "|---|---|---|---|---|---|---|"]
     for r in rows:
         if r["status"] != "ok":
             out.append("| %s | %s | FAIL: %s |" % (r["data"], label(r), r["message"][:80]))
@@ -628,13 +883,14 @@ def markdown(rows, info, short=False):
             out.append("| %s | %s | %s | %s | %s |" % (r["data"], label(r), _acc(r), _epochs(r),
                                                        fit))
         else:
-            out.append("| %s | %s | %s | %s | %s | %s |" % (r["data"], label(r), _acc(r),
-                                                            _epochs(r), spe, fit))
+            val = "%.4f" % r["val_accuracy"] if r.get("val_accuracy") is not None else "-"
+            out.append("| %s | %s | %s | %s | %s | %s | %s |" % (
+                r["data"], label(r), _acc(r), _epochs(r), spe, fit, val))
     return "\n".join(out)
 
 
-def markdown_bars(bars):
-    out = ["| speed bar | value | bar | met | how |", "|---|---|---|---|---|"]
+def markdown_bars(bars, what="speed bar"):
+    out = ["| %s | value | bar | met | how |" % what, "|---|---|---|---|---|"]
     for b in bars:
         out.append("| %s | %.3g | %s | %s | %s |" % (
             b["name"], b["value"], b["bar"] or "-",

@@ -169,6 +169,9 @@ def print_run(run, console=None):
         console.print(real_table(real, run.real or {}))
         if (run.real or {}).get("bars"):
             console.print(bars_table(run.real["bars"]))
+        if (run.real or {}).get("accuracy_bars"):
+            console.print(bars_table(run.real["accuracy_bars"], "accuracy bars and comparisons "
+                                     "(percentage points; this run)"))
     for note in run.notes:
         console.print("note: " + escape(note))
 
@@ -176,30 +179,31 @@ def print_run(run, console=None):
 def real_table(rows, info):
     from .real import label
     t = Table(title="real: %s (%s train / %s test sentences), fastrnn.Model per recipe and "
-              "peers; accuracy over seeds %s" % (info.get("data", "?"), info.get("n_train", "?"),
+              "peers, interleaved seed by seed; accuracy over seeds %s; fit s: mean" % (info.get("data", "?"), info.get("n_train", "?"),
                                                   info.get("n_test", "?"), info.get("seeds")),
               header_style="bold")
     for col, just in (("kind", "left"), ("recipe", "left"), ("backend", "left"),
                       ("test acc mean", "right"), ("min", "right"), ("max", "right"),
                       ("epochs", "right"), ("best", "right"), ("s/epoch", "right"),
-                      ("fit s", "right"), ("µs/token", "right")):
+                      ("fit s", "right"), ("µs/token", "right"), ("val acc", "right")):
         t.add_column(col, justify=just)
     for r in rows:
         name = label(r) if r["kind"] != "kernel" else "%s %s" % (r["value"], r["dtype"])
         if r["status"] != "ok":
             t.add_row(r["kind"], name, r["backend"], "[bold red]FAIL[/]", "", "", "", "", "",
-                      "", r["message"][:60], style="red")
+                      "", r["message"][:60], "", style="red")
             continue
         t.add_row(r["kind"], name, r["backend"], _f(r["accuracy"], "%.4f"),
                   _f(r["acc_min"], "%.4f"), _f(r["acc_max"], "%.4f"), _f(r["epochs"], "%.3g"),
                   _f(r["best_epoch"], "%.3g"),
                   _f(r["s_per_epoch"] if r["epochs"] else None, "%.3g"),
-                  _f(r["fit_s"], "%.3g"), _f(r["us_per_token"], "%.3g"))
+                  _f(r["fit_s"], "%.3g"), _f(r["us_per_token"], "%.3g"),
+                  _f(r.get("val_accuracy"), "%.4f"))
     return t
 
 
-def bars_table(bars):
-    t = Table(title="speed bars (ratios of figures from this run)", header_style="bold")
+def bars_table(bars, title="speed bars (ratios of figures from this run)"):
+    t = Table(title=title, header_style="bold")
     for col in ("bar", "value", "target", "met", "how"):
         t.add_column(col)
     for b in bars:
@@ -223,7 +227,14 @@ def real_markdown(run):
               % (m.get("cpu_model"), m.get("logical_cores"), m.get("numpy"), m.get("numba"),
                  ", ".join("%s %s" % kv for kv in (info.get("versions") or {}).items() if kv[1])),
               info.get("blas_threads") or "default"),
-           "", markdown(rows, info), "", markdown_bars(info.get("bars", [])), ""]
+           "", markdown(rows, info), "", markdown_bars(info.get("bars", []))]
+    if info.get("accuracy_bars"):
+        out += ["", markdown_bars(info["accuracy_bars"], "accuracy (points)")]
+    v = info.get("vectors")
+    if v:
+        out += ["", "Vectors: %s, %d of %s words asked found (%d missing), dim %d, read in %.2f s"
+                % (v["path"], v["words"], v["asked"], v["missing"], v["dim"], v["read_s"])]
+    out.append("")
     return "\n".join(out)
 
 
