@@ -175,6 +175,9 @@ def list_cmd():
               help="real scenario: word vectors (GloVe .txt, .vec, word2vec .bin, optionally "
               ".gz) read once with fastrnn.load_vectors for the data's words; adds the "
               "default+vectors and accurate+vectors recipes.")
+@click.option("--param", "params", multiple=True, help="real scenario: NAME=VALUE, a "
+              "fastrnn.Model parameter set on top of every recipe (repeatable), e.g. "
+              "--param ngram_learning_rate=1.5: one candidate setting per run.")
 @click.option("--kernels/--no-kernels", default=True, show_default=True, help="real scenario: "
               "also time the epoch kernels (the per-token speed rows and bars).")
 @click.option("--threads", "threads", callback=_int_list, help="models scenario: numba thread "
@@ -189,7 +192,7 @@ def list_cmd():
               "cached).")
 def run(scenarios, backend_names, reference, dtypes, values, hidden, vocab, length, samples,
         epochs, seed, repeats, json_path, csv_path, data_dir, plot_path, seeds, peers, md_path,
-        recipes, embeddings, kernels, threads, fit, quick, compile_times):
+        recipes, embeddings, params, kernels, threads, fit, quick, compile_times):
     """Time SCENARIOS (default: tutorial) on every backend and print a table.
 
     Scenarios: tutorial, hidden, length, vocab, infer, threads, cells (tanh, GRU and LSTM
@@ -197,10 +200,11 @@ def run(scenarios, backend_names, reference, dtypes, values, hidden, vocab, leng
     or --hidden, default 32,64; torch by default when installed; rows carry a cell field),
     models (M tutorial-sized models
     per batch-kernel call, swept over M, on --threads; numba only, checked against the
-    single-model kernel), real (fastrnn.Model per recipe
+    single-model kernel), real (fastrnn.Model per recipe -- default, accurate, old-default,
+    tutorial; --recipes picks, --embeddings PATH adds default+vectors and accurate+vectors --
     on --data DIR or the built-in corpus: test accuracy over --seeds, epochs, s/epoch and fit
-    time, with fastText and scikit-learn peers; --samples keeps the first N training
-    sentences, --epochs caps the epochs, --hidden sets H), firstcall (fresh processes on an
+    time, with fastText and scikit-learn peers, interleaved seed by seed; --samples keeps the
+    first N training sentences, --epochs caps the epochs, --hidden sets H), firstcall (fresh processes on an
     empty and then a filled NUMBA_CACHE_DIR: `fastrnn demo`, import, a default Model.fit,
     train_many of 4 models, the first predict_proba; cold, warm and compile seconds; --repeats
     pairs, default 1; --quick: no demo, a small corpus).  Every backend trains the same
@@ -251,7 +255,7 @@ def run(scenarios, backend_names, reference, dtypes, values, hidden, vocab, leng
             if not os.path.isfile(os.path.join(data_dir, f)):
                 raise click.BadParameter("%s has no %s" % (data_dir, f), param_hint="--data")
     for opt, val, default in (("--recipes", recipes, None), ("--embeddings", embeddings, None),
-                              ("--kernels", kernels, True)):
+                              ("--kernels", kernels, True), ("--param", params, ())):
         if val != default and not do_real:
             raise click.BadParameter("%s is for the 'real' scenario" % opt, param_hint=opt)
     if recipes is not None:
@@ -265,6 +269,19 @@ def run(scenarios, backend_names, reference, dtypes, values, hidden, vocab, leng
                                          % (r, ", ".join(allowed), more),
                                          param_hint="--recipes")
         recipes = list(dict.fromkeys(recipes))
+    model_params = {}
+    for p in params:
+        try:
+            k, v = real.parse_param(p)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--param") from None
+        model_params[k] = v
+    if model_params:
+        from fastrnn import Model
+        try:  # a bad value is one line now, not a failed row after the other fits
+            Model(**model_params)._validate()
+        except (ValueError, TypeError) as exc:
+            raise click.BadParameter(str(exc), param_hint="--param") from None
     outputs = [(p, w) for p, w in ((json_path, "--json"), (csv_path, "--csv"),
                                    (plot_path, "--plot"), (md_path, "--markdown")) if p]
     seen = set()
@@ -312,7 +329,8 @@ def run(scenarios, backend_names, reference, dtypes, values, hidden, vocab, leng
         vectors = _read_vectors(real, embeddings, data_dir, samples)
     real_kw = dict(backends=real_backends, epochs=epochs, hidden=hidden,
                    seeds=seeds or (1 if quick else 3), quick=quick, samples=samples,
-                   peers=peers, note=note, recipes=recipes, vectors=vectors, kernels=kernels)
+                   peers=peers, note=note, recipes=recipes, vectors=vectors, kernels=kernels,
+                   params=model_params)
 
     from . import firstcall
     t0 = time.perf_counter()

@@ -202,12 +202,13 @@ def read_vectors(path, texts):
 
 
 def model_variants(dtypes, backends, epochs=None, hidden=None, quick=False, recipes=None,
-                   vectors=None):
+                   vectors=None, params=None):
     """``(label, recipe, kwargs, backend, seeds_cap)`` of the Model rows to run.
 
     ``recipes``: names from :func:`recipe_names` (default: all of :data:`RECIPES`, and the
     vector recipes when ``vectors`` (a ``WordVectors``) is given); ``default`` runs in each of
-    ``dtypes``, the others in their own dtype."""
+    ``dtypes``, the others in their own dtype; ``params`` ({name: value}, ``--param``) set
+    Model parameters on top of every recipe but the numpy-backend row's."""
     if recipes is None:
         recipes = recipe_names(vectors is not None)
     out = []
@@ -236,9 +237,38 @@ def model_variants(dtypes, backends, epochs=None, hidden=None, quick=False, reci
             kw["epochs"] = min(epochs, kw.get("epochs", epochs)) if be == "numpy" else epochs
         if hidden:
             kw["hidden_size"] = hidden
+        if params and be != "numpy":
+            kw.update(params)
         kw["backend"] = be
         res.append((label, recipe, kw, be, cap))
     return res
+
+
+def parse_param(text):
+    """``"name=value"`` -> ``(name, value)`` for ``--param``: ``value`` as an int, a float,
+    true/false/none, or else the string; ``name`` must be a :class:`fastrnn.Model`
+    parameter (ValueError otherwise)."""
+    from fastrnn import Model
+    name, eq, raw = text.partition("=")
+    name, raw = name.strip(), raw.strip()
+    known = sorted(Model().get_params())
+    if not eq or not name or not raw:
+        raise ValueError("%r is not NAME=VALUE" % text)
+    if name not in known or name in ("seed", "progress", "embeddings", "tokenizer"):
+        raise ValueError("%r is not a Model parameter --param can set; choose from %s"
+                         % (name, ", ".join(k for k in known if k not in (
+                             "seed", "progress", "embeddings", "tokenizer"))))
+    low = raw.lower()
+    if low in ("true", "false"):
+        return name, low == "true"
+    if low == "none":
+        return name, None
+    for conv in (int, float):
+        try:
+            return name, conv(raw)
+        except ValueError:
+            pass
+    return name, raw
 
 
 def _n_trained(kw, y):
@@ -777,31 +807,33 @@ def _versions():
 
 def run_real(data_dir, dtypes, backends=("numba",), epochs=None, hidden=None, progress=None,
              seeds=3, quick=False, samples=None, peers=True, note=print, recipes=None,
-             vectors=None, kernels=True):
+             vectors=None, kernels=True, params=None):
     """Rows (the runner's schema plus ``kind``, ``accuracy``, ``acc_min``, ``s_per_epoch``,
     ``fit_s``, ``us_per_token``...) and the run's info (speed and accuracy bars...).
 
     ``recipes``: the Model recipes (:func:`recipe_names`; default all, with the vector
     recipes when ``vectors`` is given); ``vectors``: ``(path, WordVectors, seconds to read)``
-    from :func:`read_vectors`; ``kernels``: also the kernel rows."""
+    from :func:`read_vectors`; ``kernels``: also the kernel rows; ``params``: Model
+    parameters set on top of every recipe (:func:`model_variants`)."""
     if peers:  # threadpoolctl limits the BLAS libraries loaded when it starts: scipy's too
         _import("sklearn.linear_model")
     ctx, blas = _one_blas_thread()
     with ctx:
         rows, info = _run_real(data_dir, dtypes, backends, epochs, hidden, progress, seeds,
-                               quick, samples, peers, note, recipes, vectors, kernels)
+                               quick, samples, peers, note, recipes, vectors, kernels,
+                               params)
     info["blas_threads"] = blas
     return rows, info
 
 
 def _run_real(data_dir, dtypes, backends, epochs, hidden, progress, seeds, quick, samples,
-              peers, note, recipes=None, vectors=None, kernels=True):
+              peers, note, recipes=None, vectors=None, kernels=True, params=None):
     data, xtr, ytr, xte, yte = load(data_dir, samples)
     if quick and not epochs:
         epochs = 2
     seed_list = list(range(seeds))
     wv = vectors[1] if vectors else None
-    variants = model_variants(dtypes, backends, epochs, hidden, quick, recipes, wv)
+    variants = model_variants(dtypes, backends, epochs, hidden, quick, recipes, wv, params)
     with tempfile.TemporaryDirectory(prefix="fastrnn-bench-ft-") as tmp:
         jobs = [_ModelJob(v, data, xtr, ytr, xte, yte, seed_list) for v in variants]
         if peers:
@@ -822,7 +854,8 @@ def _run_real(data_dir, dtypes, backends, epochs, hidden, progress, seeds, quick
     info = {"data": data, "data_dir": data_dir, "n_train": len(xtr), "n_test": len(xte),
             "seeds": seed_list, "versions": _versions(), "bars": speed_bars(rows),
             "accuracy_bars": accuracy_bars(rows, data),
-            "recipes": [v[0] for v in variants], "interleaved": True}
+            "recipes": [v[0] for v in variants], "interleaved": True,
+            "params": dict(params or {})}
     if vectors:
         path, wv, secs = vectors
         info["vectors"] = {"path": str(path), "words": len(wv.words), "dim": int(wv.dim),

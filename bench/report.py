@@ -230,6 +230,9 @@ def real_markdown(run):
            "", markdown(rows, info), "", markdown_bars(info.get("bars", []))]
     if info.get("accuracy_bars"):
         out += ["", markdown_bars(info["accuracy_bars"], "accuracy (points)")]
+    if info.get("params"):
+        out += ["", "Model parameters set on every recipe (--param): %s"
+                % ", ".join("%s=%r" % kv for kv in info["params"].items())]
     v = info.get("vectors")
     if v:
         out += ["", "Vectors: %s, %d of %s words asked found (%d missing), dim %d, read in %.2f s"

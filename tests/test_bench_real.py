@@ -151,7 +151,8 @@ def test_real_scenario_without_peers_flag():
 def test_recipes_and_no_kernels_select_the_rows(tmp_path):
     js = tmp_path / "real.json"
     res = invoke(*REAL_TINY, "--recipes", "old-default, default,old-default", "--no-peers",
-                 "--no-kernels", "--json", str(js))
+                 "--no-kernels", "--param", "hidden_size=8", "--param", "clip=none",
+                 "--json", str(js), "--markdown", str(tmp_path / "r.md"))
     assert res.exit_code == 0, res.output
     d = json.loads(js.read_text())
     got = [(r["kind"], r["value"], r["backend"]) for r in d["results"]]
@@ -159,7 +160,11 @@ def test_recipes_and_no_kernels_select_the_rows(tmp_path):
     assert got == [("model", "old-default", "numba-Model"), ("model", "default", "numba-Model"),
                    ("model", "default (numpy backend)", "numpy-Model")]
     assert d["real"]["recipes"] == ["old-default", "default", "default (numpy backend)"]
-    assert d["results"][0]["settings"] == {"ngrams": 0, "epochs": 2, "backend": "numba"}
+    assert d["results"][0]["settings"] == {"ngrams": 0, "epochs": 2, "hidden_size": 8,
+                                           "clip": None, "backend": "numba"}
+    assert [r["H"] for r in d["results"]] == [8, 8, 32]  # --param: not on the numpy row
+    assert d["real"]["params"] == {"hidden_size": 8, "clip": None}
+    assert "(--param): hidden_size=8, clip=None" in (tmp_path / "r.md").read_text()
 
 
 @pytest.mark.parametrize("args, message", [
@@ -170,6 +175,12 @@ def test_recipes_and_no_kernels_select_the_rows(tmp_path):
     (REAL_TINY + ["--embeddings", "/"], "is a directory"),
     (["run", "tutorial", "--recipes", "default"], "--recipes is for the 'real' scenario"),
     (["run", "tutorial", "--no-kernels"], "--kernels is for the 'real' scenario"),
+    (["run", "tutorial", "--param", "clip=1"], "--param is for the 'real' scenario"),
+    (REAL_TINY + ["--param", "hidden"], "'hidden' is not NAME=VALUE"),
+    (REAL_TINY + ["--param", "nosuch=1"], "'nosuch' is not a Model parameter --param can set"),
+    (REAL_TINY + ["--param", "seed=1"], "'seed' is not a Model parameter --param can set"),
+    (REAL_TINY + ["--param", "ngram_learning_rate=-1"], "ngram_learning_rate must be > 0"),
+    (REAL_TINY + ["--param", "cell=nosuch"], "cell"),
 ])
 def test_bad_input(args, message):
     res = invoke(*args)
@@ -333,6 +344,16 @@ def test_accuracy_bars_mr_and_the_unseen_reviews():
     assert rev["Model() - old-default (ngrams=0) test accuracy, reviews"]["ok"] is True
     sst = {b["name"]: b for b in real.accuracy_bars(rows[:1], "sst2")}
     assert sst["Model() test accuracy, sst2"]["bar"] == ">= 81.5 (each >= 80.5)"
+
+
+def test_parse_param():
+    assert real.parse_param("ngram_learning_rate=1.5") == ("ngram_learning_rate", 1.5)
+    assert real.parse_param(" buckets = 2097152") == ("buckets", 2097152)
+    assert real.parse_param("cell=gru") == ("cell", "gru")
+    assert real.parse_param("early_stopping=False") == ("early_stopping", False)
+    for bad in ("=1", "clip=", "x=1", "tokenizer=none"):
+        with pytest.raises(ValueError):
+            real.parse_param(bad)
 
 
 def test_model_variants_and_recipes():
