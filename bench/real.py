@@ -302,7 +302,7 @@ def fit_model(kw, seed, xtr, ytr, xte, yte, recipe="default"):
     return {"acc": float(m.score(xte, yte)), "fit_s": fit_s, "epochs": int(m.n_epochs_),
             "best": best, "train_s": float(m.history_[-1]["time"]),
             "val_acc": None if val is None else float(val),
-            "V": len(m.vocabulary_), "H": int(m.params_.shape[1]), "O": len(m.classes_)}
+            "V": len(m.vocabulary_), "H": int(m.hidden_size), "O": len(m.classes_)}
 
 
 def _settings(recipe, kw):
