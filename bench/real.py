@@ -306,14 +306,16 @@ def fit_model(kw, seed, xtr, ytr, xte, yte, recipe="default"):
 
 
 def _settings(recipe, kw):
-    """A JSON-able record of a recipe's settings: the preset's, then ``kw`` (vectors: their
-    source and size)."""
+    """A JSON-able record of a recipe's settings: the preset's name and every parameter of the
+    model it builds that differs from ``Model()``'s or is set in ``kw`` (vectors: their
+    source and size), so a preset that depends on ``embeddings=`` is recorded as built."""
     from fastrnn import Model
-    out = dict(Model.PRESETS.get(PRESET.get(recipe), {}))
-    if recipe in PRESET:
-        out["preset"] = PRESET[recipe]
-    for k, v in kw.items():
-        if k == "embeddings":
+    params, defaults = make_model(recipe, kw).get_params(), Model().get_params()
+    out = {"preset": PRESET[recipe]} if recipe in PRESET else {}
+    for k, v in params.items():
+        if k not in kw and (k not in defaults or v is defaults[k] or v == defaults[k]):
+            continue
+        if k == "embeddings" and v is not None:
             v = "%s (%d words x %d)" % (getattr(v, "source", "?"), len(v.words), v.dim)
         out[k] = v
     return out
