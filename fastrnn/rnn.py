@@ -12,7 +12,6 @@ import numbers
 import numpy as np
 
 from . import _engine as E
-from . import kernels as K
 from .kernels import dropin as DI
 from ._validation import (
     check_choice, check_corpus, check_dtype, check_float, check_int, check_labels, check_order,
