@@ -39,10 +39,16 @@ def aligned_empty(shape, dtype, align=ALIGN):
     return buf[start:start + nbytes].view(dtype).reshape(shape)
 
 
-def aligned_zeros(shape, dtype):
-    a = aligned_empty(shape, dtype)
-    a[...] = 0
-    return a
+def aligned_zeros(shape, dtype, align=ALIGN):
+    """A zero C-contiguous array on an ``align``-byte boundary.  From ``np.zeros`` (calloc):
+    the pages of a large table (the 8 MiB n-gram table and its optimizer state) are mapped
+    zero and touched only where written, not filled up front."""
+    dtype = np.dtype(dtype)
+    shape = tuple(int(s) for s in np.atleast_1d(shape)) if not isinstance(shape, tuple) else shape
+    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    buf = np.zeros(nbytes + align, dtype=np.uint8)
+    start = (-buf.ctypes.data) % align
+    return buf[start:start + nbytes].view(dtype).reshape(shape)
 
 
 def aligned_copy(a, dtype=None):
@@ -168,10 +174,14 @@ class Params(NamedArrays):
     def sync_transpose(self):
         self.WhhT[...] = self.Whh.T
 
-    def all_finite(self):
-        """No NaN or infinity in any parameter (one branch-free kernel pass)."""
-        return (_dropin.all_finite(self.Whh, self.WxhT, self.Why, self.bh, self.by)
-                and _ngram.all_finite(self.U))
+    def all_finite(self, U_rows=None):
+        """No NaN or infinity in any parameter (one branch-free kernel pass); ``U_rows``
+        (int64 row ids, validated) limits the check of ``U`` to those rows."""
+        if not _dropin.all_finite(self.Whh, self.WxhT, self.Why, self.bh, self.by):
+            return False
+        if U_rows is None:
+            return _ngram.all_finite(self.U)
+        return _dropin.rows_finite(self.U, U_rows)
 
 
 class TrainingDiverged(FloatingPointError):
@@ -257,11 +267,19 @@ class Trainer:
             *self.kernel_args(tokens, offsets, labels, order, grams),
             what="%s %s epoch kernel" % (OPTIMIZERS[self.optimizer], self.params.dtype.name),
             about=8)
-        if not math.isfinite(loss) or not self.params.all_finite():
+        if not math.isfinite(loss) or not self.params.all_finite(self._touched_rows(grams)):
             raise TrainingDiverged(
                 "training diverged: the loss or the weights became NaN or infinite; lower the "
                 "learning rate or enable clipping")
         return loss, int(correct)
+
+    def _touched_rows(self, grams):
+        """The n-gram table rows this corpus's epochs update (its buckets), or None without
+        the path: an epoch changes no other row of ``U``, so checking these is checking all
+        it changed (a full pass over a 2**20-row table cost more than a tutorial epoch)."""
+        if self.params.buckets == 0 or grams is None:
+            return None
+        return np.ascontiguousarray(grams[0], dtype=np.int64)
 
 
 _POOL = None

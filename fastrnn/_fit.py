@@ -116,6 +116,8 @@ class FitRun:
         self.t0 = time.perf_counter()
         self.fit_time = None
         self.grams = self.val_grams = None  # the n-gram arrays (ngram_arrays), if any
+        self._rows = self._best_U = None  # see _u_rows, _keep_best
+        self.u_starts_zero = False  # prepare(): U is a fresh zero table (Params.initial)
 
     @property
     def pooling(self):
@@ -158,12 +160,48 @@ class FitRun:
         return m
 
     def _keep_best(self):
-        """Snapshot the current weights: one allocation per fit, then copies into it."""
+        """Snapshot the current weights: one allocation per fit, then copies into it.
+
+        Of the n-gram table ``U`` only the rows of the training corpus's buckets are kept, in a
+        compact copy (:meth:`_best_params` puts them back): the epochs change no other row (a
+        full copy of a 2**20-row table cost several tutorial epochs, and two models training at
+        once did not overlap its memory traffic).
+        """
+        P = self.params
+        rows = self._u_rows()
         if self.best_params is None:
-            self.best_params = self.params.copy()
+            if rows is None:
+                self.best_params = P.copy()
+                return
+            self.best_params = type(P)(*P.arrays())  # U: an empty table until _best_params
+            self._best_U = P.U[rows]
             return
-        for name in self.params.names + ("WhhT", "U"):
-            np.copyto(getattr(self.best_params, name), getattr(self.params, name))
+        for name in P.names + ("WhhT",):
+            np.copyto(getattr(self.best_params, name), getattr(P, name))
+        if rows is None:
+            np.copyto(self.best_params.U, P.U)
+        else:
+            np.take(P.U, rows, axis=0, out=self._best_U)
+
+    def _best_params(self):
+        """The best epoch's parameters, complete: the compact ``U`` rows written back into the
+        live table, which becomes theirs (training is over)."""
+        best = self.best_params
+        if self._best_U is not None:
+            self.params.U[self._rows] = self._best_U
+            best.U = self.params.U
+            self._best_U = None
+        return best
+
+    def _u_rows(self):
+        """The sorted distinct rows of ``U`` the epochs update (the training corpus's buckets),
+        or None for a model without an n-gram table; computed on first use."""
+        if (not self.u_starts_zero or self.params.buckets == 0 or self.grams is None
+                or type(self.params) is not E.Params):
+            return None  # copy all of U
+        if self._rows is None:
+            self._rows = np.unique(np.asarray(self.grams[0], dtype=np.int64))
+        return self._rows
 
     def expose(self, model):
         """Show the run in progress on ``model`` (vocabulary, classes, the live weights and the
@@ -182,7 +220,7 @@ class FitRun:
         model.vocabulary_ = self.vocab
         model.classes_ = self.classes
         if self.best_params is not None:
-            model.params_ = self.best_params
+            model.params_ = self._best_params()
             model.best_epoch_ = self.best_epoch
         else:
             model.params_ = self.params
@@ -269,6 +307,7 @@ def prepare(model, texts, labels, validation_data=None):
     run = FitRun(model, s, rng, vocab, classes, params, tokens, offsets,
                  yi[train_idx].astype(np.int64), vtok)
     run.grams, run.val_grams = grams, val_grams
+    run.u_starts_zero = True  # initial() made U all zero: rows outside the corpus stay zero
     return run
 
 

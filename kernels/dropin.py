@@ -49,6 +49,18 @@ def all_finite(Whh, Wxh, Why, bh, by):
 
 
 @njit(**_opts)
+def rows_finite(U, rows):
+    """True when the rows ``U[rows[k]]`` of the C-contiguous 2-D ``U`` hold no NaN or infinity
+    (``rows`` int64, in range: unchecked).  Rows may repeat."""
+    n = 0
+    for k in range(rows.shape[0]):
+        r = rows[k]
+        for j in range(U.shape[1]):
+            n |= (U[r, j] - U[r, j]) != 0
+    return n == 0
+
+
+@njit(**_opts)
 def onehot_ids(X, columns, ids):
     """Word ids of one-hot vectors: ``ids[t]`` = the position of the single 1 of vector ``t``.
 
@@ -300,9 +312,9 @@ def dropin_backprop(tokens, Wxh, Whh, bh, Why, by, d_y, gradient, hp, R, Y, I):
 
 
 # cached kernels embed the compiled code of rnn.py's functions: an edit there recompiles them
-for _kernel in (_any_not_finite, all_finite, onehot_ids, gather_columns, dropin_forward,
-                dropin_backprop):
+for _kernel in (_any_not_finite, all_finite, rows_finite, onehot_ids, gather_columns,
+                dropin_forward, dropin_backprop):
     depends_on(rnn)(_kernel)
 
-__all__ = ["all_finite", "onehot_ids", "gather_columns", "dropin_forward", "dropin_backprop",
-           "workspace_sizes"]
+__all__ = ["all_finite", "rows_finite", "onehot_ids", "gather_columns", "dropin_forward",
+           "dropin_backprop", "workspace_sizes"]
