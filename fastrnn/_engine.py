@@ -230,6 +230,7 @@ class Trainer:
         self.dWhy = aligned_zeros((O, H), dt)
         self.rows = np.arange(max(H, O), dtype=np.int64)
         self.hs = None
+        self._corpus_args = None
         self._grow(1)
 
     def _grow(self, max_len):
@@ -239,11 +240,12 @@ class Trainer:
             self.G = aligned_zeros((max_len, H), self.params.dtype)
             self.uniq = np.zeros(max_len, dtype=np.int64)
 
-    def kernel_args(self, tokens, offsets, labels, order, grams=None):
+    def kernel_args(self, tokens, offsets, labels, order, grams=None, ngrams=None):
         """The epoch kernel's arguments ``(corpus, weights, state, hp, modes, work, ngrams)``.
 
         The one place the bundles of ``kernels.rnn.EPOCH_BUNDLES`` are filled (plain tuples, in
         that order); the workspace must already fit the longest sentence (:meth:`epoch` grows it).
+        ``ngrams``: that bundle built already for this corpus (:meth:`epoch` keeps it).
         """
         P = self.params
         return ((tokens, offsets, labels, order),
@@ -253,18 +255,27 @@ class Trainer:
                 (self.gradient, self.pooling, self.optimizer),
                 (self.hs, self.G, self.gX, self.mark, self.vecs, self.amax, self.y, self.p,
                  self.dWhy, self.rows, self.uniq),
-                (P.U, self.SU) + check_grams(grams, P, offsets) + (self.nhp,))
+                ngrams if ngrams is not None
+                else (P.U, self.SU) + check_grams(grams, P, offsets) + (self.nhp,))
 
     def epoch(self, tokens, offsets, labels, order, grams=None):
         """Train on the samples ``order`` once; returns ``(summed loss, n correct)``.
 
         Raises :class:`TrainingDiverged` when the loss or a weight is no longer finite.
         """
-        self._grow(int(np.diff(offsets).max()))
+        # the corpus's part of the arguments once per corpus, not per epoch (a tutorial
+        # epoch's kernel takes ~250 us: ~20 us of checks each epoch slowed train_many's threads)
+        P = self.params
+        c = self._corpus_args
+        if (c is None or c[0] is not tokens or c[1] is not offsets or c[2] is not grams
+                or c[3] is not P.U):
+            self._grow(int(np.diff(offsets).max()))
+            ngrams = (P.U, self.SU) + check_grams(grams, P, offsets) + (self.nhp,)
+            c = self._corpus_args = (tokens, offsets, grams, P.U, ngrams)
+        args = self.kernel_args(tokens, offsets, labels, order, grams, ngrams=c[4])
         # the optimizer's own entry point: a cold start compiles only its update code
         loss, correct = _compile.call(
-            K.TRAIN_EPOCH_BY_OPTIMIZER[self.optimizer],
-            *self.kernel_args(tokens, offsets, labels, order, grams),
+            K.TRAIN_EPOCH_BY_OPTIMIZER[self.optimizer], *args,
             what="%s %s epoch kernel" % (OPTIMIZERS[self.optimizer], self.params.dtype.name),
             about=8)
         if not math.isfinite(loss) or not self.params.all_finite(self._touched_rows(grams)):
@@ -279,7 +290,22 @@ class Trainer:
         it changed (a full pass over a 2**20-row table cost more than a tutorial epoch)."""
         if self.params.buckets == 0 or grams is None:
             return None
-        return np.ascontiguousarray(grams[0], dtype=np.int64)
+        g = grams[0]
+        if getattr(self, "_rows_of", None) is not g:  # once per corpus: distinct, ascending
+            self._rows_of, self._rows = g, sorted_unique(g)
+        return self._rows
+
+
+def sorted_unique(a):
+    """The distinct values of the 1-D integer ``a`` ascending, as int64 (by a sort, which
+    releases the GIL, where ``np.unique`` on numpy 2 hashes while holding it)."""
+    s = np.sort(np.asarray(a, dtype=np.int64))
+    if s.shape[0] < 2:
+        return s
+    keep = np.empty(s.shape[0], dtype=bool)
+    keep[0] = True
+    np.not_equal(s[1:], s[:-1], out=keep[1:])
+    return s[keep]
 
 
 _POOL = None
