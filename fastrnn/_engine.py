@@ -177,11 +177,11 @@ class Params(NamedArrays):
     def all_finite(self, U_rows=None):
         """No NaN or infinity in any parameter (one branch-free kernel pass); ``U_rows``
         (int64 row ids, validated) limits the check of ``U`` to those rows."""
-        if not _dropin.all_finite(self.Whh, self.WxhT, self.Why, self.bh, self.by):
-            return False
-        if U_rows is None:
-            return _ngram.all_finite(self.U)
-        return _dropin.rows_finite(self.U, U_rows)
+        if U_rows is not None:
+            return _dropin.all_finite_rows(self.Whh, self.WxhT, self.Why, self.bh, self.by,
+                                           self.U, U_rows)
+        return (_dropin.all_finite(self.Whh, self.WxhT, self.Why, self.bh, self.by)
+                and _ngram.all_finite(self.U))
 
 
 class TrainingDiverged(FloatingPointError):
@@ -230,7 +230,7 @@ class Trainer:
         self.dWhy = aligned_zeros((O, H), dt)
         self.rows = np.arange(max(H, O), dtype=np.int64)
         self.hs = None
-        self._corpus_args = None
+        self._corpus_args = self._what = None
         self._grow(1)
 
     def _grow(self, max_len):
@@ -274,10 +274,10 @@ class Trainer:
             c = self._corpus_args = (tokens, offsets, grams, P.U, ngrams)
         args = self.kernel_args(tokens, offsets, labels, order, grams, ngrams=c[4])
         # the optimizer's own entry point: a cold start compiles only its update code
-        loss, correct = _compile.call(
-            K.TRAIN_EPOCH_BY_OPTIMIZER[self.optimizer], *args,
-            what="%s %s epoch kernel" % (OPTIMIZERS[self.optimizer], self.params.dtype.name),
-            about=8)
+        if self._what is None:
+            self._what = "%s %s epoch kernel" % (OPTIMIZERS[self.optimizer], P.dtype.name)
+        loss, correct = _compile.call(K.TRAIN_EPOCH_BY_OPTIMIZER[self.optimizer], *args,
+                                      what=self._what, about=8)
         if not math.isfinite(loss) or not self.params.all_finite(self._touched_rows(grams)):
             raise TrainingDiverged(
                 "training diverged: the loss or the weights became NaN or infinite; lower the "
