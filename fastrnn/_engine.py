@@ -285,27 +285,16 @@ class Trainer:
         return loss, int(correct)
 
     def _touched_rows(self, grams):
-        """The n-gram table rows this corpus's epochs update (its buckets), or None without
-        the path: an epoch changes no other row of ``U``, so checking these is checking all
-        it changed (a full pass over a 2**20-row table cost more than a tutorial epoch)."""
+        """The n-gram table rows this corpus's epochs update (its buckets, repeated as they
+        occur), or None (check all of ``U``): an epoch changes no other row, so checking these
+        is checking all it changed.  Only when they are few: a full pass over a 2**20-row
+        table cost more than a whole tutorial epoch, but reads 2,000 MR sentences' 80 k
+        buckets faster (0.4 ms) than their rows one by one (1 ms).
+        """
         if self.params.buckets == 0 or grams is None:
             return None
-        g = grams[0]
-        if getattr(self, "_rows_of", None) is not g:  # once per corpus: distinct, ascending
-            self._rows_of, self._rows = g, sorted_unique(g)
-        return self._rows
-
-
-def sorted_unique(a):
-    """The distinct values of the 1-D integer ``a`` ascending, as int64 (by a sort, which
-    releases the GIL, where ``np.unique`` on numpy 2 hashes while holding it)."""
-    s = np.sort(np.asarray(a, dtype=np.int64))
-    if s.shape[0] < 2:
-        return s
-    keep = np.empty(s.shape[0], dtype=bool)
-    keep[0] = True
-    np.not_equal(s[1:], s[:-1], out=keep[1:])
-    return s[keep]
+        g = self._corpus_args[4][2]  # the checked buckets, int64
+        return g if 64 * g.shape[0] < self.params.buckets else None
 
 
 _POOL = None

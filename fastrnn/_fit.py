@@ -237,13 +237,13 @@ class FitRun:
         return best
 
     def _u_rows(self):
-        """The sorted distinct rows of ``U`` the epochs update (the training corpus's buckets),
+        """The rows of ``U`` the epochs update (the training corpus's buckets, as they occur),
         or None for a model without an n-gram table; computed on first use."""
         if (not self.u_starts_zero or self.params.buckets == 0 or self.grams is None
                 or type(self.params) is not E.Params):
             return None  # copy all of U
-        if self._rows is None:
-            self._rows = E.sorted_unique(self.grams[0])
+        if self._rows is None:  # repeats and all: sorting them out cost more than copying
+            self._rows = np.ascontiguousarray(self.grams[0], dtype=np.int64)
         return self._rows
 
     def expose(self, model):
