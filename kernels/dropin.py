@@ -48,30 +48,6 @@ def all_finite(Whh, Wxh, Why, bh, by):
     return n == 0
 
 
-@njit(inline="always", **_opts)
-def _rows_not_finite(U, rows):
-    n = 0
-    for k in range(rows.shape[0]):
-        r = rows[k]
-        for j in range(U.shape[1]):
-            n |= (U[r, j] - U[r, j]) != 0
-    return n
-
-
-@njit(**_opts)
-def rows_finite(U, rows):
-    """True when the rows ``U[rows[k]]`` of the C-contiguous 2-D ``U`` hold no NaN or infinity
-    (``rows`` int64, in range: unchecked).  Rows may repeat."""
-    return _rows_not_finite(U, rows) == 0
-
-
-@njit(**_opts)
-def all_finite_rows(Whh, Wxh, Why, bh, by, U, rows):
-    """:func:`all_finite` and :func:`rows_finite` in one call (the per-epoch divergence check:
-    one release of the GIL, not two)."""
-    return all_finite(Whh, Wxh, Why, bh, by) and _rows_not_finite(U, rows) == 0
-
-
 @njit(**_opts)
 def onehot_ids(X, columns, ids):
     """Word ids of one-hot vectors: ``ids[t]`` = the position of the single 1 of vector ``t``.
@@ -324,9 +300,9 @@ def dropin_backprop(tokens, Wxh, Whh, bh, Why, by, d_y, gradient, hp, R, Y, I):
 
 
 # cached kernels embed the compiled code of rnn.py's functions: an edit there recompiles them
-for _kernel in (_any_not_finite, all_finite, rows_finite, all_finite_rows, onehot_ids, gather_columns,
-                dropin_forward, dropin_backprop):
+for _kernel in (_any_not_finite, all_finite, _same_bits, _carve, _sync_whh, _small_finite,
+                onehot_ids, gather_columns, dropin_forward, dropin_backprop):
     depends_on(rnn)(_kernel)
 
-__all__ = ["all_finite", "rows_finite", "all_finite_rows", "onehot_ids", "gather_columns", "dropin_forward",
+__all__ = ["all_finite", "onehot_ids", "gather_columns", "dropin_forward",
            "dropin_backprop", "workspace_sizes"]
