@@ -8,6 +8,7 @@ a clear error.
 
 import collections.abc
 import math
+import mmap
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -39,13 +40,21 @@ def aligned_empty(shape, dtype, align=ALIGN):
     return buf[start:start + nbytes].view(dtype).reshape(shape)
 
 
+#: From this size up, :func:`aligned_zeros` maps fresh zero pages (``mmap``) instead of
+#: allocating: they are filled by the OS on first touch, where the kernels write, instead of
+#: by a memset up front while holding the GIL (calloc memsets reused heap memory: the 8 MiB
+#: n-gram table and its optimizer state cost ~2 ms per fit, a third of a tutorial fit).
+LAZY_ZEROS_FROM = 1 << 20
+
+
 def aligned_zeros(shape, dtype, align=ALIGN):
-    """A zero C-contiguous array on an ``align``-byte boundary.  From ``np.zeros`` (calloc):
-    the pages of a large table (the 8 MiB n-gram table and its optimizer state) are mapped
-    zero and touched only where written, not filled up front."""
+    """A zero C-contiguous array on an ``align``-byte boundary (large ones lazily zero)."""
     dtype = np.dtype(dtype)
     shape = tuple(int(s) for s in np.atleast_1d(shape)) if not isinstance(shape, tuple) else shape
     nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if nbytes >= LAZY_ZEROS_FROM:
+        # page-aligned; unmapped when the last array viewing it is gone
+        return np.frombuffer(mmap.mmap(-1, nbytes), dtype=dtype).reshape(shape)
     buf = np.zeros(nbytes + align, dtype=np.uint8)
     start = (-buf.ctypes.data) % align
     return buf[start:start + nbytes].view(dtype).reshape(shape)
@@ -179,8 +188,8 @@ class Params(NamedArrays):
         (a few int64 row ids, validated) limits the check of ``U`` to those rows."""
         if not _dropin.all_finite(self.Whh, self.WxhT, self.Why, self.bh, self.by):
             return False
-        if U_rows is not None:  # a few rows: numpy (no kernel to compile)
-            return bool(np.isfinite(self.U[U_rows]).all())
+        if U_rows is not None:  # a few rows, gathered (take: ~10x faster than U[U_rows])
+            return _ngram.all_finite(self.U.take(U_rows, axis=0))
         return _ngram.all_finite(self.U)
 
 

@@ -93,14 +93,15 @@ _TINY = np.finfo(np.float64).tiny
 def evaluate(params, tokens, offsets, yi, pooling, backend="numba", serial=False, grams=None):
     """``(mean cross-entropy, accuracy)`` of an encoded, labelled corpus."""
     p = predict_proba(params, tokens, offsets, pooling, backend, serial, grams)
-    return _loss_accuracy(p, yi, np.arange(len(yi)))
+    return _loss_accuracy(p, yi, np.arange(len(yi)) * p.shape[1] + yi)
 
 
-def _loss_accuracy(p, yi, rows):
-    """``(mean cross-entropy, accuracy)`` of probabilities ``p`` (n, O) for labels ``yi``;
-    ``rows`` = ``arange(n)``.  The mean is ``np.mean``'s (the pairwise sum, then a divide)."""
+def _loss_accuracy(p, yi, flat):
+    """``(mean cross-entropy, accuracy)`` of probabilities ``p`` (n, O), C-contiguous, for
+    labels ``yi``; ``flat`` = ``arange(n) * O + yi``, the true classes' positions in ``p``.  The
+    mean is ``np.mean``'s (the pairwise sum, then a divide)."""
     n = len(yi)
-    pc = p[rows, yi].astype(np.float64)
+    pc = p.reshape(-1).take(flat).astype(np.float64)
     loss = float(-(np.add.reduce(np.log(np.maximum(pc, _TINY, out=pc), out=pc)) / n))
     return loss, np.count_nonzero(p.argmax(axis=1) == yi) / n
 
@@ -115,7 +116,7 @@ class _Validation:
         P = run.params
         tokens, offsets, yi = run.val
         n = offsets.shape[0] - 1
-        self.yi, self.rows = yi, np.arange(n)
+        self.yi, self.flat = yi, np.arange(n) * P.shape[2] + yi
         self.out = np.empty((n, P.shape[2]), dtype=P.dtype)
         self.params = P
         self.corpus = (tokens, offsets)
@@ -131,7 +132,7 @@ class _Validation:
         else:
             E.K.rnn.predict_proba_range(*self.corpus, P.WxhT, P.WhhT, P.bh, P.Why, P.by, P.U,
                                         *self.rest)
-        return _loss_accuracy(self.out, self.yi, self.rows)
+        return _loss_accuracy(self.out, self.yi, self.flat)
 
 
 class FitRun:
