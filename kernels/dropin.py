@@ -33,11 +33,13 @@ def _any_not_finite(a):
     return n
 
 
-@njit(**_opts)
+@njit(cache=True, error_model="numpy")
 def all_finite(Whh, Wxh, Why, bh, by):
     """True when none of the five parameter arrays holds a NaN or an infinity.
 
-    ``Wxh`` may be a strided view; the others are C-contiguous."""
+    ``Wxh`` may be a strided view; the others are C-contiguous.  It keeps the GIL: a few
+    microseconds after every epoch, where releasing it let another training thread take it
+    for its whole Python step (``train_many``'s pool threads handed it back and forth)."""
     n = _any_not_finite(Whh) | _any_not_finite(Why) | _any_not_finite(bh) | _any_not_finite(by)
     if Wxh.flags.c_contiguous:
         n |= _any_not_finite(Wxh)
