@@ -10,6 +10,9 @@ Questions, one ``group`` each (compare rows within a group; ratios from one run)
   single-model kernel per sample.
 * ``many-vs-fit-early-stopping``: 16 default models (early stopping) through ``train_many``
   (2 threads) against 16 sequential ``Model.fit`` calls.  Bar: >= 1.7x (idle machine).
+* ``many-vs-fit-early-stopping-tutorial`` / ``-mr``: the same on the tutorial's 58 training
+  sentences and on the first 2,000 MR training sentences (``../shared/data`` beside the
+  repository; skipped when absent).  Bar (issue 13): >= 1.7x on both, bit-identical weights.
 * ``many-vs-fit``: 64 models x 50 epochs (the project's PERFORMANCE notes, "Scale and many models") through the public API, ``train_many`` (2 threads)
   against 64 sequential ``Model.fit`` calls, all Python overhead included.  Bar: >= 2x.
 
@@ -19,7 +22,9 @@ round (5 epochs of 64 models, or the whole fit); divide by ``extra_info["samples
     pytest bench/test_bench_many.py --benchmark-enable --benchmark-only --benchmark-group-by=group
 """
 
+import os
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -157,5 +162,44 @@ def test_many_vs_fit_early_stopping(benchmark, how):
     assert all(np.array_equal(getattr(models[3].params_, n), getattr(ref.params_, n))
                for n in E.Params.names)
     benchmark.group = "many-vs-fit-early-stopping"
+    benchmark.extra_info["epochs"] = sum(m.n_epochs_ for m in models)
+    benchmark.pedantic(run, rounds=3, warmup_rounds=0)
+
+
+#: ``../shared/data`` beside the repository (as ``tests/conftest.py``'s ``shared_data``), or
+#: the folder named by ``FASTRNN_SHARED_DATA`` (a checkout elsewhere).
+SHARED_DATA = Path(os.environ.get("FASTRNN_SHARED_DATA")
+                   or Path(__file__).resolve().parents[1].parent / "shared" / "data")
+
+
+def _shared(name, n=None):
+    from fastrnn.datasets import load_tsv
+    path = SHARED_DATA / name / "train.tsv"
+    if not path.is_file():
+        pytest.skip(f"{path} is not present beside the repository")
+    texts, labels = load_tsv(path)
+    return list(texts)[:n], list(labels)[:n]
+
+
+@pytest.mark.parametrize("how", ["train_many-2-threads", "Model.fit-x16"])
+@pytest.mark.parametrize("data", ["tutorial", "mr"])
+def test_many_vs_fit_early_stopping_shared_data(benchmark, how, data):
+    """``many-vs-fit-early-stopping-<data>``: 16 default models (seeds 0..15) on the tutorial's
+    training file or the first 2,000 MR training sentences, ``train_many(threads=2)`` against
+    16 sequential ``Model.fit``; every model's weights (and n-gram table) bit-identical."""
+    texts, labels = _shared(data, None if data == "tutorial" else 2000)
+    configs = [dict(seed=s, progress=False) for s in range(16)]
+    if how == "Model.fit-x16":
+        def run():
+            return [Model(**c).fit(texts, labels) for c in configs]
+    else:
+        def run():
+            return train_many((texts, labels), configs, threads=2, progress=False).models
+    models = run()  # warm (compile)
+    for i in (0, 7):
+        ref = Model(**configs[i]).fit(texts, labels)
+        assert all(np.array_equal(getattr(models[i].params_, n), getattr(ref.params_, n))
+                   for n in E.Params.names + ("U",))
+    benchmark.group = f"many-vs-fit-early-stopping-{data}"
     benchmark.extra_info["epochs"] = sum(m.n_epochs_ for m in models)
     benchmark.pedantic(run, rounds=3, warmup_rounds=0)

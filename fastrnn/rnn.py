@@ -12,7 +12,6 @@ import numbers
 import numpy as np
 
 from . import _engine as E
-from . import kernels as K
 from .kernels import dropin as DI
 from ._validation import (
     check_choice, check_corpus, check_dtype, check_float, check_int, check_labels, check_order,
@@ -149,16 +148,18 @@ class RNN:
             check_int("seed", seed, 0)
         rng = None if seed is None else np.random.default_rng(seed)
         Whh, Wxh, Why = E.init_weights(V, H, O, "tutorial", rng)
-        self.Whh = Whh.astype(self.dtype)
-        self.Wxh = Wxh.astype(self.dtype)
-        self.Why = Why.astype(self.dtype)
-        self.bh = np.zeros((H, 1), dtype=self.dtype)
-        self.by = np.zeros((O, 1), dtype=self.dtype)
+        # aligned copies: a kernel reading a badly placed array runs up to 1.8x slower
+        self.Whh = E.aligned_copy(Whh, self.dtype)
+        self.Wxh = E.aligned_copy(Wxh, self.dtype)
+        self.Why = E.aligned_copy(Why, self.dtype)
+        self.bh = E.aligned_zeros((H, 1), self.dtype)
+        self.by = E.aligned_zeros((O, 1), self.dtype)
         self._last = None
-        self._work = {}
+        self._work = None
         self._hp = None
         self._checked = None
         self._views = None
+        self._fast = None
 
     # ---------------------------------------------------------------- attribute checks
     @property
@@ -245,26 +246,31 @@ class RNN:
                 a[...] = k.reshape(a.shape)
 
     def _buffers(self, T, H, O):
+        """The drop-in kernels' workspace ``(H, O, capacity, R, Y, I)`` for sentences of up to
+        ``T`` words (see ``kernels.dropin._carve``), reused between calls and grown on demand."""
         w = self._work
-        if w.get("H") != H or w.get("O") != O or w["hs"].shape[0] < T + 1:
-            n = max(T, 8)
+        if w is None or w[0] != H or w[1] != O or w[2] < T:
+            n = max(T, 8 if w is None or w[0] != H or w[1] != O else 2 * w[2])
             dt = self.dtype
-            w.update(H=H, O=O, hs=np.zeros((n + 1, H), dt), G=np.zeros((n, H), dt),
-                     vecs=np.zeros((K.N_VECS, H), dt), amax=np.zeros(H, np.int64),
-                     pooled=np.zeros(H, dt), y=np.zeros(O, dt),
-                     dWhy=np.zeros((O, H), dt), rows=np.arange(max(H, O), dtype=np.int64),
-                     uniq=np.zeros(2 * n, np.int64), local=np.zeros(2 * n, np.int32),
-                     sub=np.zeros((n, H), dt), gX=np.zeros((n, H), dt),
-                     mark=np.zeros(n, np.int64), counters=np.zeros(2, np.int64),
-                     WhhT=np.zeros((H, H), dt), S3=np.zeros((0, 0, 0), dt),
-                     Sbh=np.zeros((0, H), dt), Sby=np.zeros((0, O), dt))
-            # the kernels' workspace arguments in their order: one tuple lookup per call
-            w["fwd"] = tuple(w[k] for k in ("uniq", "local", "sub", "WhhT", "hs", "pooled",
-                                            "amax", "y"))
-            w["bwd"] = tuple(w[k] for k in ("uniq", "local", "sub", "WhhT", "G", "vecs", "amax",
-                                            "y", "counters", "gX", "mark", "dWhy",
-                                            "rows", "S3", "S3", "S3", "Sbh", "Sby"))
+            rows, ints = DI.workspace_sizes(n, H, O)
+            R = E.aligned_zeros((rows, H), dt)
+            Y = np.zeros((3, O), dt)
+            I = np.zeros(ints, np.int64)
+            I[DI.F_CAPACITY] = n
+            start = DI.N_FLAGS + 2 + H
+            I[start:start + max(H, O)] = np.arange(max(H, O))
+            w = self._work = (H, O, n, R, Y, I)
         return w
+
+    def _fast_state(self):
+        """``(Whh, Wxh, Why, bh, by, kernel weight arrays, (H, V, O))`` for the attributes as
+        they are now, checked; remembered while they are the same objects and plain views."""
+        H, V, O = self._check_weights()
+        a = self._kernel_arrays()
+        state = (self.Whh, self.Wxh, self.Why, self.bh, self.by,
+                 (a["Wxh"], a["Whh"], a["bh"], a["Why"], a["by"]), (H, V, O), a)
+        self._fast = state if self._views is not None else None
+        return state
 
     # ---------------------------------------------------------------- the tutorial's API
     def forward(self, inputs):
@@ -273,20 +279,36 @@ class RNN:
         ``inputs`` is the tutorial's list of one-hot ``(input_size, 1)`` vectors, or a 1-D
         sequence of word indices.
         """
-        H, V, O = self._check_weights()
-        tokens = _encode_sentence(inputs, V, check_range=False)
+        f = self._fast
+        if (f is None or f[0] is not self.Whh or f[1] is not self.Wxh or f[2] is not self.Why
+                or f[3] is not self.bh or f[4] is not self.by):
+            f = self._fast_state()
+        H, V, O = f[6]
+        tokens = None
+        if type(inputs) is list and inputs:  # the tutorial's inputs: no general dispatch
+            kind = type(inputs[0])
+            if kind is int:
+                tokens = np.array(inputs)
+                if tokens.dtype != np.int64 or tokens.ndim != 1:
+                    tokens = None
+            elif kind is np.ndarray:
+                tokens = _onehot_list_ids(inputs, inputs[0].shape, V)
+        if tokens is None:
+            tokens = _encode_sentence(inputs, V, check_range=False)
         T = len(tokens)
-        a = self._kernel_arrays()
-        w = self._buffers(T, H, O)
-        status = DI.dropin_forward(tokens, a["Wxh"], a["Whh"], a["bh"], a["Why"], a["by"],
-                                   *w["fwd"])
-        if status == 1:
-            self._raise_not_finite(a)
-        elif status:
+        w = self._work
+        if w is None or w[2] < T or w[0] != H or w[1] != O:
+            w = self._buffers(T, H, O)
+        dt = self.dtype
+        y = np.empty((O, 1), dt)
+        h = np.empty((H, 1), dt)
+        status = DI.dropin_forward(tokens, *f[5], w[3], w[4], w[5], y, h)
+        if status:
+            if status == 1:
+                self._raise_not_finite(f[7])
             _encode_sentence(tokens, V)  # raises the range error
-        # a view: the buffer is rewritten only by the next forward, which replaces _last anyway
-        self._last = (inputs, tokens, w["hs"][:T + 1])
-        return w["y"].copy().reshape(O, 1), w["hs"][T].copy().reshape(H, 1)
+        self._last = (inputs, tokens, w)
+        return y, h
 
     @property
     def last_inputs(self):
@@ -298,7 +320,8 @@ class RNN:
         """The tutorial's ``{t: h_t}`` dict of ``(H, 1)`` hidden states of the last forward."""
         if self._last is None:
             return None
-        hs = self._last[2]
+        _, tokens, w = self._last
+        hs = w[3][:len(tokens) + 1]  # the first rows of the workspace (kernels.dropin._carve)
         return {t: hs[t].reshape(-1, 1).copy() for t in range(hs.shape[0])}
 
     def backprop(self, d_y, learn_rate=2e-2):
@@ -306,43 +329,46 @@ class RNN:
 
         ``d_y`` is ``dL/dy`` with shape ``(O, 1)`` (or ``(O,)``) for the last :meth:`forward`.
         """
-        if self._last is None:
+        last = self._last
+        if last is None:
             raise RuntimeError("backprop() needs a forward() call first")
         # hyperparameters: the kernels' array is rebuilt only when learn_rate or clip change;
         # an exact float or None equal to the last validated pair needs no new check
         clip = self.clip
         hp = self._hp
-        if (hp is None or hp[0] != (learn_rate, clip) or type(learn_rate) is not float
+        if (hp is None or hp[0] != learn_rate or hp[1] != clip or type(learn_rate) is not float
                 or (clip is not None and type(clip) is not float)):
             lr = check_float("learn_rate", learn_rate, positive=True)
             clip = check_float("clip", clip, positive=True, allow_none=True)
-            hp = self._hp = ((lr, clip), E.hyperparameters(self.dtype, lr, clip))
-        H, V, O = self._check_weights()
-        dy = d_y if type(d_y) is np.ndarray else np.asarray(d_y)
-        if dy.shape != (O, 1) and dy.shape != (O,):
-            raise ValueError(f"d_y must have shape ({O}, 1), got {dy.shape}")
-        if dy.dtype != self.dtype:
-            if dy.dtype.kind not in "fiu":
-                raise TypeError(f"d_y must be real numbers, got dtype {dy.dtype}")
-            dy = dy.astype(self.dtype)
-        dy = dy.reshape(O)
-        if not dy.flags.c_contiguous:
-            dy = np.ascontiguousarray(dy)
-        _, tokens, hs = self._last
-        if hs.shape[1] != H:
+            hp = self._hp = (lr, clip, E.hyperparameters(self.dtype, lr, clip))
+        f = self._fast
+        if (f is None or f[0] is not self.Whh or f[1] is not self.Wxh or f[2] is not self.Why
+                or f[3] is not self.bh or f[4] is not self.by):
+            f = self._fast_state()
+        H, V, O = f[6]
+        dy = d_y
+        if type(dy) is not np.ndarray or dy.shape != (O, 1) or dy.dtype != self.dtype:
+            dy = self._check_d_y(d_y, O)
+        _, tokens, w = last
+        if w[0] != H or w[1] != O:
             raise ValueError("the weights changed shape since forward(); call forward() again")
-        w = self._buffers(len(tokens), H, O)
-        gradient = self.gradient
-        gradient = _GRADIENT_CODES.get(gradient) if type(gradient) is str else None
+        gradient = _GRADIENT_CODES.get(self.gradient) if type(self.gradient) is str else None
         if gradient is None:
             check_choice("gradient", self.gradient, E.GRADIENTS)  # raises
-        a = self._kernel_arrays()
-        ok = DI.dropin_backprop(tokens, a["Wxh"], a["Whh"], a["bh"], a["Why"], a["by"], dy, hs,
-                                gradient, hp[1], *w["bwd"])
+        ok = DI.dropin_backprop(tokens, *f[5], dy, gradient, hp[2], w[3], w[4], w[5])
         if not ok:
-            self._raise_not_finite(a, dy)
+            self._raise_not_finite(f[7], dy)
         if self._views is None:
-            self._write_back(a)
+            self._write_back(f[7])
+
+    def _check_d_y(self, d_y, O):
+        """``d_y`` as an ``(O, 1)`` array of the RNN's dtype, or a clear error."""
+        dy = np.asarray(d_y)
+        if dy.shape != (O, 1) and dy.shape != (O,):
+            raise ValueError(f"d_y must have shape ({O}, 1), got {dy.shape}")
+        if dy.dtype.kind not in "fiu":
+            raise TypeError(f"d_y must be real numbers, got dtype {dy.dtype}")
+        return dy.astype(self.dtype).reshape(O, 1)
 
     # ---------------------------------------------------------------- fast paths
     def _params(self):

@@ -17,8 +17,10 @@ Only the standard library and numpy are used.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+import threading
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable as _IterableABC
@@ -105,8 +107,68 @@ class _Separator:
 _SEP_OBJECT = _Separator()
 
 
+#: Per thread: the default tokenizer's output of texts tokenized already ({text: tokens}),
+#: installed by :func:`shared_tokens`; None: tokenize.
+_SHARED = threading.local()
+
+
+def token_memo(texts) -> dict:
+    """``{text: its default-tokenizer tokens}`` for ``texts``, tokenized in one pass (chunks of
+    65,536): what :func:`shared_tokens` looks up.  The lists must not be modified."""
+    memo: dict = {}
+    items = [t for t in dict.fromkeys(texts) if isinstance(t, str)]
+    prev = getattr(_SHARED, "memo", None)
+    _SHARED.memo = None
+    try:
+        for i in range(0, len(items), _CHUNK):
+            part = items[i:i + _CHUNK]
+            k, cur = 0, []
+            for w in _tokenize_all_default(part):
+                if w == _SEP:
+                    memo[part[k]] = cur
+                    k, cur = k + 1, []
+                else:
+                    cur.append(w)
+            memo[part[k]] = cur
+    finally:
+        _SHARED.memo = prev
+    return memo
+
+
+@contextlib.contextmanager
+def shared_tokens(memo):
+    """On this thread, inside the block, the default tokenizer takes a text's tokens from
+    ``memo`` (:func:`token_memo`) when it is there: models fitted on the same texts
+    (``train_many``) tokenize them once.  The tokens are the same either way."""
+    prev = getattr(_SHARED, "memo", None)
+    _SHARED.memo = memo
+    try:
+        yield
+    finally:
+        _SHARED.memo = prev
+
+
+def _from_memo(memo, items):
+    """:func:`_tokenize_all_default`'s flat list from ``memo``, or None if a text is not there."""
+    out: List[str] = []
+    extend, append, get = out.extend, out.append, memo.get
+    for i, text in enumerate(items):
+        words = get(text)
+        if words is None:
+            return None
+        if i:
+            append(_SEP)
+        extend(words)
+    return out
+
+
 def _tokenize_all_default(items: List[str]) -> List[str]:
     """Default-tokenize all texts: one flat list, texts separated by _SEP."""
+    memo = getattr(_SHARED, "memo", None)
+    if memo is not None:
+        flat = _from_memo(memo, items)
+        if flat is not None:
+            return flat
     joined = f" {_SEP} ".join(items)
     if joined.count(_SEP) != max(len(items) - 1, 0):  # some text holds a NUL
         out: List[str] = []

@@ -303,3 +303,37 @@ def test_dask_cluster_survives_a_killed_worker(demo, tmp_path):
     assert all(r["status"] == "ok" for r in rows)
     for a, b in zip(models, local):
         assert _same_weights(a, b)
+
+
+def test_shared_tokens_give_the_same_encoding():
+    """train_many's token memo: inside ``shared_tokens`` the vocabulary, ids and n-gram arrays
+    are those of a plain tokenization (ASCII, non-ASCII, empty and NUL-holding texts)."""
+    from fastrnn import ngrams as NG
+    from fastrnn.vocab import Vocabulary, shared_tokens, token_memo
+    texts = ["Good movie!", "not good", "", "...", "naïve café déjà-vu", "a\x00b c",
+             "don't 'quote' it", "x" * 300, "Good movie!"]
+    plain = Vocabulary(min_count=1).fit(texts)
+    want = NG.encode(plain, texts, 2, 97)
+    memo = token_memo(texts)
+    with shared_tokens(memo):
+        v = Vocabulary(min_count=1).fit(texts)
+        got = NG.encode(v, texts[::-1], 2, 97)
+        got_fwd = NG.encode(v, texts, 2, 97)
+        missing = v.encode(["not in the memo"])  # falls back to tokenizing
+    assert v.words == plain.words
+    for w, g in zip(want[:2], got_fwd[:2]):
+        np.testing.assert_array_equal(w, g)
+    for w, g in zip(want[2], got_fwd[2]):
+        np.testing.assert_array_equal(w, g)
+    np.testing.assert_array_equal(got[0], NG.encode(plain, texts[::-1], 2, 97)[0])
+    np.testing.assert_array_equal(missing[0], plain.encode(["not in the memo"])[0])
+
+
+def test_large_aligned_zeros_are_zero_writable_and_aligned():
+    from fastrnn import _engine as E
+    for shape, dt in (((1 << 18, 2), np.float32), ((1 << 17, 3), np.float64), ((5, 7), np.float32)):
+        a = E.aligned_zeros(shape, dt)
+        assert a.shape == shape and a.dtype == dt and a.flags.c_contiguous and a.flags.writeable
+        assert a.ctypes.data % E.ALIGN == 0 and not a.any()
+        a[-1, -1] = 1
+        assert a.sum() == 1

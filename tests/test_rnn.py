@@ -330,3 +330,38 @@ def test_per_sample_checks_read_only_the_sentences_columns():
     np.testing.assert_array_equal(b.Whh, before)
     with pytest.raises(ValueError, match="Wxh contains NaN"):
         b.train_epoch([ids], [0])  # the whole-corpus path checks every column
+
+
+@pytest.mark.parametrize("gradient", ["tutorial", "exact"])
+def test_whh_edits_between_calls_take_effect(gradient):
+    """The kernels keep ``Whh.T`` between calls and compare ``Whh`` with a snapshot of its bits:
+    an in-place edit (even 0.0 -> -0.0) before forward or between forward and backprop is
+    used, exactly as a reassignment of the same values is."""
+    a = RNN(V, 2, seed=5, gradient=gradient)
+    b = RNN(V, 2, seed=5, gradient=gradient)
+    d = np.array([[0.3], [-0.3]])
+    for rnn in (a, b):
+        rnn.forward([1, 2, 3])
+        rnn.backprop(d)
+    edited = a.Whh.copy()
+    edited[3, 7] += 0.25
+    a.Whh[3, 7] += 0.25  # in place: the same object
+    b.Whh = edited.copy()  # reassigned
+    for rnn in (a, b):
+        rnn.forward([4, 5, 4])
+    a.Whh[0, 1] = -0.0 if a.Whh[0, 1] == 0 else -a.Whh[0, 1]  # between forward and backprop
+    b.Whh[0, 1] = a.Whh[0, 1]
+    for rnn in (a, b):
+        rnn.backprop(d)
+    for k in ("Whh", "Wxh", "Why", "bh", "by"):
+        np.testing.assert_array_equal(getattr(a, k), getattr(b, k))
+    ya, ha = a.forward([0, 6])
+    yb, hb = b.forward([0, 6])
+    np.testing.assert_array_equal(ya, yb)
+    np.testing.assert_array_equal(ha, hb)
+    c = RNN(V, 2, seed=5, gradient=gradient)  # a fresh RNN given the same weights agrees
+    for k in ("Whh", "Wxh", "Why", "bh", "by"):
+        setattr(c, k, getattr(a, k).copy())
+    yc, hc = c.forward([0, 6])
+    np.testing.assert_array_equal(yc, ya)
+    np.testing.assert_array_equal(hc, ha)
