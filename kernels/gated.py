@@ -452,14 +452,19 @@ def _gated_update(T, nu, hs, pooled, Gh, dy, params, state, work, views, hp, opt
     for o in range(O):
         dby[0, o] = dy[o]
     one_row = by2.shape[0]  # 1, not a literal (a literal argument compiles the callee again)
+    # the norm pass and the update share one compilation of _whh_fused: sumsq as a runtime
+    # int, the optimizer as the update passes it (literal OPT_SGD/True vs OPT/False compiled
+    # the biggest helper twice: 19.0 vs 9.5 s of a cold GRU fit's compile, on a busy machine)
+    sumsq = np.int64(1)
+    update = np.int64(0)
     scale = one
     if clip_norm > 0:
         ss = (_sumsq_rows(Why, dWhy, rows, O, wd, clip)
               + _sumsq_rows(by2, dby, rows, one_row, zero, clip)
               + _sumsq_rows(bih2, dbih, rows, one_row, zero, clip)
               + _sumsq_rows(bhh2, dbhh, rows, one_row, zero, clip)
-              + _whh_fused(WhhT, ShhT, hs, Gh, T, acc, OPT_SGD, zero, wd, clip, one, zero, zero,
-                           zero, one, one, True)
+              + _whh_fused(WhhT, ShhT, hs, Gh, T, acc, optimizer, zero, wd, clip, one, zero,
+                           zero, zero, one, one, sumsq)
               + _sumsq_rows(WxhT, gX, uniq, nu, wd, clip)
               + _ngram.sumsq(ngrams, s, dy, wd, clip))
         norm = np.sqrt(ss)
@@ -472,7 +477,7 @@ def _gated_update(T, nu, hs, pooled, Gh, dy, params, state, work, views, hp, opt
     # WhhT (H, GH) is the live recurrent matrix during an epoch: row r of dWhh.T is
     # sum_k hs[k-1, r] * Gh[k-1], the same products in the same order as row r of dWhh
     _whh_fused(WhhT, ShhT, hs, Gh, T, acc, optimizer, hp[HP_LR], wd, clip, scale, hp[HP_EPS],
-               hp[HP_BETA1], hp[HP_BETA2], c1, c2, False)
+               hp[HP_BETA1], hp[HP_BETA2], c1, c2, update)
     if Whh.itemsize == 4:
         transpose_rect(WhhT, Whh)  # float32: the backward's axpys read Whh (see _dh_add)
     update_rows(WxhT, gX, Sx, uniq, nu, optimizer, hp, wd, scale, c1, c2)
@@ -489,9 +494,13 @@ def _gated_update(T, nu, hs, pooled, Gh, dy, params, state, work, views, hp, opt
 # --------------------------------------------------------------------------------------------
 def _make_train_epoch(CELL, OPT, name):
     """The epoch kernel of one (cell, optimizer): both compile-time constants of the closure
-    (part of numba's cache key), so only that cell's and that optimizer's code is compiled."""
-    step = (gru_step, lstm_step)[CELL]
-    back = (gru_backward, lstm_backward)[CELL]
+    (part of numba's cache key), so only that cell's and that optimizer's code is compiled.
+
+    The closure holds plain constants only (``LSTM``, ``OPT``): the cell's step and backward
+    are module globals behind ``if LSTM`` (numba prunes the other branch before typing, so the
+    other cell is never compiled).  A closure over the dispatchers themselves pickles their
+    per-process uuid into numba's cache key: every new process missed the disk cache and
+    compiled the epoch kernel again (~9 s of a warm GRU fit)."""
     LSTM = CELL == CELL_LSTM
 
     def train_epoch(corpus, params, state, work, hp, pooling, ngrams):
@@ -531,8 +540,12 @@ def _make_train_epoch(CELL, OPT, name):
                 hs[0, i] = 0
                 cs[0, i] = 0
             for t in range(T):
-                step(WxhT, sent[t], WhhT, bih, bhh, hs, cs, t, t + 1, vecs, uq, gates, t,
-                     t == 0)
+                if LSTM:
+                    lstm_step(WxhT, sent[t], WhhT, bih, bhh, hs, cs, t, t + 1, vecs, uq, gates,
+                              t, t == 0)
+                else:
+                    gru_step(WxhT, sent[t], WhhT, bih, bhh, hs, cs, t, t + 1, vecs, uq, gates,
+                             t, t == 0)
             pool_states(hs, T, pooling, pooled, amax)
             readout(Why, by, pooled, y)
             _ngram.add_logits(ngrams, s, y)
@@ -549,8 +562,12 @@ def _make_train_epoch(CELL, OPT, name):
             for i in range(GH):
                 vecs[V_DBIH, i] = 0
                 vecs[V_DBHH, i] = 0
-            nu = back(sent, hs, cs, gates, amax, Whh, WhhT, Why, dy, pooling, Gh, Dn, gX, vecs,
-                      mark, uniq, counters[1])
+            if LSTM:
+                nu = lstm_backward(sent, hs, cs, gates, amax, Whh, WhhT, Why, dy, pooling, Gh,
+                                   Dn, gX, vecs, mark, uniq, counters[1])
+            else:
+                nu = gru_backward(sent, hs, cs, gates, amax, Whh, WhhT, Why, dy, pooling, Gh,
+                                  Dn, gX, vecs, mark, uniq, counters[1])
             _gated_update(T, nu, hs, pooled, Gh, dy, params, state, work, views, hp, OPT,
                           ngrams, s)
         transpose_rect(WhhT, Whh)
@@ -577,7 +594,7 @@ TRAIN_EPOCH = ((train_epoch_gru_sgd, train_epoch_gru_adagrad, train_epoch_gru_ad
 # inference
 # --------------------------------------------------------------------------------------------
 def _make_predict(CELL, name):
-    step = (gru_step, lstm_step)[CELL]
+    LSTM = CELL == CELL_LSTM  # constants only in the closure (see _make_train_epoch)
     NQ = N_RECORD[CELL]
 
     def predict_proba_range(tokens, offsets, params, U, grams, gram_counts, gram_offsets,
@@ -606,8 +623,12 @@ def _make_predict(CELL, name):
             for t in range(T):
                 cur = t % 2
                 nxt = 1 - cur
-                step(WxhT, tokens[a + t], WhhT, bih, bhh, h, c, cur, nxt, u, zq, gates, zq,
-                     t == 0)
+                if LSTM:
+                    lstm_step(WxhT, tokens[a + t], WhhT, bih, bhh, h, c, cur, nxt, u, zq, gates,
+                              zq, t == 0)
+                else:
+                    gru_step(WxhT, tokens[a + t], WhhT, bih, bhh, h, c, cur, nxt, u, zq, gates,
+                             zq, t == 0)
                 if t == 0:
                     for i in range(H):
                         pooled[i] = h[nxt, i]
@@ -627,7 +648,7 @@ def _make_predict(CELL, name):
                     pooled[i] = pooled[i] / Tf
             readout(Why, by, pooled, y)
             _ngram.add_logits_range(U, grams, gram_counts, gram_offsets, gram_totals, s, y)
-            softmax_loss(y, 0, out[s])
+            softmax_loss(y, zq, out[s])  # zq, not a literal 0: the epoch's compilation
 
     predict_proba_range.__name__ = predict_proba_range.__qualname__ = "predict_proba_range_" + name
     rng_kernel = depends_on(_rnn)(njit(**_opts)(predict_proba_range))
