@@ -354,12 +354,23 @@ def gru_backward(sent, hs, cs, gates, amax, Whh, WhhT, Why, dy, pooling, Gh, Dn,
             _dh_add(vecs, dh2, Whh, WhhT, Gh, q)  # += Whh.T @ Gh[q]
             for i in range(H):
                 vecs[V_DH, i] = vecs[V_DH2, i]
-    zero = np.int64(0)
-    _accumulate_inputs(sent, Gh, gX, vecs, np.int64(V_DBIH), zero, H2)
-    _accumulate_inputs(sent, Dn, gX, vecs, np.int64(V_DBIH), H2, GH)
+    # the input rows: columns [0, 2H) from Gh, [2H, GH) from Dn, one pass over the words
+    for k in range(T, 0, -1):
+        w = sent[k - 1]
+        for j in range(H2):
+            gX[w, j] += Gh[k - 1, j]
+        for j in range(H):
+            gX[w, H2 + j] += Dn[k - 1, j]
+    # bhh's gradient sums Gh; bih's r and z blocks are the same sums (same order), its n block
+    # sums Dn
     for k in range(T, 0, -1):
         for j in range(GH):
             vecs[V_DBHH, j] += Gh[k - 1, j]
+    for j in range(H2):
+        vecs[V_DBIH, j] = vecs[V_DBHH, j]
+    for k in range(T, 0, -1):
+        for j in range(H):
+            vecs[V_DBIH, H2 + j] += Dn[k - 1, j]
     return nu
 
 
