@@ -285,7 +285,10 @@ def _warm_line(how, what, seconds):
 @click.option("--optimizer", "optimizers", type=click.Choice(list(OPTIMIZERS) + ["all"]),
               default=DEFAULTS["optimizer"], show_default=True,
               help="Training kernels of this optimizer.")
-def warmup(dtypes, optimizers):
+@click.option("--cell", "cells", type=click.Choice(list(CELLS) + ["all"]),
+              default=DEFAULTS["cell"], show_default=True,
+              help="Kernels of this recurrent cell (only the cells a program uses compile).")
+def warmup(dtypes, optimizers, cells):
     """Compile (or load from the cache) the kernels your programs will use, ahead of time.
 
     By default the kernels of ``Model()``: training with its default optimizer and dtype, and
@@ -298,23 +301,25 @@ def warmup(dtypes, optimizers):
     from .datasets import make_corpus
     dts = ("float32", "float64") if dtypes == "all" else (dtypes,)
     opts = OPTIMIZERS if optimizers == "all" else (optimizers,)
+    cell_list = CELLS if cells == "all" else (cells,)
     texts, labels = make_corpus(WARMUP_PREDICT, seed=0)
     fit_texts, fit_labels = texts[:WARMUP_FIT], labels[:WARMUP_FIT]
     click.echo(f"fastrnn warmup: kernel cache {cache_dir()}")
     t_all = time.perf_counter()
     compiled = 0
-    for dt in dts:
-        model = None
-        for opt in opts:
-            model = Model(epochs=2, optimizer=opt, dtype=dt, seed=0, progress=False,
-                          min_count=1)
-            # early stopping on (the default) also runs the validation predict path
-            seconds, how = _timed_kernels(lambda: model.fit(fit_texts, fit_labels))
+    for cell in cell_list:
+        for dt in dts:
+            model = None
+            for opt in opts:
+                model = Model(epochs=2, optimizer=opt, dtype=dt, seed=0, progress=False,
+                              min_count=1, cell=cell)
+                # early stopping on (the default) also runs the validation predict path
+                seconds, how = _timed_kernels(lambda: model.fit(fit_texts, fit_labels))
+                compiled += how == "compiled"
+                _warm_line(how, f"{cell} {opt} {dt} training (Model.fit)", seconds)
+            seconds, how = _timed_kernels(lambda: model.predict_proba(texts))
             compiled += how == "compiled"
-            _warm_line(how, f"{opt} {dt} training (Model.fit)", seconds)
-        seconds, how = _timed_kernels(lambda: model.predict_proba(texts))
-        compiled += how == "compiled"
-        _warm_line(how, f"{dt} prediction (Model.predict_proba)", seconds)
+            _warm_line(how, f"{cell} {dt} prediction (Model.predict_proba)", seconds)
     total = time.perf_counter() - t_all
     if compiled:
         click.echo(f"done in {total:.1f} s; later runs load these kernels from the cache")

