@@ -28,10 +28,12 @@ run's final weights are checked the same way).  Rows are the runner's rows plus 
 ``length``, ``clock`` (``"cpu"``), ``precheck_rel_err`` and, for numba, ``vs_torch`` (torch
 µs / numba µs).
 
-Measured (defaults, 2-core AMD EPYC shared at load ~5, torch 2.13 CPU): numba 47-152x torch
-eager for every cell and dtype (bar 10x); vs the numpy reference, float64: 34-37x at H = 32,
-16-19x at H = 64 (the reference's BLAS matvecs amortise better at H = 64; the tanh cell too);
-all weights within 1e-13 (f64) / 4e-5 (f32) of the reference's.
+Measured 2026-12-01 (defaults, 2-core AMD EPYC shared at load 5-7, torch 2.13 CPU; the README's
+Performance table): numba 50-168x torch eager for every cell and dtype (bar 10x); vs the numpy
+reference, float64: 37-41x at H = 32, GRU 17.7x / LSTM 16.2x / tanh 20.1x at H = 64 (the
+gated matrices, 96 / 128 KiB, stream from L2 in every matvec; the reference's BLAS matvecs
+amortise better there); float32 H = 64: GRU 22.9x, LSTM 20.9x; epoch vs tanh GRU 2.50-3.19x,
+LSTM 3.23-4.16x; all weights within 6.3e-14 (f64) / 3.4e-5 (f32) of the reference's.
 """
 
 import numpy as np

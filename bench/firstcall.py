@@ -21,6 +21,11 @@ Steps (rows, ``value``):
     corpus: cold minus warm is what the call adds when its kernels are not cached.
 ``process``
     Wall time of that probe interpreter, start to exit.
+``fit_gru``
+    In another fresh interpreter (and cache folder), ``import fastrnn`` and a
+    ``Model(seed=0, cell="gru").fit`` on the same corpus: the same process shape as ``fit``,
+    so its cold time against ``fit``'s is what a GRU costs a first run (the row's
+    ``vs_fit``: cold ``fit_gru`` / cold ``fit``, per pair in ``vs_fit_runs``; bar <= 1.25).
 ``predict_few``, ``predict_proba``
     In another fresh interpreter (and cache folder) that trains nothing (fit's early stopping
     runs the predict kernels on its validation split, so after a fit they are compiled): a
@@ -41,7 +46,8 @@ import sys
 import tempfile
 import time
 
-STEPS = ("demo", "import", "fit", "train_many", "process", "predict_few", "predict_proba")
+STEPS = ("demo", "import", "fit", "train_many", "process", "fit_gru", "predict_few",
+         "predict_proba")
 FULL = dict(n_train=4000, n_test=500, few=10, epochs=None, models=4, demo=True)
 QUICK = dict(n_train=300, n_test=300, few=10, epochs=2, models=4, demo=False)
 
@@ -64,6 +70,21 @@ t4 = time.perf_counter()
 print(json.dumps({"import": t1 - t0, "fit": t3 - t2, "train_many": t4 - t3,
                   "dtype": str(model.dtype), "optimizer": model.optimizer,
                   "epochs_run": int(model.n_epochs_)}))
+"""
+
+# A first fit of another cell, alone in its process (import, then the fit: fit's shape above).
+_CELL_PROBE = r"""
+import json, sys, time
+import fastrnn
+from fastrnn.datasets import load_demo
+cfg = json.loads(sys.argv[1])
+(tr, ytr), (te, yte) = load_demo(n_train=cfg["n_train"], n_test=cfg["n_test"], seed=0)
+kw = {} if cfg["epochs"] is None else {"epochs": cfg["epochs"]}
+model = fastrnn.Model(seed=0, progress=False, cell=cfg["cell"], **kw)
+t0 = time.perf_counter()
+model.fit(tr, ytr)
+t1 = time.perf_counter()
+print(json.dumps({"fit": t1 - t0}))
 """
 
 # The first predict_proba in a process that has trained nothing (fit's early stopping already
@@ -119,6 +140,11 @@ def measure_pair(cfg):
             res[which].update({k: d[k] for k in ("import", "fit", "train_many")},
                               process=wall)
             res["info"] = {k: d[k] for k in ("dtype", "optimizer", "epochs_run")}
+    with tempfile.TemporaryDirectory(prefix="fastrnn-firstcall-gru-") as cache:
+        gcfg = dict(cfg, cell="gru")
+        for which in ("cold", "warm"):
+            stdout = _run([sys.executable, "-c", _CELL_PROBE, json.dumps(gcfg)], cache)[1]
+            res[which]["fit_gru"] = json.loads(stdout.strip().splitlines()[-1])["fit"]
     with tempfile.TemporaryDirectory(prefix="fastrnn-firstcall-predict-") as cache, \
             tempfile.TemporaryDirectory(prefix="fastrnn-firstcall-model-") as folder:
         pcfg = dict(cfg, model=_saved_model(folder))
@@ -164,6 +190,9 @@ def run_firstcall(quick=False, repeats=None, progress=None):
             "cold_s": c, "warm_s": w, "compile_s": c - w, "cold_runs": cold, "warm_runs": warm,
             "load_1min": [p["load_1min"] for p in pairs],
             "message": DESCRIPTIONS[step] % cfg})
+        if step == "fit_gru" and "fit" in pairs[0]["cold"]:
+            ratios = [p["cold"]["fit_gru"] / p["cold"]["fit"] for p in pairs]
+            rows[-1].update(vs_fit=statistics.median(ratios), vs_fit_runs=ratios)
     return rows
 
 
@@ -173,6 +202,7 @@ DESCRIPTIONS = {
     "fit": "Model(seed=0).fit on load_demo(%(n_train)d, %(n_test)d)",
     "train_many": "then train_many of %(models)d default models, same process",
     "process": "that probe process, start to exit",
+    "fit_gru": "Model(seed=0, cell='gru').fit, alone in a fresh process (vs fit: cold ratio)",
     "predict_few": "first predict_proba (%(few)d sentences) of a loaded model",
     "predict_proba": "then predict_proba of %(n_test)d sentences (parallel)",
 }
@@ -190,6 +220,7 @@ def table(rows):
             t.add_row(r["value"], "[bold red]FAIL[/] " + r["message"], "", "", "", "",
                       style="red")
             continue
-        t.add_row(r["value"], r["message"], r["dtype"], "%.2f" % r["cold_s"],
+        what = r["message"] + (": %.2fx" % r["vs_fit"] if r.get("vs_fit") else "")
+        t.add_row(r["value"], what, r["dtype"], "%.2f" % r["cold_s"],
                   "%.2f" % r["warm_s"], "%.2f" % r["compile_s"])
     return t

@@ -22,6 +22,8 @@ from .sweep_cli import sweep
 
 DTYPES = click.Choice(["float32", "float64"])
 DEFAULTS = Model().get_params()  # one source of truth for the options' defaults
+CELLS = ("tanh", "gru", "lstm")
+PRESETS = tuple(Model.PRESETS)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -83,6 +85,44 @@ def _common_train_options(f):
     return f
 
 
+def _describe_preset(name):
+    settings = Model.PRESETS[name]
+    return name + (" (" + ", ".join(f"{k}={v}" for k, v in settings.items()) + ")" if settings
+                   else " (the defaults)")
+
+
+def _model_options(f):
+    """``--cell``, ``--ngrams``, ``--buckets`` and ``--preset`` (Model.preset's recipes)."""
+    f = click.option("--buckets", type=click.IntRange(1, 2**31 - 1), default=DEFAULTS["buckets"],
+                     show_default=True, help="Rows of the n-gram table (with --ngrams > 0; "
+                     "saved with the model, its non-zero rows).")(f)
+    f = click.option("--ngrams", type=click.IntRange(0, 16), default=DEFAULTS["ngrams"],
+                     show_default=True, help="Word n-gram orders 1..N of the linear n-gram path "
+                     "beside the RNN; 0: the plain RNN.")(f)
+    f = click.option("--cell", type=click.Choice(CELLS), default=DEFAULTS["cell"],
+                     show_default=True, help="Recurrent cell: the tutorial's tanh RNN, or "
+                     "PyTorch's GRU or LSTM (more accurate, ~3-4x the training time).")(f)
+    f = click.option("--preset", type=click.Choice(PRESETS), default=None,
+                     help="A named recipe that sets the defaults of the other options: "
+                     + "; ".join(_describe_preset(p) for p in PRESETS) + ". Options given "
+                     "explicitly override it (e.g. --preset accurate --cell lstm).")(f)
+    return f
+
+
+def _resolve_preset(ctx, preset, values):
+    """``values`` (option name -> value) with the preset's settings in place of every option
+    the user did not give on the command line (the Model keyword arguments of ``train``)."""
+    if preset is None:
+        return dict(values)
+    out = dict(values)
+    for name, value in Model.PRESETS[preset].items():
+        # a preset setting with no option of its own applies as it is
+        if name not in out or ctx.get_parameter_source(name) in (
+                click.core.ParameterSource.DEFAULT, click.core.ParameterSource.DEFAULT_MAP):
+            out[name] = value
+    return out
+
+
 @main.command()
 @click.argument("data", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
@@ -94,9 +134,20 @@ def _common_train_options(f):
 @click.option("--validation", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Validation data (same format) for early stopping instead of a split.")
 @_common_train_options
-def train(data, output, force, text_col, label_col, validation, epochs, hidden_size,
-          learning_rate, seed, early_stopping, dtype):
-    """Train a model on DATA (.tsv, .csv or .jsonl with a text and a label column)."""
+@_model_options
+@click.pass_context
+def train(ctx, data, output, force, text_col, label_col, validation, epochs, hidden_size,
+          learning_rate, seed, early_stopping, dtype, preset, cell, ngrams, buckets):
+    """Train a model on DATA (.tsv, .csv or .jsonl with a text and a label column).
+
+    The saved model records its settings (cell, n-grams, buckets, ...): predict and evaluate
+    need no options.
+    """
+    settings = _resolve_preset(ctx, preset, {
+        "epochs": epochs, "hidden_size": hidden_size, "learning_rate": learning_rate,
+        "early_stopping": early_stopping, "dtype": dtype, "cell": cell, "ngrams": ngrams,
+        "buckets": buckets})
+    learning_rate = settings["learning_rate"]
     if learning_rate <= 0 or not np.isfinite(learning_rate):
         raise click.BadParameter("must be a positive number", param_hint="--learning-rate")
     check_output(output, inputs=(data, validation), force=force)
@@ -104,8 +155,7 @@ def train(data, output, force, text_col, label_col, validation, epochs, hidden_s
     val = load_data(validation, text_col, label_col) if validation else None
     if val is not None:
         _check_known_classes(validation, val[1], labels, data)
-    model = Model(epochs=epochs, hidden_size=hidden_size, learning_rate=learning_rate,
-                  seed=seed, dtype=dtype, early_stopping=early_stopping)
+    model = Model(seed=seed, **settings)
     try:
         model.fit(texts, labels, validation_data=val)
     except FloatingPointError as e:
@@ -119,8 +169,8 @@ def train(data, output, force, text_col, label_col, validation, epochs, hidden_s
     except (OSError, ValueError) as e:
         fail(f"cannot write {output}: {e}")
     last = model.history_[model.best_epoch_ - 1]
-    msg = f"trained on {len(texts)} texts, {len(model.classes_)} classes, " \
-          f"{len(model.vocabulary_)} words; epoch {model.best_epoch_} of {model.n_epochs_}"
+    msg = f"trained a {model.cell} model on {len(texts)} texts, {len(model.classes_)} " \
+          f"classes, {len(model.vocabulary_)} words; epoch {model.best_epoch_} of {model.n_epochs_}"
     if "val_accuracy" in last:
         msg += f", validation accuracy {last['val_accuracy']:.3f}"
     click.echo(f"{msg}; {model.fit_time_:.2f} s; saved {output}")
@@ -235,7 +285,10 @@ def _warm_line(how, what, seconds):
 @click.option("--optimizer", "optimizers", type=click.Choice(list(OPTIMIZERS) + ["all"]),
               default=DEFAULTS["optimizer"], show_default=True,
               help="Training kernels of this optimizer.")
-def warmup(dtypes, optimizers):
+@click.option("--cell", "cells", type=click.Choice(list(CELLS) + ["all"]),
+              default=DEFAULTS["cell"], show_default=True,
+              help="Kernels of this recurrent cell (only the cells a program uses compile).")
+def warmup(dtypes, optimizers, cells):
     """Compile (or load from the cache) the kernels your programs will use, ahead of time.
 
     By default the kernels of ``Model()``: training with its default optimizer and dtype, and
@@ -248,23 +301,25 @@ def warmup(dtypes, optimizers):
     from .datasets import make_corpus
     dts = ("float32", "float64") if dtypes == "all" else (dtypes,)
     opts = OPTIMIZERS if optimizers == "all" else (optimizers,)
+    cell_list = CELLS if cells == "all" else (cells,)
     texts, labels = make_corpus(WARMUP_PREDICT, seed=0)
     fit_texts, fit_labels = texts[:WARMUP_FIT], labels[:WARMUP_FIT]
     click.echo(f"fastrnn warmup: kernel cache {cache_dir()}")
     t_all = time.perf_counter()
     compiled = 0
-    for dt in dts:
-        model = None
-        for opt in opts:
-            model = Model(epochs=2, optimizer=opt, dtype=dt, seed=0, progress=False,
-                          min_count=1)
-            # early stopping on (the default) also runs the validation predict path
-            seconds, how = _timed_kernels(lambda: model.fit(fit_texts, fit_labels))
+    for cell in cell_list:
+        for dt in dts:
+            model = None
+            for opt in opts:
+                model = Model(epochs=2, optimizer=opt, dtype=dt, seed=0, progress=False,
+                              min_count=1, cell=cell)
+                # early stopping on (the default) also runs the validation predict path
+                seconds, how = _timed_kernels(lambda: model.fit(fit_texts, fit_labels))
+                compiled += how == "compiled"
+                _warm_line(how, f"{cell} {opt} {dt} training (Model.fit)", seconds)
+            seconds, how = _timed_kernels(lambda: model.predict_proba(texts))
             compiled += how == "compiled"
-            _warm_line(how, f"{opt} {dt} training (Model.fit)", seconds)
-        seconds, how = _timed_kernels(lambda: model.predict_proba(texts))
-        compiled += how == "compiled"
-        _warm_line(how, f"{dt} prediction (Model.predict_proba)", seconds)
+            _warm_line(how, f"{cell} {dt} prediction (Model.predict_proba)", seconds)
     total = time.perf_counter() - t_all
     if compiled:
         click.echo(f"done in {total:.1f} s; later runs load these kernels from the cache")

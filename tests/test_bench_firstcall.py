@@ -43,6 +43,8 @@ def test_rows_medians_and_fields(fake):
         assert r["cold_runs"] == [11.0, 12.0, 13.0] and r["warm_runs"] == [1.0, 2.0, 3.0]
         assert (r["cold_s"], r["warm_s"], r["compile_s"]) == (12.0, 2.0, 10.0)
     assert next(r for r in rows if r["value"] == "train_many")["M"] == 4
+    gru = next(r for r in rows if r["value"] == "fit_gru")
+    assert gru["vs_fit"] == 1.0 and gru["vs_fit_runs"] == [1.0, 1.0, 1.0]
     quick = F.run_firstcall(quick=True)
     assert "demo" not in [r["value"] for r in quick] and quick[0]["n"] == F.QUICK["n_train"]
 
@@ -77,13 +79,14 @@ def test_quick_run_real_processes(tmp_path):
     res = CliRunner().invoke(main, ["run", "firstcall", "--quick", "--json", str(js)])
     assert res.exit_code == 0, res.output
     rows = {r["value"]: r for r in json.loads(js.read_text())["results"]}
-    assert set(rows) == {"import", "fit", "train_many", "process", "predict_proba",
+    assert set(rows) == {"import", "fit", "train_many", "process", "fit_gru", "predict_proba",
                          "predict_few"}
     for name, r in rows.items():
         assert set(FIELDS) <= set(r) and r["status"] == "ok"
         assert r["cold_s"] > 0 and r["warm_s"] > 0
     # compile when cold (predict_proba of 500 sentences after predict_few compiles nothing:
     # both run the one nogil range kernel, on the thread pool or not)
-    for name in ("fit", "process", "predict_few"):
+    for name in ("fit", "process", "fit_gru", "predict_few"):
         assert rows[name]["cold_s"] >= rows[name]["warm_s"], rows[name]
+    assert rows["fit_gru"]["vs_fit"] == rows["fit_gru"]["cold_s"] / rows["fit"]["cold_s"]
     assert rows["fit"]["dtype"] == "float32" and rows["fit"]["optimizer"] == "adagrad"

@@ -380,3 +380,87 @@ def test_sweep_config_read_like_the_data_files(runner, tmp_path):
                                                str(tmp_path / "out")]))
     assert "cfg.json: line 1: not valid UTF-8 (byte 0xe9)" in out
     assert not (tmp_path / "out").exists()
+
+
+# ---------------------------------------------------------------- cells, n-grams, presets (issue 11)
+def _train(runner, data, out, *args):
+    r = runner.invoke(main, ["train", str(data / "train.tsv"), "-o", str(out)] + TRAIN
+                      + list(args))
+    assert r.exit_code == 0, r.output
+    return r
+
+
+@pytest.mark.parametrize("args,cell,ngrams,buckets", [
+    (["--cell", "gru", "--ngrams", "0"], "gru", 0, 2**20),
+    (["--cell", "lstm", "--ngrams", "1", "--buckets", "64"], "lstm", 1, 64),
+    (["--preset", "accurate", "--buckets", "128"], "gru", 2, 128),
+])
+def test_train_cell_and_ngrams_are_recorded_and_predict_evaluate_work(runner, data, tmp_path,
+                                                                      args, cell, ngrams,
+                                                                      buckets):
+    from fastrnn import Model
+    out = tmp_path / "m.npz"
+    r = _train(runner, data, out, *args)
+    assert f"trained a {cell} model" in r.output
+    m = Model.load(out)
+    assert (m.cell, m.ngrams, m.buckets) == (cell, ngrams, buckets)
+    assert m.params_.buckets == (buckets if ngrams else 0)
+    r = runner.invoke(main, ["predict", str(out), "--json", "i am very happy", "this was bad"])
+    assert r.exit_code == 0, r.output
+    recs = [json.loads(line) for line in r.output.strip().splitlines()]
+    assert len(recs) == 2 and all(abs(sum(x["probabilities"].values()) - 1) < 1e-5
+                                  for x in recs)
+    got = np.array([[x["probabilities"][str(c)] for c in m.classes_.tolist()] for x in recs])
+    np.testing.assert_allclose(got, m.predict_proba(["i am very happy", "this was bad"]),
+                               rtol=0, atol=1e-12)
+    r = runner.invoke(main, ["evaluate", str(out), str(data / "test.tsv")])
+    assert r.exit_code == 0, r.output
+    assert "100 texts" in r.output
+
+
+def test_preset_sets_defaults_and_explicit_options_override_it(runner, data, tmp_path,
+                                                               monkeypatch):
+    from fastrnn import Model
+    from fastrnn import model as M
+    seen = []
+
+    def fit(self, *a, **k):  # the configuration is what is tested: no training
+        seen.append(self.get_params())
+        raise ValueError("stop here")
+    monkeypatch.setattr(M.Model, "fit", fit)
+    for args, want in [([], {"cell": "tanh"}),
+                       (["--preset", "fast"], {"cell": "tanh"}),
+                       (["--preset", "accurate"], {"cell": "gru"}),
+                       (["--preset", "accurate", "--cell", "lstm"], {"cell": "lstm"}),
+                       (["--preset", "accurate", "--cell", "tanh", "--ngrams", "3"],
+                        {"cell": "tanh", "ngrams": 3}),
+                       (["--hidden-size", "12", "--preset", "accurate"],
+                        {"cell": "gru", "hidden_size": 12})]:
+        r = runner.invoke(main, ["train", str(data / "train.tsv"), "-o",
+                                 str(tmp_path / "m.npz")] + args)
+        assert r.exit_code == 1 and "stop here" in r.output, r.output
+        got = seen.pop()
+        expect = {**Model().get_params(), "seed": 0, "progress": got["progress"], **want}
+        assert got == expect, args
+    assert not (tmp_path / "m.npz").exists()
+    help_text = " ".join(runner.invoke(main, ["train", "--help"]).output.split())
+    assert "--preset [fast|accurate]" in help_text and "--cell [tanh|gru|lstm]" in help_text
+    assert "accurate (cell=gru)" in help_text and "explicitly override it" in help_text
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--cell", "rnn"], "--cell"),
+    (["--cell", "GRU "], "--cell"),
+    (["--ngrams", "-1"], "--ngrams"),
+    (["--ngrams", "17"], "--ngrams"),
+    (["--buckets", "0"], "--buckets"),
+    (["--buckets", "many"], "--buckets"),
+    (["--preset", "best"], "--preset"),
+])
+def test_bad_cell_ngrams_buckets_preset_are_usage_errors(runner, data, tmp_path, args, message):
+    r = runner.invoke(main, ["train", str(data / "train.tsv"), "-o", str(tmp_path / "m.npz")]
+                      + args)
+    assert r.exit_code == 2, r.output
+    assert message in r.output and "Traceback" not in r.output
+    assert "Invalid value" in r.output
+    assert not (tmp_path / "m.npz").exists()

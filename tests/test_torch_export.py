@@ -46,7 +46,7 @@ class Net(torch.nn.Module):
 def test_torch_reproduces_predict_proba(demo, cell, pooling):
     (tr, ytr), _ = demo
     m = Model(cell=cell, pooling=pooling, dtype="float64", hidden_size=6, epochs=2, seed=1,
-              early_stopping=False, progress=False).fit(tr, ytr)
+              ngrams=0, early_stopping=False, progress=False).fit(tr, ytr)
     V, H, O = len(m.vocabulary_), 6, len(m.classes_)
     net = Net(cell, pooling, V, H, O).double()
     sd = m.to_torch_state_dict()

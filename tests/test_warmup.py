@@ -58,3 +58,16 @@ def test_warmup_cold_then_cached(tmp_path):
     assert out2[2].lstrip().startswith(("loaded from cache", "already"))
     assert "nothing to compile" in out2[3]
     assert any(p.suffix == ".nbi" for p in tmp_path.rglob("*"))
+
+
+def test_warmup_cell_option():
+    res = invoke("warmup", "--dtype", "float64", "--optimizer", "sgd", "--cell", "gru")
+    assert res.exit_code == 0, res.output
+    lines = res.output.splitlines()
+    assert "gru sgd float64 training (Model.fit)" in lines[1]
+    assert "gru float64 prediction (Model.predict_proba)" in lines[2]
+    from fastrnn.kernels import gated as KG
+    assert KG.train_epoch_gru_sgd.signatures  # the GRU kernel, loaded or compiled
+    res = invoke("warmup", "--cell", "rnn")
+    assert res.exit_code == 2 and "Invalid value" in res.output and "--cell" in res.output
+    assert "--cell [tanh|gru|lstm|all]" in invoke("warmup", "--help").output

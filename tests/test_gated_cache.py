@@ -1,0 +1,47 @@
+"""The gated kernels' disk-cache keys are the same in every process (issue 11: a warm start
+compiled the GRU epoch and predict kernels again, ~9 s, because their closures held dispatchers,
+whose pickled form carries a per-process uuid, and numba keys a closure's cache on the pickled
+cell contents)."""
+
+import json
+import subprocess
+import sys
+
+from numba.core.dispatcher import Dispatcher
+
+from fastrnn.kernels import gated as KG
+
+_KEYS = r"""
+import hashlib, json
+from numba.core.serialize import dumps
+from fastrnn.kernels import gated as KG
+out = {}
+for name in sorted(vars(KG)):
+    d = getattr(KG, name)
+    if hasattr(d, "py_func") and d.py_func.__closure__ is not None:
+        cells = tuple(c.cell_contents for c in d.py_func.__closure__)
+        out[name] = hashlib.sha256(dumps(cells)).hexdigest()
+print(json.dumps(out))
+"""
+
+
+def _keys():
+    r = subprocess.run([sys.executable, "-c", _KEYS], capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def test_closure_cache_keys_are_the_same_in_every_process():
+    a, b = _keys(), _keys()
+    # every entry point of both cells is a closure (the factories), all of them checked
+    assert {"train_epoch_gru_adagrad", "train_epoch_lstm_adam", "predict_proba_range_gru",
+            "predict_proba_range_lstm"} <= set(a)
+    assert a == b
+
+
+def test_closures_hold_plain_constants_only():
+    for name, d in vars(KG).items():
+        if isinstance(d, Dispatcher) and d.py_func.__closure__ is not None:
+            for c in d.py_func.__closure__:
+                assert isinstance(c.cell_contents, (bool, int)), (name, c.cell_contents)
