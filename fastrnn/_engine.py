@@ -209,6 +209,9 @@ def attach_embeddings(params, Emb, WpeT, Ext=None):
     if Ext.ndim != 2 or Ext.shape[1] != E:
         raise ValueError("the out-of-vocabulary vectors Ext %s must be (n, %d)" % (Ext.shape, E))
     params.Emb, params.WpeT, params.Ext = Emb, WpeT, Ext
+    # the words of Ext's rows and whether the vectors are lower-case (fastrnn._fit.encode)
+    params.ext_words = getattr(params, "ext_words", [])
+    params.emb_lowercase = getattr(params, "emb_lowercase", False)
     params.WxhT = aligned_zeros((0, HX), dt)
     params.names = tuple(m for n in type(params).names
                          for m in (EMBEDDING_NAMES if n == "WxhT" else (n,)))
@@ -220,7 +223,7 @@ def copy_embeddings(src, dst):
     ``Ext`` (read-only data) is shared."""
     if src.Emb is not None:
         attach_embeddings(dst, src.Emb, src.WpeT)
-        dst.Ext = src.Ext
+        dst.Ext, dst.ext_words, dst.emb_lowercase = src.Ext, src.ext_words, src.emb_lowercase
     return dst
 
 
