@@ -112,10 +112,35 @@ def load_embeddings(source, vocab, dtype, frozen):
     Emb[found] = wv.vectors[rows[found]]
     if not frozen:
         return Emb, None, [], wv.lowercase
-    used = np.zeros(len(wv.words), dtype=bool)
-    used[rows[found]] = True
-    keep = np.flatnonzero(~used)
-    return Emb, wv.vectors[keep], [wv.words[j] for j in keep], wv.lowercase
+    Ext, ext_words = oov_vectors(wv, words)
+    return Emb, Ext, ext_words, wv.lowercase
+
+
+def oov_vectors(wv, words):
+    """``(Ext, ext_words)``: the rows of ``wv`` that no word of ``words`` (a vocabulary's,
+    id 0 the unknown word) looks up."""
+    key = _vector_key(wv.lowercase)
+    used = {key(w) for w in words[1:]}
+    keep = [j for j, w in enumerate(wv.words) if w not in used]
+    return wv.vectors[keep], [wv.words[j] for j in keep]
+
+
+def reattach_vectors(params, vocab, source, where, frozen):
+    """Give a loaded embedding model its vectors again (:meth:`fastrnn.Model.load`):
+    checks their width; frozen, ``params.Ext`` gets the words outside the vocabulary."""
+    from .vectors import WordVectors, load_vectors
+    if isinstance(source, WordVectors):
+        source = (source.words, source.vectors)
+    wv = load_vectors(source, dtype=params.dtype, words=None if frozen else ["\x00"])
+    E_dim = params.WpeT.shape[0]
+    if wv.dim != E_dim:
+        raise ValueError(f"{wv.source}: vectors of width {wv.dim}, but the model in {where} "
+                         f"was trained on vectors of width {E_dim}")
+    if frozen:
+        Ext, params.ext_words = oov_vectors(wv, vocab.words)
+        params.Ext = E.aligned_copy(Ext, params.dtype)
+        params.emb_lowercase = wv.lowercase
+        params._ext_index = None
 
 
 def encode(vocab, texts, ngrams, buckets, params=None):

@@ -531,8 +531,13 @@ class Model:
         return {k: np.ascontiguousarray(v).copy() for k, v in layout.items()}
 
     # ------------------------------------------------------------------ persistence
-    def save(self, path):
+    def save(self, path, oov_vectors=True):
         """Write weights, vocabulary, classes and hyperparameters to one ``.npz`` (no pickle).
+
+        A model with ``embeddings`` stores its vocabulary's vectors (``Emb``) and the
+        projection; frozen, also the vectors of every other word of the source (``Ext``, for
+        words first seen at prediction) unless ``oov_vectors=False`` (a smaller file: give the
+        vectors again to :meth:`load` to restore them).
 
         The file is written to a temporary file beside ``path`` and renamed, so a failure never
         leaves a half-written model; it gets the permissions of any new file (``0o666`` minus
@@ -562,7 +567,9 @@ class Model:
         if embedded:  # frozen: the vectors of the words outside the vocabulary too
             meta["embedding"] = {"lowercase": bool(P.emb_lowercase),
                                  "ext_words": list(P.ext_words)}
-            if P.Ext.shape[0]:
+            if not oov_vectors:
+                meta["embedding"]["ext_words"] = []
+            elif P.Ext.shape[0]:
                 arrays["Ext"] = P.Ext
         if self.params_.buckets:  # the n-gram table: its non-zero rows only
             U = self.params_.U
@@ -572,8 +579,14 @@ class Model:
         return atomic_write(path, lambda f: np.savez(f, **arrays))
 
     @classmethod
-    def load(cls, path):
-        """Load a model written by :meth:`save`; a bad file raises ``ValueError`` naming it."""
+    def load(cls, path, embeddings=None):
+        """Load a model written by :meth:`save`; a bad file raises ``ValueError`` naming it.
+
+        ``embeddings``: for a model trained with frozen ``embeddings`` and saved with
+        ``oov_vectors=False``, the vectors again (any source :func:`fastrnn.load_vectors`
+        reads): the vectors of the words outside its vocabulary are read from them
+        (``ValueError`` when their width differs from the model's).
+        """
         path = Path(path)
         if path.is_dir():
             raise ValueError(f"{path} is a directory, not a fastrnn model file")
@@ -634,4 +647,11 @@ class Model:
         model.classes_ = classes
         model.params_ = params
         model.best_epoch_ = meta.get("best_epoch")
+        if embeddings is not None:
+            _fit.check_embeddings_source(embeddings)
+            if params.Emb is None:
+                raise ValueError(f"{path} holds a model trained without embeddings: "
+                                 "embeddings= does not apply")
+            _fit.reattach_vectors(params, vocab, embeddings, path, model.freeze_embeddings)
+            model.embeddings = embeddings
         return model
