@@ -67,6 +67,15 @@ def _texts(texts, name="texts"):
     return texts
 
 
+def _short(embeddings):
+    """A one-line description of an ``embeddings`` value (a table is not printed whole)."""
+    if isinstance(embeddings, (str, os.PathLike)):
+        return repr(str(embeddings))
+    if isinstance(embeddings, (tuple, list)) and len(embeddings) == 2:
+        return f"<(words, matrix) of shape {getattr(embeddings[1], 'shape', '?')}>"
+    return f"<{type(embeddings).__name__}>"
+
+
 def _few(classes, k=5):
     """``"3 (a, b, c)"`` / ``"99 (0, 1, 2, 3, 4, ...)"``: a count and a few values, for messages."""
     shown = ", ".join(repr(c) for c in classes[:k].tolist())
@@ -282,7 +291,8 @@ class Model:
 
     def __repr__(self):
         default = Model()
-        changed = [f"{k}={v!r}" for k, v in self.get_params().items()
+        changed = [f"{k}={_short(v) if k == 'embeddings' else repr(v)}"
+                   for k, v in self.get_params().items()
                    if not (v is getattr(default, k) or (isinstance(v, (int, float, str))
                                                          and v == getattr(default, k)))]
         return f"Model({', '.join(changed)})"

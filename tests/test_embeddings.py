@@ -223,6 +223,7 @@ def test_get_params_clone_and_repr(data, vectors):
     b = c.fit(texts, labels)
     assert_same(a, b, rtol=0, atol=0)
     assert "freeze_embeddings=False" in repr(m)
+    assert "embeddings=<(words, matrix) of shape (27, 6)>" in repr(m) and "w10" not in repr(m)
     assert sklearn
 
 
