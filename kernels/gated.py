@@ -640,11 +640,21 @@ train_epoch_lstm_adam = _make_train_epoch(CELL_LSTM, OPT_ADAM, "train_epoch_lstm
 #: ``TRAIN_EPOCH[cell code][optimizer code]``.
 TRAIN_EPOCH = ((train_epoch_gru_sgd, train_epoch_gru_adagrad, train_epoch_gru_adam),
                (train_epoch_lstm_sgd, train_epoch_lstm_adagrad, train_epoch_lstm_adam))
-#: ``TRAIN_EPOCH_EMB[cell code][optimizer code]``: the embedding models' epoch kernels.
-TRAIN_EPOCH_EMB = tuple(
-    tuple(_make_train_epoch(c, o, "train_epoch_emb_%s_%s" % (CELLS[c], _rnn.OPTIMIZER_NAMES[o]),
-                            EMB=True) for o in (OPT_SGD, OPT_ADAGRAD, OPT_ADAM))
-    for c in (CELL_GRU, CELL_LSTM))
+train_epoch_emb_gru_sgd = _make_train_epoch(CELL_GRU, OPT_SGD, "train_epoch_emb_gru_sgd", True)
+train_epoch_emb_gru_adagrad = _make_train_epoch(CELL_GRU, OPT_ADAGRAD,
+                                                "train_epoch_emb_gru_adagrad", True)
+train_epoch_emb_gru_adam = _make_train_epoch(CELL_GRU, OPT_ADAM, "train_epoch_emb_gru_adam", True)
+train_epoch_emb_lstm_sgd = _make_train_epoch(CELL_LSTM, OPT_SGD, "train_epoch_emb_lstm_sgd", True)
+train_epoch_emb_lstm_adagrad = _make_train_epoch(CELL_LSTM, OPT_ADAGRAD,
+                                                 "train_epoch_emb_lstm_adagrad", True)
+train_epoch_emb_lstm_adam = _make_train_epoch(CELL_LSTM, OPT_ADAM, "train_epoch_emb_lstm_adam",
+                                              True)
+#: ``TRAIN_EPOCH_EMB[cell code][optimizer code]``: the embedding models' epoch kernels (an
+#: eighth argument ``inp``, :data:`kernels.rnn.INPUT_BUNDLE`).
+TRAIN_EPOCH_EMB = ((train_epoch_emb_gru_sgd, train_epoch_emb_gru_adagrad,
+                    train_epoch_emb_gru_adam),
+                   (train_epoch_emb_lstm_sgd, train_epoch_emb_lstm_adagrad,
+                    train_epoch_emb_lstm_adam))
 
 
 # --------------------------------------------------------------------------------------------

@@ -1242,10 +1242,11 @@ train_epoch_adagrad = _make_train_epoch(OPT_ADAGRAD, "train_epoch_adagrad")
 train_epoch_adam = _make_train_epoch(OPT_ADAM, "train_epoch_adam")
 #: The per-optimizer entry points, indexed by optimizer code.
 TRAIN_EPOCH_BY_OPTIMIZER = (train_epoch_sgd, train_epoch_adagrad, train_epoch_adam)
+train_epoch_emb_sgd = _make_train_epoch(OPT_SGD, "train_epoch_emb_sgd", EMB=True)
+train_epoch_emb_adagrad = _make_train_epoch(OPT_ADAGRAD, "train_epoch_emb_adagrad", EMB=True)
+train_epoch_emb_adam = _make_train_epoch(OPT_ADAM, "train_epoch_emb_adam", EMB=True)
 #: The embedding models' entry points (an eighth bundle ``inp``), by optimizer code.
-TRAIN_EPOCH_EMB_BY_OPTIMIZER = tuple(
-    _make_train_epoch(o, "train_epoch_emb_" + OPTIMIZER_NAMES[o], EMB=True)
-    for o in (OPT_SGD, OPT_ADAGRAD, OPT_ADAM))
+TRAIN_EPOCH_EMB_BY_OPTIMIZER = (train_epoch_emb_sgd, train_epoch_emb_adagrad, train_epoch_emb_adam)
 
 
 @depends_on(_ngram)
