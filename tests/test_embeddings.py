@@ -227,6 +227,16 @@ def test_get_params_clone_and_repr(data, vectors):
     assert sklearn
 
 
+def test_accurate_preset_with_embeddings(vectors):
+    m = fastrnn.Model.preset("accurate", embeddings=vectors, seed=2)
+    assert (m.cell, m.freeze_embeddings, m.embeddings, m.seed) == ("gru", False, vectors, 2)
+    assert fastrnn.Model.preset("accurate", embeddings=vectors,
+                                freeze_embeddings=True).freeze_embeddings is True
+    assert fastrnn.Model.preset("accurate").freeze_embeddings is True  # no vectors: unchanged
+    assert fastrnn.Model.preset("fast", embeddings=vectors).get_params() == fastrnn.Model(
+        embeddings=vectors).get_params()
+
+
 def test_torch_export_refuses_embedding_models(data, vectors):
     texts, labels = data
     m = fastrnn.Model(**dict(FAST, embeddings=vectors)).fit(texts, labels)
