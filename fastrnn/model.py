@@ -187,7 +187,10 @@ class Model:
         sentence's words with the same optimizer.  Frozen, the model keeps the vectors of
         every other word of the source too (``params_.Ext``, saved with the model): a word
         first seen at prediction gets its vector instead of the unknown word's row.
-        Fine-tuned, only the vocabulary's rows are read, kept and saved.
+        Fine-tuned, only the vocabulary's rows are read, kept and saved.  The default was
+        chosen on validation: with the tanh cell frozen and fine-tuned GloVe tie on MR and
+        SST-2 (README, "Vectors inside the model"); ``Model.preset("accurate", embeddings=...)``
+        fine-tunes (a GRU's best).
 
     Attributes
     ----------
