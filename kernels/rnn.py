@@ -1108,6 +1108,8 @@ def apply_update(tokens, hs, pooled, G, dy, WxhT, Whh, WhhT, Why, bh, by,
 #              ``rows`` = arange(max(H, O)) and ``uniq`` (Tmax,) int64
 # ``ngrams``   (U, SU, grams, gram_counts, gram_offsets, gram_totals, nhp): the linear n-gram
 #              path (:mod:`kernels.ngram`); all empty (``gram_offsets`` of length 0) without it
+# ``inp``      the embedding models' kernels only (``train_epoch_emb_*``), an eighth bundle:
+#              :data:`INPUT_BUNDLE`; their ``work`` has ``gX`` (Tmax, H) and ``mark`` (Tmax,)
 #: The bundles' field names, in order (the table above; for callers and tests).
 EPOCH_BUNDLES = (
     ("corpus", ("tokens", "offsets", "labels", "order")),
