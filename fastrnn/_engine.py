@@ -128,6 +128,7 @@ class Params(NamedArrays):
 
     names = ("WxhT", "Whh", "Why", "bh", "by")
     cell = "tanh"
+    Emb = WpeT = None  # an embedding model's input path (attach_embeddings)
 
     def __init__(self, WxhT, Whh, Why, bh, by, dtype=None, U=None):
         dtype = check_dtype(Whh.dtype if dtype is None else dtype)
@@ -167,10 +168,21 @@ class Params(NamedArrays):
     @property
     def shape(self):
         """``(V, H, O)``."""
-        return self.WxhT.shape[0], self.WxhT.shape[1], self.Why.shape[0]
+        V = self.WxhT.shape[0] if self.Emb is None else self.Emb.shape[0]
+        return V, self.WxhT.shape[1], self.Why.shape[0]
 
     def arrays(self):
         return tuple(getattr(self, n) for n in self.names)
+
+    def kernel_arrays(self):
+        """``(WxhT, Whh, Why, bh, by)``, the one-hot layout (an embedding model's ``WxhT``
+        has no rows)."""
+        return (self.WxhT, self.Whh, self.Why, self.bh, self.by)
+
+    @property
+    def embedded(self):
+        """True for an embedding model (``Emb``, ``WpeT`` instead of ``WxhT``)."""
+        return self.Emb is not None
 
     @property
     def buckets(self):
@@ -178,7 +190,7 @@ class Params(NamedArrays):
         return self.U.shape[0]
 
     def copy(self):
-        return Params(*self.arrays(), U=self.U)
+        return copy_embeddings(self, Params(*self.kernel_arrays(), U=self.U))
 
     def sync_transpose(self):
         self.WhhT[...] = self.Whh.T
@@ -190,8 +202,132 @@ class Params(NamedArrays):
             return False
         if U_rows is not None:  # a few rows, gathered (take: ~10x faster than U[U_rows]),
             # checked in numpy: a nogil kernel would hand the GIL to another training thread
-            return bool(np.isfinite(self.U.take(U_rows, axis=0)).all())
-        return _ngram.all_finite(self.U)
+            return (bool(np.isfinite(self.U.take(U_rows, axis=0)).all())
+                    and embeddings_finite(self))
+        return _ngram.all_finite(self.U) and embeddings_finite(self)
+
+
+# ---------------------------------------------------------------------------------- embeddings
+# An embedding model (``Model(embeddings=...)``) has, instead of the one-hot input rows
+# ``WxhT`` (V, HX), the word vectors ``Emb`` (V, E) and the projection ``WpeT`` (E, HX): word
+# w's input row is ``Emb[w] @ WpeT`` (HX = H for tanh, G*H gated).  Its ``WxhT`` has no rows,
+# its ``names`` list ``Emb, WpeT`` in ``WxhT``'s place, and ``Ext`` (n, E) holds the frozen
+# vectors of words outside the vocabulary (token ids ``V + row``; empty when fine-tuned).
+EMBEDDING_NAMES = ("Emb", "WpeT")
+
+
+def attach_embeddings(params, Emb, WpeT, Ext=None):
+    """Turn ``params`` (a Params / GatedParams) into an embedding model's, in place."""
+    dt = params.dtype
+    HX = params.WxhT.shape[1]
+    Emb = aligned_copy(np.asarray(Emb), dt)
+    WpeT = aligned_copy(np.asarray(WpeT), dt)
+    if Emb.ndim != 2 or Emb.shape[0] < 1 or Emb.shape[1] < 1 or WpeT.shape != (Emb.shape[1], HX):
+        raise ValueError("embedding model arrays do not fit: Emb %s must be (V, E) and WpeT %s "
+                         "(E, %d)" % (Emb.shape, WpeT.shape, HX))
+    E = Emb.shape[1]
+    Ext = aligned_zeros((0, E), dt) if Ext is None else aligned_copy(np.asarray(Ext), dt)
+    if Ext.ndim != 2 or Ext.shape[1] != E:
+        raise ValueError("the out-of-vocabulary vectors Ext %s must be (n, %d)" % (Ext.shape, E))
+    params.Emb, params.WpeT, params.Ext = Emb, WpeT, Ext
+    # the words of Ext's rows and whether the vectors are lower-case (fastrnn._fit.encode)
+    params.ext_words = getattr(params, "ext_words", [])
+    params.emb_lowercase = getattr(params, "emb_lowercase", False)
+    params.WxhT = aligned_zeros((0, HX), dt)
+    params.names = tuple(m for n in type(params).names
+                         for m in (EMBEDDING_NAMES if n == "WxhT" else (n,)))
+    return params
+
+
+def copy_embeddings(src, dst):
+    """``dst`` with copies of ``src``'s embedding arrays (nothing for a one-hot model);
+    ``Ext`` (read-only data) is shared."""
+    if src.Emb is not None:
+        attach_embeddings(dst, src.Emb, src.WpeT)
+        dst.Ext, dst.ext_words, dst.emb_lowercase = src.Ext, src.ext_words, src.emb_lowercase
+    return dst
+
+
+def embeddings_finite(params):
+    return params.Emb is None or (_ngram.all_finite(params.Emb)
+                                  and _ngram.all_finite(params.WpeT))
+
+
+def input_view(params, tokens, reference=False):
+    """``(view, tokens)`` for predicting with an embedding model: ``view`` a shallow copy of
+    ``params`` whose ``WxhT`` holds the projected rows ``x_w = vector(w) @ WpeT`` of the
+    distinct words of ``tokens`` (ids ``< V``: ``Emb``'s rows, ``V + j``: ``Ext[j]``), and the
+    corpus re-numbered into those rows.  ``reference``: project with numpy (the reference)
+    instead of the kernels' :func:`kernels.rnn.project_rows` (the training forward's order)."""
+    import copy
+    V = params.Emb.shape[0]
+    n_ext = params.Ext.shape[0]
+    uniq, inv = np.unique(tokens, return_inverse=True)
+    if uniq.size and (uniq[0] < 0 or uniq[-1] >= V + n_ext):
+        raise ValueError("word ids out of range for %d vocabulary + %d out-of-vocabulary "
+                         "vectors" % (V, n_ext))
+    k = int(np.searchsorted(uniq, V))
+    table = np.concatenate([params.Emb[uniq[:k]], params.Ext[uniq[k:] - V]])
+    HX = params.WpeT.shape[1]
+    if reference:
+        X = table @ params.WpeT
+    else:
+        X = aligned_empty((len(uniq), HX), params.dtype)
+        K.rnn.project_rows(params.WpeT, np.ascontiguousarray(table), X)
+    view = copy.copy(params)
+    view.Emb = view.WpeT = None
+    view.names = type(params).names
+    view.WxhT = X
+    return view, inv.reshape(-1).astype(np.int32)
+
+
+class EmbeddingInput:
+    """The epoch kernels' ``inp`` bundle (``kernels.rnn.INPUT_BUNDLE``) of one embedding
+    model's trainer: optimizer state and gradient buffers of ``WpeT`` and (fine-tuned) ``Emb``,
+    and the per-sentence work buffers (grown with the longest sentence)."""
+
+    def __init__(self, params, slots, train_embeddings):
+        V, E = params.Emb.shape
+        HX = params.WpeT.shape[1]
+        dt = params.dtype
+        self.params = params
+        self.train = bool(train_embeddings)
+        Vt = V if self.train else 0  # frozen: no state or gradient for the vectors
+        self.SE = aligned_zeros((slots, Vt, E), dt)
+        self.SP = aligned_zeros((slots, E, HX), dt)
+        self.dP = aligned_zeros((E, HX), dt)
+        self.dE = aligned_zeros((Vt, E), dt)
+        self.gmark = np.zeros(V, dtype=np.int64)
+        self.lid = np.zeros(V, dtype=np.int64)
+        self.prow = np.arange(E, dtype=np.int64)
+        self.flags = np.array([int(self.train), 0], dtype=np.int64)
+        self.Xs = None
+        self.grow(1)
+
+    def grow(self, max_len):
+        if self.Xs is None or self.Xs.shape[0] < max_len:
+            self.Xs = aligned_zeros((max_len, self.params.WpeT.shape[1]), self.params.dtype)
+            self.lt = np.zeros(max_len, dtype=np.int32)
+            self.uw = np.zeros(max_len, dtype=np.int64)
+            self.gu = np.zeros(max_len, dtype=np.int64)
+
+    def bundle(self):
+        P = self.params
+        return (P.Emb, self.SE, P.WpeT, self.SP, self.dP, self.dE, self.Xs, self.lt, self.uw,
+                self.gmark, self.lid, self.gu, self.prow, self.flags)
+
+
+def _from_arrays(make, names, arrays):
+    """``make(arrays in names' order)``, for an embedding model (``"Emb"`` in ``arrays``) with
+    a row-less ``WxhT`` and then :func:`attach_embeddings`."""
+    if "Emb" not in arrays:
+        return make([arrays[n] for n in names])
+    WpeT = np.asarray(arrays["WpeT"])
+    if WpeT.ndim != 2:
+        raise ValueError("WpeT must be 2-D (E, HX), got shape %s" % (WpeT.shape,))
+    placeholder = np.zeros((0, WpeT.shape[1]), dtype=WpeT.dtype)
+    params = make([placeholder if n == "WxhT" else arrays[n] for n in names])
+    return attach_embeddings(params, arrays["Emb"], WpeT, arrays.get("Ext"))
 
 
 class TrainingDiverged(FloatingPointError):
@@ -216,7 +352,7 @@ class Trainer:
 
     def __init__(self, params, *, lr, clip=1.0, clip_norm=None, weight_decay=0.0,
                  optimizer="sgd", gradient="exact", pooling="last", eps=1e-8, beta1=0.9,
-                 beta2=0.999, ngram_lr=None):
+                 beta2=0.999, ngram_lr=None, train_embeddings=True):
         self.params = params
         self.gradient = check_choice("gradient", gradient, GRADIENTS)
         self.pooling = check_choice("pooling", pooling, POOLINGS)
@@ -226,13 +362,15 @@ class Trainer:
         V, H, O = params.shape
         slots = self.optimizer  # sgd: 0 slots, adagrad: 1, adam: 2
         dt = params.dtype
-        self.state = tuple(aligned_zeros((slots,) + a.shape, dt) for a in params.arrays())
+        self.state = tuple(aligned_zeros((slots,) + a.shape, dt) for a in params.kernel_arrays())
         self.SU = aligned_zeros((slots,) + params.U.shape, dt)
         self.nhp = self.hp.copy()
         self.nhp[K.rnn.HP_LR] = lr if ngram_lr is None else ngram_lr
         self.counters = np.zeros(2, dtype=np.int64)
-        self.gX = aligned_zeros((V, H), dt)
-        self.mark = np.zeros(V, dtype=np.int64)
+        # an embedding model's input gradient has one row per word of the sentence (grown)
+        self.inp = EmbeddingInput(params, slots, train_embeddings) if params.embedded else None
+        self.gX = aligned_zeros((1 if self.inp else V, H), dt)
+        self.mark = np.zeros(1 if self.inp else V, dtype=np.int64)
         self.vecs = aligned_zeros((K.N_VECS, H), dt)
         self.amax = np.zeros(H, dtype=np.int64)
         self.y = np.zeros(O, dtype=dt)
@@ -249,6 +387,10 @@ class Trainer:
             self.hs = aligned_zeros((max_len + 1, H), self.params.dtype)
             self.G = aligned_zeros((max_len, H), self.params.dtype)
             self.uniq = np.zeros(max_len, dtype=np.int64)
+        if self.inp is not None and self.gX.shape[0] < max_len:
+            self.gX = aligned_zeros((max_len, H), self.params.dtype)
+            self.mark = np.zeros(max_len, dtype=np.int64)
+            self.inp.grow(max_len)
 
     def kernel_args(self, tokens, offsets, labels, order, grams=None, ngrams=None):
         """The epoch kernel's arguments ``(corpus, weights, state, hp, modes, work, ngrams)``.
@@ -258,7 +400,7 @@ class Trainer:
         ``ngrams``: that bundle built already for this corpus (:meth:`epoch` keeps it).
         """
         P = self.params
-        return ((tokens, offsets, labels, order),
+        args = ((tokens, offsets, labels, order),
                 (P.WxhT, P.Whh, P.WhhT, P.Why, P.bh, P.by),
                 self.state + (self.counters,),
                 self.hp,
@@ -267,6 +409,8 @@ class Trainer:
                  self.dWhy, self.rows, self.uniq),
                 ngrams if ngrams is not None
                 else (P.U, self.SU) + check_grams(grams, P, offsets) + (self.nhp,))
+        # an embedding model's kernel takes an eighth bundle (kernels.rnn.INPUT_BUNDLE)
+        return args if self.inp is None else args + (self.inp.bundle(),)
 
     def epoch(self, tokens, offsets, labels, order, grams=None):
         """Train on the samples ``order`` once; returns ``(summed loss, n correct)``.
@@ -286,8 +430,9 @@ class Trainer:
         # the optimizer's own entry point: a cold start compiles only its update code
         if self._what is None:
             self._what = "%s %s epoch kernel" % (OPTIMIZERS[self.optimizer], P.dtype.name)
-        loss, correct = _compile.call(K.TRAIN_EPOCH_BY_OPTIMIZER[self.optimizer], *args,
-                                      what=self._what, about=8)
+        kernels = (K.rnn.TRAIN_EPOCH_BY_OPTIMIZER if self.inp is None
+                   else K.rnn.TRAIN_EPOCH_EMB_BY_OPTIMIZER)
+        loss, correct = _compile.call(kernels[self.optimizer], *args, what=self._what, about=8)
         if not math.isfinite(loss) or not self.params.all_finite(self._touched_rows(grams)):
             raise TrainingDiverged(
                 "training diverged: the loss or the weights became NaN or infinite; lower the "
@@ -358,6 +503,8 @@ def predict_proba(params, tokens, offsets, pooling="last", grams=None):
     code = check_choice("pooling", pooling, POOLINGS) if isinstance(pooling, str) else pooling
     n = offsets.shape[0] - 1
     out = np.empty((n, params.shape[2]), dtype=params.dtype)
+    if params.embedded:
+        params, tokens = input_view(params, tokens)
     P = params
     ng = (P.U,) + check_grams(grams, P, offsets)
     args = (tokens, offsets, P.WxhT, P.WhhT, P.bh, P.Why, P.by) + ng + (code, out)
@@ -415,8 +562,9 @@ class _TanhEngine:
 
     def from_arrays(self, arrays, dtype=None, U=None):
         """Parameters from ``{name: array}`` (the names of :attr:`names`) and the n-gram
-        table ``U`` (None: no linear path)."""
-        return Params(*(arrays[n] for n in self.names), dtype=dtype, U=U)
+        table ``U`` (None: no linear path); an embedding model's ``Emb``, ``WpeT`` (and
+        ``Ext``) instead of ``WxhT``."""
+        return _from_arrays(lambda a: Params(*a, dtype=dtype, U=U), self.names, arrays)
 
     def trainer(self, params, **kw):
         return Trainer(params, **kw)
@@ -425,6 +573,8 @@ class _TanhEngine:
         return predict_proba(params, tokens, offsets, pooling, grams)
 
     def predict_proba_serial(self, params, tokens, offsets, pooling, out, grams=None):
+        if params.embedded:
+            params, tokens = input_view(params, tokens)
         P = params
         K.rnn.predict_proba_range(tokens, offsets, P.WxhT, P.WhhT, P.bh, P.Why, P.by, P.U,
                                   *check_grams(grams, P, offsets), POOLINGS.index(pooling), out,
@@ -432,6 +582,8 @@ class _TanhEngine:
 
     def reference_predict(self, params, tokens, offsets, pooling, grams=None):
         from . import reference as R
+        if params.embedded:
+            params, tokens = input_view(params, tokens, reference=True)
         P = params
         return R.predict_proba(tokens, offsets, P.WxhT, P.Whh, P.bh, P.Why, P.by, pooling,
                                P.U, check_grams(grams, P, offsets))
@@ -467,8 +619,8 @@ class _GatedEngine:
                                               buckets=buckets)
 
     def from_arrays(self, arrays, dtype=None, U=None):
-        return self._ge().GatedParams(*(arrays[n] for n in self.names), cell=self.cell,
-                                      dtype=dtype, U=U)
+        return _from_arrays(lambda a: self._ge().GatedParams(*a, cell=self.cell, dtype=dtype,
+                                                             U=U), self.names, arrays)
 
     def trainer(self, params, **kw):
         return self._ge().GatedTrainer(params, **kw)
@@ -477,6 +629,8 @@ class _GatedEngine:
         return self._ge().gated_predict_proba(params, tokens, offsets, pooling, grams)
 
     def predict_proba_serial(self, params, tokens, offsets, pooling, out, grams=None):
+        if params.embedded:
+            params, tokens = input_view(params, tokens)
         rng_kernel = self._ge().KG.PREDICT[params.code]
         rng_kernel(tokens, offsets, params.kernel_tuple(), params.U,
                    *check_grams(grams, params, offsets), POOLINGS.index(pooling), out, 0,
@@ -484,6 +638,8 @@ class _GatedEngine:
 
     def reference_predict(self, params, tokens, offsets, pooling, grams=None):
         from . import reference_gated as RG
+        if params.embedded:
+            params, tokens = input_view(params, tokens, reference=True)
         return RG.predict_proba(tokens, offsets, params.as_dict(), self.cell, pooling,
                                 check_grams(grams, params, offsets) if params.buckets else None)
 

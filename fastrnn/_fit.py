@@ -30,7 +30,8 @@ from . import reference as R
 from .vocab import Vocabulary
 
 __all__ = ["EmptyTextWarning", "FitRun", "prepare", "epoch_runner", "run", "evaluate",
-           "predict_proba", "stratified_split", "count_empty", "FITTED_ATTRIBUTES"]
+           "predict_proba", "stratified_split", "count_empty", "FITTED_ATTRIBUTES",
+           "load_embeddings", "encode"]
 
 #: the attributes a successful fit sets (and a failed one leaves alone)
 FITTED_ATTRIBUTES = ("vocabulary_", "classes_", "params_", "best_epoch_", "history_",
@@ -53,6 +54,123 @@ def count_empty(vocab, texts, tokens, offsets):
     cand = np.flatnonzero((lengths == 1) & (tokens[offsets[:-1]] == Vocabulary.UNKNOWN_ID))
     tok = vocab.tokenizer
     return sum(1 for i in cand if len(tok(texts[i])) == 0)
+
+
+def check_embeddings_source(source):
+    """``TypeError`` naming ``embeddings`` unless it is a kind :func:`load_vectors` reads
+    (checked before anything is read or trained)."""
+    from .vectors import WordVectors
+    import os
+    if source is None or isinstance(source, (str, os.PathLike, WordVectors)):
+        return
+    if isinstance(source, (tuple, list)) and len(source) == 2 and not isinstance(source[1], str):
+        return
+    if hasattr(source, "index_to_key") and hasattr(source, "vectors"):
+        return
+    raise TypeError("embeddings must be a path to a vectors file, a (words, matrix) pair, an "
+                    "object with index_to_key and vectors (gensim KeyedVectors) or a "
+                    f"fastrnn.WordVectors, got {type(source).__name__}")
+
+
+def _vector_key(lowercase):
+    return str.lower if lowercase else (lambda w: w)
+
+
+def load_embeddings(source, vocab, dtype, frozen):
+    """The input table of an embedding model: ``(Emb (V, E), Ext (n, E), ext_words,
+    lowercase)``.
+
+    Vocabulary word ``w`` (ids ``1..V-1``; id 0, the unknown word, has no vector) gets the
+    vector of ``w.lower()`` when the vectors are lower-case (:attr:`WordVectors.lowercase`,
+    e.g. GloVe), else of ``w``; the rows of words without one are NaN (:func:`prepare` draws
+    them, after the other weights: small random rows ``U(-1/E, 1/E)``, fastText's rule).  Fine-tuned (``frozen`` False) only the
+    vocabulary's rows are read (``load_vectors(words=...)``); frozen, the whole source is read
+    and ``Ext``/``ext_words`` keep the vectors of every other word, for words first seen at
+    prediction.  ``ValueError`` when the vectors cover none of the vocabulary.
+    """
+    from .vectors import WordVectors, load_vectors
+    if isinstance(source, WordVectors):
+        source = (source.words, source.vectors)
+    words = vocab.words
+    if frozen:
+        wv = load_vectors(source, dtype=dtype)
+    else:
+        wanted = set(words[1:]) | {w.lower() for w in words[1:]}
+        wv = load_vectors(source, words=sorted(wanted), dtype=dtype)
+    key = _vector_key(wv.lowercase)
+    E = wv.dim
+    V = len(words)
+    rows = np.full(V, -1, dtype=np.int64)
+    for i in range(1, V):
+        rows[i] = wv.index.get(key(words[i]), -1)
+    found = rows >= 0
+    if not found.any():
+        raise ValueError(f"embeddings {wv.source} cover none of the {V - 1} vocabulary words "
+                         f"(looked up {'lower-cased' if wv.lowercase else 'as tokenised'}); "
+                         "check that the vectors match the texts' language and tokenisation")
+    Emb = np.full((V, E), np.nan, dtype=dtype)
+    Emb[found] = wv.vectors[rows[found]]
+    if not frozen:
+        return Emb, None, [], wv.lowercase
+    Ext, ext_words = oov_vectors(wv, words)
+    return Emb, Ext, ext_words, wv.lowercase
+
+
+def oov_vectors(wv, words):
+    """``(Ext, ext_words)``: the rows of ``wv`` that no word of ``words`` (a vocabulary's,
+    id 0 the unknown word) looks up."""
+    key = _vector_key(wv.lowercase)
+    used = {key(w) for w in words[1:]}
+    keep = [j for j, w in enumerate(wv.words) if w not in used]
+    return wv.vectors[keep], [wv.words[j] for j in keep]
+
+
+def reattach_vectors(params, vocab, source, where, frozen):
+    """Give a loaded embedding model its vectors again (:meth:`fastrnn.Model.load`):
+    checks their width; frozen, ``params.Ext`` gets the words outside the vocabulary."""
+    from .vectors import WordVectors, load_vectors
+    if isinstance(source, WordVectors):
+        source = (source.words, source.vectors)
+    wv = load_vectors(source, dtype=params.dtype, words=None if frozen else ["\x00"])
+    E_dim = params.WpeT.shape[0]
+    if wv.dim != E_dim:
+        raise ValueError(f"{wv.source}: vectors of width {wv.dim}, but the model in {where} "
+                         f"was trained on vectors of width {E_dim}")
+    if frozen:
+        Ext, params.ext_words = oov_vectors(wv, vocab.words)
+        params.Ext = E.aligned_copy(Ext, params.dtype)
+        params.emb_lowercase = wv.lowercase
+        params._ext_index = None
+
+
+def encode(vocab, texts, ngrams, buckets, params=None):
+    """``(tokens, offsets, grams)`` of ``texts`` (:func:`fastrnn.ngrams.encode`); for an
+    embedding model with out-of-vocabulary vectors (frozen, ``params.Ext``), a word outside
+    the vocabulary that has a vector becomes token ``V + row`` of ``Ext`` instead of the
+    unknown word."""
+    tokens, offsets, grams = NG.encode(vocab, texts, ngrams, buckets)
+    if params is None or getattr(params, "Emb", None) is None or not params.Ext.shape[0]:
+        return tokens, offsets, grams
+    index = getattr(params, "_ext_index", None)
+    if index is None:
+        index = params._ext_index = dict(zip(params.ext_words, range(len(params.ext_words))))
+    key = _vector_key(params.emb_lowercase)
+    V = params.Emb.shape[0]
+    tokens = np.array(tokens, dtype=np.int32)
+    unk = tokens == Vocabulary.UNKNOWN_ID
+    if not unk.any():
+        return tokens, offsets, grams
+    tok = vocab.tokenizer
+    for i in np.unique(np.searchsorted(offsets, np.flatnonzero(unk), side="right") - 1):
+        a, b = offsets[i], offsets[i + 1]
+        ws = tok(texts[i])
+        if len(ws) != b - a:
+            continue
+        for k in np.flatnonzero(unk[a:b]):
+            j = index.get(key(ws[k]))
+            if j is not None:
+                tokens[a + k] = V + j
+    return tokens, offsets, grams
 
 
 def stratified_split(yi, fraction, rng):
@@ -330,9 +448,31 @@ def prepare(model, texts, labels, validation_data=None):
     vocab.fit(train_texts)
     N, B = s["ngrams"], s["buckets"]
     tokens, offsets, grams = NG.encode(vocab, train_texts, N, B)  # grams: None for N = 0
+    V, H, O = len(vocab), s["H"], len(classes)
+    emb = None
+    if model.embeddings is not None:  # read (and checked) before any weight is drawn
+        emb = load_embeddings(model.embeddings, vocab, s["dtype"], s["freeze"])
+    if V * H > 2**31:
+        raise ValueError(f"vocabulary ({V} words) x hidden_size ({H}) is too large; "
+                         "set max_size or min_count")
+    if s["ngrams"] and s["buckets"] * O > 2**31:
+        raise ValueError(f"buckets ({s['buckets']}) x classes ({O}) is too large; lower buckets")
+    eng = E.cell_engine(s["cell"])
+    if emb is None:
+        params = eng.initial(V, H, O, model.init, rng, s["dtype"],
+                             buckets=s["buckets"] if s["ngrams"] else 0)
+    else:  # the projection drawn as the input weights of E inputs, then the missing rows
+        Emb, Ext, ext_words, lowercase = emb
+        params = eng.initial(Emb.shape[1], H, O, model.init, rng, s["dtype"],
+                             buckets=s["buckets"] if s["ngrams"] else 0)
+        missing = ~np.isfinite(Emb[:, 0])
+        Emb[missing] = rng.uniform(-1.0 / Emb.shape[1], 1.0 / Emb.shape[1],
+                                   (int(missing.sum()), Emb.shape[1]))
+        E.attach_embeddings(params, Emb, params.WxhT, Ext)
+        params.ext_words, params.emb_lowercase = ext_words, lowercase
     vtok = val_grams = None
     if val is not None:
-        *vtok, val_grams = NG.encode(vocab, val[0], N, B)
+        *vtok, val_grams = encode(vocab, val[0], N, B, params)
         vtok = tuple(vtok) + (val[1].astype(np.int64),)
     empty = count_empty(vocab, train_texts, tokens, offsets)
     if val is not None:
@@ -347,14 +487,6 @@ def prepare(model, texts, labels, validation_data=None):
         warnings.warn(EmptyTextWarning(
             f"{empty + empty_val} of {n_all} texts tokenise to no word (empty, punctuation "
             "or symbols only); each is read as one unknown word"), stacklevel=3)
-    V, H, O = len(vocab), s["H"], len(classes)
-    if V * H > 2**31:
-        raise ValueError(f"vocabulary ({V} words) x hidden_size ({H}) is too large; "
-                         "set max_size or min_count")
-    if s["ngrams"] and s["buckets"] * O > 2**31:
-        raise ValueError(f"buckets ({s['buckets']}) x classes ({O}) is too large; lower buckets")
-    params = E.cell_engine(s["cell"]).initial(V, H, O, model.init, rng, s["dtype"],
-                                              buckets=s["buckets"] if s["ngrams"] else 0)
     run = FitRun(model, s, rng, vocab, classes, params, tokens, offsets,
                  yi[train_idx].astype(np.int64), vtok)
     run.grams, run.val_grams = grams, val_grams
@@ -373,8 +505,13 @@ class _NumpyEpoch:
         U = None
         if params.buckets:
             self.P["U"] = U = params.U
-        self.state = R.init_optimizer_state(optimizer, *[self.P[n] for n in R.PARAM_NAMES],
-                                            U=U)
+        emb = {}
+        if params.embedded:  # Emb, WpeT in WxhT's place (it has no rows)
+            del self.P["WxhT"]
+            emb = {n: getattr(params, n) for n in R.EMBEDDING_NAMES}
+            self.P.update(emb)
+        self.state = R.init_optimizer_state(optimizer, params.WxhT,
+                                            *[self.P[n] for n in R.PARAM_NAMES[1:]], U=U, **emb)
         self.step = 0
         self.lr = lr
         self.grams = grams
@@ -445,7 +582,8 @@ def epoch_runner(run):
     attribute names it."""
     model, s = run.model, run.settings
     kw = dict(clip=s["clip"], clip_norm=s["clip_norm"], weight_decay=s["wd"],
-              gradient=model.gradient, pooling=model.pooling)
+              gradient=model.gradient, pooling=model.pooling,
+              train_embeddings=not s.get("freeze", False))
     if model.backend == "numba":
         cls = _NumbaEpoch
     else:

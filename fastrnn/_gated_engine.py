@@ -13,8 +13,8 @@ import math
 import numpy as np
 
 from ._engine import (
-    OPTIMIZERS, POOLINGS, NamedArrays, aligned_copy, aligned_zeros, check_grams,
-    hyperparameters, predict_ranges,
+    OPTIMIZERS, POOLINGS, EmbeddingInput, NamedArrays, aligned_copy, aligned_zeros,
+    check_grams, copy_embeddings, hyperparameters, input_view, predict_ranges,
 )
 from ._validation import check_choice, check_dtype, check_int
 from .kernels import gated as KG
@@ -40,6 +40,7 @@ class GatedParams(NamedArrays):
     and ``U`` (B, O), the linear n-gram path's table ((0, O) without the path)."""
 
     names = ("WxhT", "Whh", "bih", "bhh", "Why", "by")
+    Emb = WpeT = None  # an embedding model's input path (_engine.attach_embeddings)
 
     def __init__(self, WxhT, Whh, bih, bhh, Why, by, cell, dtype=None, U=None):
         self.cell = CELLS[check_cell(cell)]
@@ -111,10 +112,21 @@ class GatedParams(NamedArrays):
     @property
     def shape(self):
         """``(V, H, O)``."""
-        return self.WxhT.shape[0], self.Whh.shape[1], self.Why.shape[0]
+        V = self.WxhT.shape[0] if self.Emb is None else self.Emb.shape[0]
+        return V, self.Whh.shape[1], self.Why.shape[0]
 
     def arrays(self):
         return tuple(getattr(self, n) for n in self.names)
+
+    def kernel_arrays(self):
+        """``(WxhT, Whh, bih, bhh, Why, by)``, the one-hot layout (an embedding model's
+        ``WxhT`` has no rows)."""
+        return (self.WxhT, self.Whh, self.bih, self.bhh, self.Why, self.by)
+
+    @property
+    def embedded(self):
+        """True for an embedding model (``Emb``, ``WpeT`` instead of ``WxhT``)."""
+        return self.Emb is not None
 
     @property
     def buckets(self):
@@ -130,7 +142,8 @@ class GatedParams(NamedArrays):
         return d
 
     def copy(self):
-        return GatedParams(*self.arrays(), cell=self.cell, U=self.U)
+        return copy_embeddings(self, GatedParams(*self.kernel_arrays(), cell=self.cell,
+                                                 U=self.U))
 
     def sync_transpose(self):
         self.WhhT[...] = self.Whh.T
@@ -139,7 +152,7 @@ class GatedParams(NamedArrays):
         return (self.WxhT, self.Whh, self.WhhT, self.bih, self.bhh, self.Why, self.by)
 
     def all_finite(self):
-        return all(np.isfinite(a).all() for a in self.arrays()) and _ngram.all_finite(self.U)
+        return (all(np.isfinite(a).all() for a in self.arrays()) and _ngram.all_finite(self.U))
 
 
 class GatedTrainer:
@@ -153,7 +166,7 @@ class GatedTrainer:
 
     def __init__(self, params, *, lr, clip=1.0, clip_norm=None, weight_decay=0.0,
                  optimizer="sgd", pooling="last", eps=1e-8, beta1=0.9, beta2=0.999,
-                 gradient="exact", ngram_lr=None):
+                 gradient="exact", ngram_lr=None, train_embeddings=True):
         if not isinstance(params, GatedParams):
             raise TypeError(f"params must be GatedParams, got {type(params).__name__}")
         if gradient != "exact":
@@ -169,13 +182,15 @@ class GatedTrainer:
         GH = params.Whh.shape[0]
         dt = params.dtype
         slots = self.optimizer  # sgd: 0 slots, adagrad: 1, adam: 2
-        self.state = tuple(aligned_zeros((slots,) + a.shape, dt) for a in params.arrays())
+        self.state = tuple(aligned_zeros((slots,) + a.shape, dt) for a in params.kernel_arrays())
         self.SU = aligned_zeros((slots,) + params.U.shape, dt)
         self.nhp = self.hp.copy()
         self.nhp[_rnn.HP_LR] = lr if ngram_lr is None else ngram_lr
         self.counters = np.zeros(2, dtype=np.int64)
-        self.gX = aligned_zeros((V, GH), dt)
-        self.mark = np.zeros(V, dtype=np.int64)
+        # an embedding model's input gradient has one row per word of the sentence (grown)
+        self.inp = EmbeddingInput(params, slots, train_embeddings) if params.embedded else None
+        self.gX = aligned_zeros((1 if self.inp else V, GH), dt)
+        self.mark = np.zeros(1 if self.inp else V, dtype=np.int64)
         self.vecs = aligned_zeros((KG.N_VECS, GH), dt)
         self.acc = aligned_zeros((KG.N_ACC, GH), dt)
         self.ShhT = aligned_zeros((slots, H, GH), dt)  # Whh's state in WhhT layout (epoch only)
@@ -199,6 +214,10 @@ class GatedTrainer:
             self.Gh = aligned_zeros((max_len, GH), dt)
             self.Dn = aligned_zeros((max_len, H), dt)
             self.uniq = np.zeros(max_len, dtype=np.int64)
+        if self.inp is not None and self.gX.shape[0] < max_len:
+            self.gX = aligned_zeros((max_len, GH), P.dtype)
+            self.mark = np.zeros(max_len, dtype=np.int64)
+            self.inp.grow(max_len)
 
     def work(self):
         return (self.hs, self.cs, self.gates, self.Gh, self.Dn, self.gX, self.mark, self.vecs,
@@ -217,9 +236,12 @@ class GatedTrainer:
             return 0.0, 0
         self._grow(int(np.diff(offsets).max()))
         P = self.params
-        kernel = KG.TRAIN_EPOCH[P.code][self.optimizer]
-        loss, correct = kernel((tokens, offsets, labels, order), P.kernel_tuple(), self.state,
-                               self.work(), self.hp, self.pooling, ngrams)
+        args = ((tokens, offsets, labels, order), P.kernel_tuple(), self.state, self.work(),
+                self.hp, self.pooling, ngrams)
+        if self.inp is None:
+            loss, correct = KG.TRAIN_EPOCH[P.code][self.optimizer](*args)
+        else:  # the embedding models' kernel: an eighth bundle (kernels.rnn.INPUT_BUNDLE)
+            loss, correct = KG.TRAIN_EPOCH_EMB[P.code][self.optimizer](*args, self.inp.bundle())
         if not math.isfinite(loss) or not P.all_finite():
             raise FloatingPointError(
                 "training diverged: the loss or the weights became NaN or infinite; lower the "
@@ -233,6 +255,8 @@ def gated_predict_proba(params, tokens, offsets, pooling="last", grams=None):
     code = check_choice("pooling", pooling, POOLINGS) if isinstance(pooling, str) else pooling
     n = offsets.shape[0] - 1
     out = np.empty((n, params.shape[2]), dtype=params.dtype)
+    if params.embedded:
+        params, tokens = input_view(params, tokens)
     # the nogil range kernel on the predict thread pool, as for the tanh cell
     ng = (params.U,) + check_grams(grams, params, offsets)
     predict_ranges(KG.PREDICT[params.code], (tokens, offsets, params.kernel_tuple()) + ng

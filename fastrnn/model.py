@@ -17,6 +17,7 @@ stopping on validation loss).  The tutorial's recipe is one set of arguments awa
 
 import json
 import math
+import os
 import warnings
 import zipfile
 from pathlib import Path
@@ -25,7 +26,6 @@ import numpy as np
 
 from . import _engine as E
 from . import _fit
-from . import ngrams as NG
 from ._fit import EmptyTextWarning
 from ._io import atomic_write
 from ._progress import Progress, metrics_text
@@ -37,7 +37,9 @@ from .vocab import Vocabulary
 __all__ = ["Model", "NotFittedError", "EmptyTextWarning", "FORMAT_VERSION"]
 
 FORMAT_VERSION = 2  # 2: the cell is stored (gated cells); version 1 files are tanh models
-READABLE_VERSIONS = (1, 2)
+#: the version of files with pretrained word vectors (Emb, WpeT; one-hot models stay version 2)
+EMBEDDING_FORMAT_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 
 
 class NotFittedError(ValueError, AttributeError):
@@ -47,7 +49,8 @@ class NotFittedError(ValueError, AttributeError):
 _PARAMS = ("hidden_size", "learning_rate", "epochs", "clip", "clip_norm", "gradient", "pooling",
            "optimizer", "init", "weight_decay", "early_stopping", "validation_fraction",
            "n_iter_no_change", "min_count", "max_size", "dtype", "seed", "shuffle", "backend",
-           "tokenizer", "progress", "ngrams", "buckets", "ngram_learning_rate", "cell")
+           "tokenizer", "progress", "ngrams", "buckets", "ngram_learning_rate", "cell",
+           "embeddings", "freeze_embeddings")
 
 
 def _texts(texts, name="texts"):
@@ -62,6 +65,15 @@ def _texts(texts, name="texts"):
         if not isinstance(t, str):
             raise TypeError(f"{name}[{i}] is {type(t).__name__}, not str")
     return texts
+
+
+def _short(embeddings):
+    """A one-line description of an ``embeddings`` value (a table is not printed whole)."""
+    if isinstance(embeddings, (str, os.PathLike)):
+        return repr(str(embeddings))
+    if isinstance(embeddings, (tuple, list)) and len(embeddings) == 2:
+        return f"<(words, matrix) of shape {getattr(embeddings[1], 'shape', '?')}>"
+    return f"<{type(embeddings).__name__}>"
 
 
 def _few(classes, k=5):
@@ -160,6 +172,25 @@ class Model:
         ``"gru"`` and ``"lstm"`` are PyTorch's ``nn.GRU`` (gates ``r, z, n``) and ``nn.LSTM``
         (gates ``i, f, g, o``) with both biases, trained with ``gradient="exact"``.  Only the
         kernels of the cell a program uses are compiled.
+    embeddings : None, path, ``(words, matrix)`` pair, KeyedVectors-like object or WordVectors
+        Pretrained word vectors for the input (anything :func:`fastrnn.load_vectors` reads, or
+        its result).  The input row of word ``w`` becomes ``Emb[w] @ WpeT``: a ``(V, E)`` table
+        of the vocabulary's vectors and a learned projection (``WpeT`` ``(E, H)`` for tanh,
+        ``(E, G*H)`` for GRU/LSTM) in place of ``WxhT``; the input biases stay.  Lookup rule:
+        the default tokenizer lower-cases; when the vectors are lower-case
+        (:attr:`WordVectors.lowercase`, e.g. GloVe) each vocabulary word is looked up
+        lower-cased, otherwise as the tokenizer gave it.  Vocabulary words without a vector
+        (and the unknown word) get small random rows ``U(-1/E, 1/E)`` from ``seed``.  Vectors
+        that cover no vocabulary word raise ``ValueError``.  ``None``: one-hot inputs.
+    freeze_embeddings : bool, default True
+        Keep the vectors fixed (only the projection learns) or fine-tune the rows of each
+        sentence's words with the same optimizer.  Frozen, the model keeps the vectors of
+        every other word of the source too (``params_.Ext``, saved with the model): a word
+        first seen at prediction gets its vector instead of the unknown word's row.
+        Fine-tuned, only the vocabulary's rows are read, kept and saved.  The default was
+        chosen on validation: with the tanh cell frozen and fine-tuned GloVe tie on MR and
+        SST-2 (README, "Vectors inside the model"); ``Model.preset("accurate", embeddings=...)``
+        fine-tunes (a GRU's best).
 
     Attributes
     ----------
@@ -170,7 +201,11 @@ class Model:
         * tanh: ``WxhT (V, H)`` (row ``w``: word ``w``'s input weights, ``Wxh.T``),
           ``Whh (H, H)``, ``Why (O, H)``, ``bh (H,)``, ``by (O,)``;
         * gru / lstm: ``WxhT (V, G*H)``, ``Whh (G*H, H)``, ``bih (G*H,)``, ``bhh (G*H,)``,
-          ``Why (O, H)``, ``by (O,)``, gate blocks of ``H`` rows in PyTorch's order.
+          ``Why (O, H)``, ``by (O,)``, gate blocks of ``H`` rows in PyTorch's order;
+        * with ``embeddings``: ``Emb (V, E)`` (the word vectors) and ``WpeT (E, H)`` / ``(E,
+          G*H)`` (the projection, transposed) in ``WxhT``'s place (word ``w``'s input row is
+          ``Emb[w] @ WpeT``); ``params_.Ext`` (not a learned weight) holds the frozen vectors
+          of words outside the vocabulary.
 
         The names :func:`fastrnn.reference_gated.loss_and_grad` takes;
         :meth:`to_torch_state_dict` gives them in PyTorch's layout.
@@ -182,7 +217,8 @@ class Model:
                  weight_decay=0.0, early_stopping=True, validation_fraction=0.1,
                  n_iter_no_change=5, min_count=2, max_size=None, dtype="float32", seed=None,
                  shuffle=True, backend="numba", tokenizer=None, progress=None, ngrams=2,
-                 buckets=2**20, ngram_learning_rate=1.0, cell="tanh"):
+                 buckets=2**20, ngram_learning_rate=1.0, cell="tanh", embeddings=None,
+                 freeze_embeddings=True):
         self.hidden_size = hidden_size
         self.learning_rate = learning_rate
         self.epochs = epochs
@@ -208,6 +244,8 @@ class Model:
         self.buckets = buckets
         self.ngram_learning_rate = ngram_learning_rate
         self.cell = cell
+        self.embeddings = embeddings
+        self.freeze_embeddings = freeze_embeddings
 
     #: Named recipes for :meth:`preset`: settings on top of the defaults (README, "Accuracy on
     #: real text", has what each measured and cost).
@@ -215,13 +253,21 @@ class Model:
         "fast": {},                  # the defaults: tanh cell + the linear n-gram path
         "accurate": {"cell": "gru"},  # a GRU + the linear n-gram path: ~3x the fit time
     }
+    #: The recipes when ``embeddings=`` is given (chosen on the validation splits of MR and
+    #: SST-2 with GloVe 6B 50d; README, "Vectors inside the model"): "accurate" fine-tunes
+    #: the vectors (a GRU's best on validation; the tanh cell's frozen and fine-tuned tie).
+    PRESETS_WITH_EMBEDDINGS = {
+        "fast": {},
+        "accurate": {"cell": "gru", "freeze_embeddings": False},
+    }
 
     @classmethod
     def preset(cls, name, **overrides):
         """A configured, unfitted ``Model`` for the recipe ``name`` (see :attr:`PRESETS`):
         ``"fast"`` (the defaults) or ``"accurate"`` (a GRU with the linear n-gram path);
         keyword ``overrides`` set any other parameter, e.g. ``Model.preset("accurate",
-        seed=0)``."""
+        seed=0)``.  With ``embeddings=`` the recipe is :attr:`PRESETS_WITH_EMBEDDINGS`'s
+        (``"accurate"``: a GRU with fine-tuned vectors and the n-gram path)."""
         if not isinstance(name, str) or name not in cls.PRESETS:
             raise ValueError(f"unknown preset {name!r}; choose from "
                              f"{', '.join(map(repr, cls.PRESETS))}")
@@ -229,7 +275,8 @@ class Model:
         if unknown:
             raise TypeError(f"unknown Model parameter(s) for preset {name!r}: "
                             f"{', '.join(unknown)}")
-        return cls(**{**cls.PRESETS[name], **overrides})
+        table = cls.PRESETS if overrides.get("embeddings") is None else cls.PRESETS_WITH_EMBEDDINGS
+        return cls(**{**table[name], **overrides})
 
     # ------------------------------------------------------------------ scikit-learn plumbing
     _estimator_type = "classifier"
@@ -256,7 +303,8 @@ class Model:
 
     def __repr__(self):
         default = Model()
-        changed = [f"{k}={v!r}" for k, v in self.get_params().items()
+        changed = [f"{k}={_short(v) if k == 'embeddings' else repr(v)}"
+                   for k, v in self.get_params().items()
                    if not (v is getattr(default, k) or (isinstance(v, (int, float, str))
                                                          and v == getattr(default, k)))]
         return f"Model({', '.join(changed)})"
@@ -303,6 +351,11 @@ class Model:
         s["buckets"] = check_int("buckets", self.buckets, 1, 2**31 - 1)
         s["ngram_lr"] = check_float("ngram_learning_rate", self.ngram_learning_rate,
                                     positive=True, allow_none=True)
+        if not isinstance(self.freeze_embeddings, (bool, np.bool_)):
+            raise TypeError(f"freeze_embeddings must be True or False, got "
+                            f"{self.freeze_embeddings!r}")
+        s["freeze"] = bool(self.freeze_embeddings)
+        _fit.check_embeddings_source(self.embeddings)
         return s
 
     # ------------------------------------------------------------------ fitting
@@ -399,7 +452,8 @@ class Model:
         if B and (not self.ngrams or self.buckets != B):
             raise ValueError(f"ngrams={self.ngrams!r}, buckets={self.buckets!r} do not match the "
                              f"fitted n-gram table ({B} rows): refit, or set them back")
-        return NG.encode(self.vocabulary_, texts, self.ngrams if B else 0, B)
+        # an embedding model with frozen vectors looks words outside the vocabulary up there
+        return _fit.encode(self.vocabulary_, texts, self.ngrams if B else 0, B, self.params_)
 
     def _proba_encoded(self, tokens, offsets, grams=None):
         return _fit.predict_proba(self.params_, tokens, offsets, self.pooling, self.backend,
@@ -463,6 +517,10 @@ class Model:
         ``nn.LSTM(input_size=V)``; an input path that adds features beside the words (hashed
         n-gram buckets) or feeds projected pretrained vectors has no place in that layout.
         """
+        if getattr(getattr(self, "params_", None), "Emb", None) is not None:
+            return ("embeddings: its inputs are projected pretrained word vectors "
+                    "(Emb @ WpeT), which torch's one-hot nn.RNN/nn.GRU/nn.LSTM(input_size=V) "
+                    "layout cannot hold; export a model trained without embeddings")
         ngrams = getattr(self, "ngrams", None)  # the linear n-gram path (0/None: words only)
         if ngrams:
             return (f"ngrams={ngrams!r}: hashed n-gram inputs have no place in the one-hot "
@@ -495,8 +553,13 @@ class Model:
         return {k: np.ascontiguousarray(v).copy() for k, v in layout.items()}
 
     # ------------------------------------------------------------------ persistence
-    def save(self, path):
+    def save(self, path, oov_vectors=True):
         """Write weights, vocabulary, classes and hyperparameters to one ``.npz`` (no pickle).
+
+        A model with ``embeddings`` stores its vocabulary's vectors (``Emb``) and the
+        projection; frozen, also the vectors of every other word of the source (``Ext``, for
+        words first seen at prediction) unless ``oov_vectors=False`` (a smaller file: give the
+        vectors again to :meth:`load` to restore them).
 
         The file is written to a temporary file beside ``path`` and renamed, so a failure never
         leaves a half-written model; it gets the permissions of any new file (``0o666`` minus
@@ -512,11 +575,24 @@ class Model:
         params["dtype"] = np.dtype(params["dtype"]).name
         if isinstance(self.seed, (int, np.integer)):
             params["seed"] = int(self.seed)
-        meta = {"format": "fastrnn.Model", "format_version": FORMAT_VERSION,
+        # the vectors themselves are in the file (Emb, Ext): keep a path, drop in-memory tables
+        src = params["embeddings"]
+        params["embeddings"] = str(src) if isinstance(src, (str, os.PathLike)) else None
+        P = self.params_
+        embedded = P.Emb is not None
+        meta = {"format": "fastrnn.Model",
+                "format_version": EMBEDDING_FORMAT_VERSION if embedded else FORMAT_VERSION,
                 "params": params, "vocabulary": self.vocabulary_.to_dict(),
                 "classes": self.classes_.tolist(), "classes_dtype": self.classes_.dtype.str,
                 "best_epoch": getattr(self, "best_epoch_", None)}
         arrays = {name: getattr(self.params_, name) for name in self.params_.names}
+        if embedded:  # frozen: the vectors of the words outside the vocabulary too
+            meta["embedding"] = {"lowercase": bool(P.emb_lowercase),
+                                 "ext_words": list(P.ext_words)}
+            if not oov_vectors:
+                meta["embedding"]["ext_words"] = []
+            elif P.Ext.shape[0]:
+                arrays["Ext"] = P.Ext
         if self.params_.buckets:  # the n-gram table: its non-zero rows only
             U = self.params_.U
             rows = np.flatnonzero(np.any(U != 0, axis=1))
@@ -525,8 +601,14 @@ class Model:
         return atomic_write(path, lambda f: np.savez(f, **arrays))
 
     @classmethod
-    def load(cls, path):
-        """Load a model written by :meth:`save`; a bad file raises ``ValueError`` naming it."""
+    def load(cls, path, embeddings=None):
+        """Load a model written by :meth:`save`; a bad file raises ``ValueError`` naming it.
+
+        ``embeddings``: for a model trained with frozen ``embeddings`` and saved with
+        ``oov_vectors=False``, the vectors again (any source :func:`fastrnn.load_vectors`
+        reads): the vectors of the words outside its vocabulary are read from them
+        (``ValueError`` when their width differs from the model's).
+        """
         path = Path(path)
         if path.is_dir():
             raise ValueError(f"{path} is a directory, not a fastrnn model file")
@@ -571,10 +653,27 @@ class Model:
                 raise ValueError("weights do not match the vocabulary, classes or hidden size")
             if not params.all_finite():
                 raise ValueError("weights contain NaN or infinity")
+            if params.Emb is not None:
+                info = meta.get("embedding") or {}
+                words = info.get("ext_words", [])
+                if (not isinstance(words, list) or len(words) != params.Ext.shape[0]
+                        or not all(isinstance(w, str) for w in words)):
+                    raise ValueError(f"{len(words) if isinstance(words, list) else 'no'} "
+                                     f"out-of-vocabulary words for {params.Ext.shape[0]} "
+                                     "vectors")
+                params.ext_words = words
+                params.emb_lowercase = bool(info.get("lowercase", False))
         except (KeyError, TypeError, ValueError) as e:
             raise ValueError(f"{path} is not a valid fastrnn model file: {e}") from None
         model.vocabulary_ = vocab
         model.classes_ = classes
         model.params_ = params
         model.best_epoch_ = meta.get("best_epoch")
+        if embeddings is not None:
+            _fit.check_embeddings_source(embeddings)
+            if params.Emb is None:
+                raise ValueError(f"{path} holds a model trained without embeddings: "
+                                 "embeddings= does not apply")
+            _fit.reattach_vectors(params, vocab, embeddings, path, model.freeze_embeddings)
+            model.embeddings = embeddings
         return model

@@ -37,6 +37,7 @@ from .kernels.rnn import OPTIMIZER_NAMES
 __all__ = [
     "forward", "softmax_loss", "backward", "apply_update", "train_epoch", "predict_proba",
     "init_optimizer_state", "PARAM_NAMES", "sentence_ngrams", "ngram_logits", "ngram_grad_rows",
+    "EMBEDDING_NAMES", "embed_sentence", "chain_input_grads",
 ]
 
 #: The parameters' keys in the dicts this module takes and returns, in the kernels' names.
@@ -74,6 +75,32 @@ def ngram_grad_rows(ngram, dy):
         return {}
     g, w = _ngram_weights(ngram, dy.dtype)
     return {int(gu): wu * dy for gu, wu in zip(g, w)}
+
+
+#: An embedding model's input parameters, in place of ``WxhT``: the word vectors ``Emb``
+#: (V, E) and the projection ``WpeT`` (E, HX); word w's input row is ``Emb[w] @ WpeT``.
+EMBEDDING_NAMES = ("Emb", "WpeT")
+
+
+def embed_sentence(sent, Emb, WpeT):
+    """``(words, local, X)``: the sentence's distinct word ids, the sentence re-numbered into
+    them, and their projected input rows ``X = Emb[words] @ WpeT`` -- the one-hot model's
+    ``(tokens, WxhT)`` for this sentence (the kernels' ``embed_sentence``)."""
+    words, local = np.unique(np.asarray(sent), return_inverse=True)
+    return words, local.reshape(-1), Emb[words] @ WpeT
+
+
+def chain_input_grads(words, rows, Emb, WpeT):
+    """``(dWpeT, {word: dEmb row})`` from the input-row gradients ``rows`` ({local row: (HX,)},
+    as :func:`backward` returns them for :func:`embed_sentence`'s rows):
+    ``dWpeT = sum_u outer(Emb[w_u], g_u)`` and ``dEmb[w_u] = WpeT @ g_u``."""
+    dWpeT = np.zeros_like(WpeT)
+    dE = {}
+    for u, g in rows.items():
+        w = int(words[u])
+        dWpeT += np.outer(Emb[w], g)
+        dE[w] = WpeT @ g
+    return dWpeT, dE
 
 
 def forward(tokens, WxhT, Whh, bh, Why, by, pooling="last", ngram=None):
@@ -161,14 +188,16 @@ def backward(tokens, hs, pooled, amax, Whh, Why, dy, pooling="last", gradient="e
     return G, grads
 
 
-def init_optimizer_state(optimizer, WxhT, Whh, Why, bh, by, U=None):
+def init_optimizer_state(optimizer, WxhT, Whh, Why, bh, by, U=None, Emb=None, WpeT=None):
     """Zero optimizer state: a dict name -> array of shape ``(slots, *param.shape)`` (with a
-    ``"U"`` entry when the n-gram table ``U`` is given)."""
+    ``"U"`` entry when the n-gram table ``U`` is given, ``"Emb"`` and ``"WpeT"`` for an
+    embedding model's)."""
     slots = OPTIMIZER_NAMES.index(optimizer)
     state = {name: np.zeros((slots,) + a.shape, dtype=a.dtype)
              for name, a in zip(PARAM_NAMES, (WxhT, Whh, Why, bh, by))}
-    if U is not None:
-        state["U"] = np.zeros((slots,) + U.shape, dtype=U.dtype)
+    for name, a in (("U", U), ("Emb", Emb), ("WpeT", WpeT)):
+        if a is not None:
+            state[name] = np.zeros((slots,) + a.shape, dtype=a.dtype)
     return state
 
 
@@ -198,6 +227,9 @@ def apply_update(params, grads, state, *, lr, clip=1.0, clip_norm=None, weight_d
     whole gradient is clipped and applied (the tutorial's algorithm; identical for SGD and
     Adagrad without weight decay, since a zero row clips to zero).  ``grads["U_rows"]`` (from
     :func:`ngram_grad_rows`) updates ``params["U"]``'s rows at ``ngram_lr`` (None: ``lr``).
+    An embedding model (``params`` with ``"Emb"`` and ``"WpeT"`` instead of ``"WxhT"``) takes
+    ``grads["WpeT"]`` (dense, decayed like ``Whh``) and ``grads["Emb_rows"]`` ({word: row},
+    empty when frozen; decayed like ``WxhT``'s rows) from :func:`chain_input_grads`.
     """
     dt = params["Whh"].dtype.type
     lr, eps, b1, b2 = dt(lr), dt(eps), dt(beta1), dt(beta2)
@@ -209,13 +241,16 @@ def apply_update(params, grads, state, *, lr, clip=1.0, clip_norm=None, weight_d
     def clipped(W, d, decay):
         return np.clip(d + decay * W, -c, c)
 
-    d = {name: clipped(params[name], grads[name], wd if name in ("Whh", "Why") else 0)
-         for name in ("Why", "by", "bh", "Whh")}
-    W = params["WxhT"]
+    emb = "WpeT" in params
+    dense_names = ("Why", "by", "bh", "Whh") + (("WpeT",) if emb else ())
+    d = {name: clipped(params[name], grads[name], wd if name in ("Whh", "Why", "WpeT") else 0)
+         for name in dense_names}
+    W = params["Emb"] if emb else params["WxhT"]
     if dense_WxhT is not None:
         dX = np.clip(dense_WxhT + wd * W, -c, c)
     else:
-        dX = {w: clipped(W[w], g, wd) for w, g in grads["WxhT_rows"].items()}
+        dX = {w: clipped(W[w], g, wd)
+              for w, g in grads["Emb_rows" if emb else "WxhT_rows"].items()}
     dU = {g: clipped(params["U"][g], r, wd) for g, r in grads.get("U_rows", {}).items()}
     if clip_norm is not None and clip_norm > 0:
         xs = dX.values() if isinstance(dX, dict) else [dX]
@@ -227,9 +262,9 @@ def apply_update(params, grads, state, *, lr, clip=1.0, clip_norm=None, weight_d
             d = {k: v * scale for k, v in d.items()}
             dX = ({w: v * scale for w, v in dX.items()} if isinstance(dX, dict) else dX * scale)
             dU = {g: v * scale for g, v in dU.items()}
-    for name in ("Why", "by", "bh", "Whh"):
+    for name in dense_names:
         _optimizer_step(params[name], d[name], state[name], optimizer, lr, eps, b1, b2, c1, c2)
-    S = state["WxhT"]
+    S = state["Emb" if emb else "WxhT"]
     if isinstance(dX, dict):
         for w, g in dX.items():
             Sw = S[:, w]
@@ -247,7 +282,7 @@ def apply_update(params, grads, state, *, lr, clip=1.0, clip_norm=None, weight_d
 def train_epoch(tokens, offsets, labels, order, params, state, *, lr, clip=1.0, clip_norm=None,
                 weight_decay=0.0, optimizer="sgd", gradient="exact", pooling="last",
                 eps=1e-8, beta1=0.9, beta2=0.999, step=0, dense=False, grams=None,
-                ngram_lr=None):
+                ngram_lr=None, train_embeddings=True):
     """One pass of per-sample training over ``order``, updating ``params`` and ``state`` in place.
 
     With ``params["U"]`` (the n-gram table) and ``grams`` (the corpus's flat n-gram arrays) the
@@ -256,7 +291,15 @@ def train_epoch(tokens, offsets, labels, order, params, state, *, lr, clip=1.0, 
     Returns ``(summed loss, number correct, step)``, the correctness counted before each update
     and ``step`` the optimizer step count after the epoch.  ``dense=True`` builds, clips and
     applies the full ``(V, H)`` input gradient every sample, as the tutorial does.
+
+    An embedding model (``params`` with ``"Emb"`` and ``"WpeT"``, see :data:`EMBEDDING_NAMES`)
+    runs each sentence on its projected rows (:func:`embed_sentence`) and chains the input
+    gradient (:func:`chain_input_grads`); ``train_embeddings=False`` keeps ``Emb`` frozen.
     """
+    emb = "WpeT" in params
+    if dense and emb:
+        raise ValueError("dense=True is the tutorial's one-hot update; an embedding model has "
+                         "no (V, H) input matrix")
     if dense and (optimizer == "adam" or weight_decay):
         raise ValueError("dense=True reproduces the tutorial's update; it is defined for "
                          "optimizer='sgd' or 'adagrad' without weight decay")
@@ -265,7 +308,10 @@ def train_epoch(tokens, offsets, labels, order, params, state, *, lr, clip=1.0, 
     for s in order:
         sent = tokens[offsets[s]:offsets[s + 1]]
         ngram = sentence_ngrams(grams, s, P.get("U"))
-        hs, pooled, amax, y = forward(sent, P["WxhT"], P["Whh"], P["bh"], P["Why"], P["by"],
+        WxhT = P.get("WxhT")
+        if emb:
+            words, sent, WxhT = embed_sentence(sent, P["Emb"], P["WpeT"])
+        hs, pooled, amax, y = forward(sent, WxhT, P["Whh"], P["bh"], P["Why"], P["by"],
                                       pooling, ngram)
         c = int(labels[s])
         p, l = softmax_loss(y, c)
@@ -275,6 +321,10 @@ def train_epoch(tokens, offsets, labels, order, params, state, *, lr, clip=1.0, 
         dy[c] -= 1
         G, grads = backward(sent, hs, pooled, amax, P["Whh"], P["Why"], dy, pooling, gradient)
         grads["U_rows"] = ngram_grad_rows(ngram, dy)
+        if emb:
+            grads["WpeT"], rows = chain_input_grads(words, grads.pop("WxhT_rows"), P["Emb"],
+                                                    P["WpeT"])
+            grads["Emb_rows"] = rows if train_embeddings else {}
         dense_WxhT = None
         if dense:
             dense_WxhT = np.zeros_like(P["WxhT"])

@@ -54,7 +54,8 @@ import numpy as np
 
 from . import reference as _tanh_ref
 from .reference import (
-    _optimizer_step, ngram_grad_rows, ngram_logits, sentence_ngrams, softmax_loss,
+    _optimizer_step, chain_input_grads, embed_sentence, ngram_grad_rows, ngram_logits,
+    sentence_ngrams, softmax_loss,
 )
 
 __all__ = [
@@ -71,8 +72,18 @@ PARAM_NAMES = {"tanh": ("WxhT", "Whh", "Why", "bh", "by"),
                "lstm": ("WxhT", "Whh", "bih", "bhh", "Why", "by")}
 POOLINGS = ("last", "mean", "max")
 OPTIMIZERS = ("sgd", "adagrad", "adam")
-#: Weight decay applies to these (not to the biases).
-DECAYED = ("WxhT", "Whh", "Why")
+#: Weight decay applies to these (not to the biases); an embedding model's ``Emb`` rows are
+#: decayed like ``WxhT``'s, its projection ``WpeT`` like ``Whh``.
+DECAYED = ("WxhT", "Whh", "Why", "Emb", "WpeT")
+
+
+def param_names(cell, embedded=False):
+    """:data:`PARAM_NAMES` of ``cell``; ``embedded``: with ``Emb, WpeT`` in ``WxhT``'s place
+    (an embedding model, :data:`fastrnn.reference.EMBEDDING_NAMES`)."""
+    names = PARAM_NAMES[cell]
+    if not embedded:
+        return names
+    return tuple(m for n in names for m in (("Emb", "WpeT") if n == "WxhT" else (n,)))
 
 
 def _check(cell, pooling):
@@ -206,15 +217,23 @@ def loss_and_grad(params, tokens, label, cell="tanh", pooling="last", ngram=None
     module docstring), and ``"U"`` (B, O), the n-gram table, for the linear path.  ``ngram``:
     ``(g, c, n)``, the sentence's unique buckets, their counts and its number of n-grams (needs
     ``params["U"]``).  Every gradient has its parameter's shape (``WxhT``'s and ``U``'s are
-    dense, zero outside the sentence's rows).  Nothing is updated.
+    dense, zero outside the sentence's rows).  Nothing is updated.  An embedding model's
+    ``params`` have ``Emb`` (V, E) and ``WpeT`` (E, HX) instead of ``WxhT`` (word w's input row
+    ``Emb[w] @ WpeT``): their gradients are returned under those names (``Emb``'s dense, zero
+    outside the sentence's words).
     """
     _check(cell, pooling)
-    missing = [n for n in PARAM_NAMES[cell] if n not in params]
+    emb = "WpeT" in params
+    names = param_names(cell, emb)
+    missing = [n for n in names if n not in params]
     if missing:
-        raise ValueError(f"params for cell={cell!r} lack {missing}; expected {PARAM_NAMES[cell]}")
+        raise ValueError(f"params for cell={cell!r} lack {missing}; expected {names}")
     tokens = np.asarray(tokens)
     if tokens.ndim != 1 or len(tokens) == 0:
         raise ValueError("tokens must be a non-empty 1-D array of word ids")
+    if emb:  # the sentence on its projected rows (fastrnn.reference.embed_sentence)
+        words, tokens, X = embed_sentence(tokens, params["Emb"], params["WpeT"])
+        full, params = params, dict(params, WxhT=X)
     c = int(label)
     U = params.get("U")
     if ngram is not None:
@@ -240,11 +259,17 @@ def loss_and_grad(params, tokens, label, cell="tanh", pooling="last", ngram=None
         dy[c] -= 1
         g = backward(tokens, params, cell, hs, cs, gates, pooled, amax, dy, pooling)
         rows = g.pop("WxhT_rows")
-    dX = np.zeros_like(params["WxhT"])
-    for w, row in rows.items():
-        dX[w] = row
-    g["WxhT"] = dX
-    out = {n: g[n] for n in PARAM_NAMES[cell]}
+    if emb:
+        g["WpeT"], erows = chain_input_grads(words, rows, full["Emb"], full["WpeT"])
+        g["Emb"] = np.zeros_like(full["Emb"])
+        for w, row in erows.items():
+            g["Emb"][w] = row
+    else:
+        dX = np.zeros_like(params["WxhT"])
+        for w, row in rows.items():
+            dX[w] = row
+        g["WxhT"] = dX
+    out = {n: g[n] for n in names}
     if U is not None:
         dU = np.zeros_like(U)
         for gu, row in ngram_grad_rows(ngram, dy).items():
@@ -257,7 +282,7 @@ def init_optimizer_state(optimizer, params, cell):
     """Zero optimizer state: ``{name: (slots, *param.shape)}`` (slots 0 / 1 / 2 for sgd / adagrad
     / adam), with a ``"U"`` entry when ``params`` has the n-gram table."""
     slots = OPTIMIZERS.index(optimizer)
-    names = PARAM_NAMES[cell] + (("U",) if "U" in params else ())
+    names = param_names(cell, "WpeT" in params) + (("U",) if "U" in params else ())
     return {n: np.zeros((slots,) + params[n].shape, dtype=params[n].dtype) for n in names}
 
 
@@ -278,11 +303,13 @@ def clip_and_update(params, grads, state, cell, *, lr, clip=1.0, clip_norm=None,
     wd = dt(weight_decay)
     c1 = dt(1.0 - float(b1) ** step) if optimizer == "adam" else dt(1)
     c2 = dt(1.0 - float(b2) ** step) if optimizer == "adam" else dt(1)
-    dense = [n for n in PARAM_NAMES[cell] if n != "WxhT"]
+    emb = "WpeT" in params
+    dense = [n for n in param_names(cell, emb) if n not in ("WxhT", "Emb")]
     d = {n: np.clip(grads[n] + (wd if n in DECAYED else dt(0)) * params[n], -c, c)
          for n in dense}
-    W = params["WxhT"]
-    dX = {w: np.clip(g + wd * W[w], -c, c) for w, g in grads["WxhT_rows"].items()}
+    W = params["Emb" if emb else "WxhT"]
+    dX = {w: np.clip(g + wd * W[w], -c, c)
+          for w, g in grads["Emb_rows" if emb else "WxhT_rows"].items()}
     dU = {g: np.clip(r + wd * params["U"][g], -c, c) for g, r in grads.get("U_rows", {}).items()}
     if clip_norm is not None and clip_norm > 0:
         ss = sum(float(np.sum(v.astype(np.float64) ** 2))
@@ -295,7 +322,7 @@ def clip_and_update(params, grads, state, cell, *, lr, clip=1.0, clip_norm=None,
             dU = {g: v * scale for g, v in dU.items()}
     for n in dense:
         _optimizer_step(params[n], d[n], state[n], optimizer, lr, eps, b1, b2, c1, c2)
-    S = state["WxhT"]
+    S = state["Emb" if emb else "WxhT"]
     for w, g in dX.items():
         Sw = S[:, w]
         _optimizer_step(W[w], g, Sw, optimizer, lr, eps, b1, b2, c1, c2)
@@ -309,7 +336,8 @@ def clip_and_update(params, grads, state, cell, *, lr, clip=1.0, clip_norm=None,
 
 def train_epoch(tokens, offsets, labels, order, params, state, cell, *, lr, clip=1.0,
                 clip_norm=None, weight_decay=0.0, optimizer="sgd", pooling="last", eps=1e-8,
-                beta1=0.9, beta2=0.999, step=0, grams=None, ngram_lr=None):
+                beta1=0.9, beta2=0.999, step=0, grams=None, ngram_lr=None,
+                train_embeddings=True):
     """One pass of per-sample training over ``order``; ``params`` and ``state`` updated in place.
 
     With ``params["U"]`` (the n-gram table) and ``grams`` (the corpus's flat n-gram arrays) the
@@ -318,19 +346,28 @@ def train_epoch(tokens, offsets, labels, order, params, state, cell, *, lr, clip
     Returns ``(summed loss, number correct before each update, optimizer step after the
     epoch)``.
     """
+    emb = "WpeT" in params
     loss, correct = 0.0, 0
     for s in order:
         sent = tokens[offsets[s]:offsets[s + 1]]
         ngram = sentence_ngrams(grams, s, params.get("U"))
-        hs, cs, gates, pooled, amax, y = forward(sent, params, cell, pooling, ngram)
+        P = params
+        if emb:  # the sentence on its projected rows
+            words, sent, X = embed_sentence(sent, params["Emb"], params["WpeT"])
+            P = dict(params, WxhT=X)
+        hs, cs, gates, pooled, amax, y = forward(sent, P, cell, pooling, ngram)
         c = int(labels[s])
         p, l = softmax_loss(y, c)
         loss += l
         correct += int(np.argmax(p) == c)
         dy = p.copy()
         dy[c] -= 1
-        grads = backward(sent, params, cell, hs, cs, gates, pooled, amax, dy, pooling)
+        grads = backward(sent, P, cell, hs, cs, gates, pooled, amax, dy, pooling)
         grads["U_rows"] = ngram_grad_rows(ngram, dy)
+        if emb:
+            grads["WpeT"], rows = chain_input_grads(words, grads.pop("WxhT_rows"),
+                                                    params["Emb"], params["WpeT"])
+            grads["Emb_rows"] = rows if train_embeddings else {}
         step += 1
         clip_and_update(params, grads, state, cell, lr=lr, clip=clip, clip_norm=clip_norm,
                         weight_decay=weight_decay, optimizer=optimizer, eps=eps, beta1=beta1,

@@ -62,8 +62,8 @@ from ._cache import depends_on
 from .rnn import (
     HP_BETA1, HP_BETA2, HP_CLIP, HP_CLIP_NORM, HP_EPS, HP_LR, HP_WD, OPT_ADAGRAD, OPT_ADAM,
     OPT_SGD, POOL_LAST, POOL_MAX, POOL_MEAN, V_ACC, _INV_LN2, _LN2_HI, _LN2_LO, _ROUND,
-    _bits_f64, _f64_bits, _sumsq_rows, _whh_fused, matvec_add, pool_states, readout,
-    softmax_loss, tanh_scalar, update_rows,
+    _bits_f64, _f64_bits, _sumsq_rows, _whh_fused, embed_sentence, input_sumsq, input_update,
+    matvec_add, pool_states, readout, softmax_loss, tanh_scalar, update_rows,
 )
 from . import ngram as _ngram
 from . import rnn as _rnn
@@ -441,11 +441,13 @@ def transpose_rect(A, B):
 
 @njit(inline="always", **_opts)
 def _gated_update(T, nu, hs, pooled, Gh, dy, params, state, work, views, hp, optimizer,
-                  ngrams, s):
+                  ngrams, s, inp):
     """Clip the sentence's gradients (elementwise ``clip``, global ``clip_norm``) and apply one
     optimizer step to every parameter; ``WhhT`` refreshed, the touched ``gX`` rows zeroed.
     The linear n-gram path of sentence ``s`` (the ``ngrams`` bundle, :mod:`kernels.ngram`;
-    empty: nothing) counts in the norm and is updated after the other rows."""
+    empty: nothing) counts in the norm and is updated after the other rows.  ``inp``: None
+    (one-hot input rows), or the embedding input bundle (:data:`kernels.rnn.INPUT_BUNDLE`;
+    then ``WxhT`` is the sentence's projected rows ``Xs``)."""
     WxhT, Whh, WhhT, bih, bhh, Why, by = params
     Sx, Shh, Sih, Shb, Sy, Sby = state
     (hs_, cs_, gates, Gh_, Dn, gX, mark, vecs, acc, amax, y, p, dWhy, rows, uniq, counters,
@@ -482,7 +484,7 @@ def _gated_update(T, nu, hs, pooled, Gh, dy, params, state, work, views, hp, opt
               + _sumsq_rows(bhh2, dbhh, rows, one_row, zero, clip)
               + _whh_fused(WhhT, ShhT, hs, Gh, T, acc, optimizer, zero, wd, clip, one, zero,
                            zero, zero, one, one, sumsq)
-              + _sumsq_rows(WxhT, gX, uniq, nu, wd, clip)
+              + input_sumsq(inp, WxhT, gX, uniq, nu, wd, clip)
               + _ngram.sumsq(ngrams, s, dy, wd, clip))
         norm = np.sqrt(ss)
         if norm > clip_norm:
@@ -497,7 +499,7 @@ def _gated_update(T, nu, hs, pooled, Gh, dy, params, state, work, views, hp, opt
                hp[HP_BETA1], hp[HP_BETA2], c1, c2, update)
     if Whh.itemsize == 4:
         transpose_rect(WhhT, Whh)  # float32: the backward's axpys read Whh (see _dh_add)
-    update_rows(WxhT, gX, Sx, uniq, nu, optimizer, hp, wd, scale, c1, c2)
+    input_update(inp, WxhT, gX, Sx, uniq, nu, optimizer, hp, wd, scale, c1, c2)
     _ngram.update(ngrams, s, dy, optimizer, wd, clip, scale, c1, c2)
     GH = WxhT.shape[1]
     for n in range(nu):
@@ -509,15 +511,18 @@ def _gated_update(T, nu, hs, pooled, Gh, dy, params, state, work, views, hp, opt
 # --------------------------------------------------------------------------------------------
 # whole epoch
 # --------------------------------------------------------------------------------------------
-def _make_train_epoch(CELL, OPT, name):
+def _make_train_epoch(CELL, OPT, name, EMB=False):
     """The epoch kernel of one (cell, optimizer): both compile-time constants of the closure
     (part of numba's cache key), so only that cell's and that optimizer's code is compiled.
 
-    The closure holds plain constants only (``LSTM``, ``OPT``): the cell's step and backward
-    are module globals behind ``if LSTM`` (numba prunes the other branch before typing, so the
-    other cell is never compiled).  A closure over the dispatchers themselves pickles their
-    per-process uuid into numba's cache key: every new process missed the disk cache and
-    compiled the epoch kernel again (~9 s of a warm GRU fit)."""
+    The closure holds plain constants only (``LSTM``, ``OPT``, ``EMB``): the cell's step and
+    backward are module globals behind ``if LSTM`` (numba prunes the other branch before
+    typing, so the other cell is never compiled).  A closure over the dispatchers themselves
+    pickles their per-process uuid into numba's cache key: every new process missed the disk
+    cache and compiled the epoch kernel again (~9 s of a warm GRU fit).
+
+    ``EMB``: the embedding models' kernel instead (an eighth argument ``inp``,
+    :data:`kernels.rnn.INPUT_BUNDLE`), a function of its own (the one-hot kernels unchanged)."""
     LSTM = CELL == CELL_LSTM
 
     def train_epoch(corpus, params, state, work, hp, pooling, ngrams):
@@ -586,14 +591,87 @@ def _make_train_epoch(CELL, OPT, name):
                 nu = gru_backward(sent, hs, cs, gates, amax, Whh, WhhT, Why, dy, pooling, Gh,
                                   Dn, gX, vecs, mark, uniq, counters[1])
             _gated_update(T, nu, hs, pooled, Gh, dy, params, state, work, views, hp, OPT,
-                          ngrams, s)
+                          ngrams, s, None)
         transpose_rect(WhhT, Whh)
         for k in range(Shh.shape[0]):
             transpose_rect(ShhT[k], Shh[k])
         return loss, correct
 
-    train_epoch.__name__ = train_epoch.__qualname__ = name
-    return depends_on(_rnn)(njit(**_opts)(train_epoch))
+    def train_epoch_emb(corpus, params, state, work, hp, pooling, ngrams, inp):
+        """:func:`train_epoch` for an embedding model: each sentence's input rows projected
+        from its word vectors into ``Xs`` (:func:`kernels.rnn.embed_sentence`) and the input
+        gradient chained into the projection and, fine-tuned, the vectors' rows.
+        ``params``' ``WxhT`` and ``state``'s ``Sx`` are not read; ``work``'s ``gX`` is
+        (Tmax, GH) zeros and ``mark`` (Tmax,) int64 (per sentence row, not per word)."""
+        tokens, offsets, labels, order = corpus
+        WxhT, Whh, WhhT, bih, bhh, Why, by = params
+        Sx, Shh, Sih, Shb, Sy, Sby = state
+        (hs, cs, gates, Gh, Dn, gX, mark, vecs, acc, amax, y, p, dWhy, rows, uniq, counters,
+         ShhT) = work
+        Xs = inp[6]
+        lparams = (Xs, Whh, WhhT, bih, bhh, Why, by)
+        O, H = Why.shape
+        GH = Whh.shape[0]
+        transpose_rect(Whh, WhhT)
+        for k in range(Shh.shape[0]):
+            transpose_rect(Shh[k], ShhT[k])
+        pooled = vecs[V_POOL, :H]
+        dbih = vecs[V_DBIH:V_DBIH + 1]
+        dbhh = vecs[V_DBIH:V_DBIH + 1] if LSTM else vecs[V_DBHH:V_DBHH + 1]
+        views = (y.reshape((1, O)), dbih, dbhh, bih.reshape((1, GH)), bhh.reshape((1, GH)),
+                 by.reshape((1, O)), Sih.reshape((Sih.shape[0], 1, GH)),
+                 Shb.reshape((Shb.shape[0], 1, GH)), Sby.reshape((Sby.shape[0], 1, O)))
+        uq = np.int64(V_U)
+        loss = 0.0
+        correct = 0
+        dy = p
+        for n in range(order.shape[0]):
+            s = order[n]
+            sent = embed_sentence(tokens[offsets[s]:offsets[s + 1]], inp)  # rows of Xs
+            T = sent.shape[0]
+            _ngram.prefetch(ngrams, order, n + 1)
+            for i in range(H):
+                hs[0, i] = 0
+                cs[0, i] = 0
+            for t in range(T):
+                if LSTM:
+                    lstm_step(Xs, sent[t], WhhT, bih, bhh, hs, cs, t, t + 1, vecs, uq, gates,
+                              t, t == 0)
+                else:
+                    gru_step(Xs, sent[t], WhhT, bih, bhh, hs, cs, t, t + 1, vecs, uq, gates,
+                             t, t == 0)
+            pool_states(hs, T, pooling, pooled, amax)
+            readout(Why, by, pooled, y)
+            _ngram.add_logits(ngrams, s, y)
+            c = labels[s]
+            loss += softmax_loss(y, c, p)
+            best = 0
+            for o in range(1, O):
+                if p[o] > p[best]:
+                    best = o
+            if best == c:
+                correct += 1
+            dy[c] -= 1
+            counters[1] += 1
+            for i in range(GH):
+                vecs[V_DBIH, i] = 0
+                vecs[V_DBHH, i] = 0
+            if LSTM:
+                nu = lstm_backward(sent, hs, cs, gates, amax, Whh, WhhT, Why, dy, pooling, Gh,
+                                   Dn, gX, vecs, mark, uniq, counters[1])
+            else:
+                nu = gru_backward(sent, hs, cs, gates, amax, Whh, WhhT, Why, dy, pooling, Gh,
+                                  Dn, gX, vecs, mark, uniq, counters[1])
+            _gated_update(T, nu, hs, pooled, Gh, dy, lparams, state, work, views, hp, OPT,
+                          ngrams, s, inp)
+        transpose_rect(WhhT, Whh)
+        for k in range(Shh.shape[0]):
+            transpose_rect(ShhT[k], Shh[k])
+        return loss, correct
+
+    fn = train_epoch_emb if EMB else train_epoch
+    fn.__name__ = fn.__qualname__ = name
+    return depends_on(_rnn)(njit(**_opts)(fn))
 
 
 train_epoch_gru_sgd = _make_train_epoch(CELL_GRU, OPT_SGD, "train_epoch_gru_sgd")
@@ -605,6 +683,21 @@ train_epoch_lstm_adam = _make_train_epoch(CELL_LSTM, OPT_ADAM, "train_epoch_lstm
 #: ``TRAIN_EPOCH[cell code][optimizer code]``.
 TRAIN_EPOCH = ((train_epoch_gru_sgd, train_epoch_gru_adagrad, train_epoch_gru_adam),
                (train_epoch_lstm_sgd, train_epoch_lstm_adagrad, train_epoch_lstm_adam))
+train_epoch_emb_gru_sgd = _make_train_epoch(CELL_GRU, OPT_SGD, "train_epoch_emb_gru_sgd", True)
+train_epoch_emb_gru_adagrad = _make_train_epoch(CELL_GRU, OPT_ADAGRAD,
+                                                "train_epoch_emb_gru_adagrad", True)
+train_epoch_emb_gru_adam = _make_train_epoch(CELL_GRU, OPT_ADAM, "train_epoch_emb_gru_adam", True)
+train_epoch_emb_lstm_sgd = _make_train_epoch(CELL_LSTM, OPT_SGD, "train_epoch_emb_lstm_sgd", True)
+train_epoch_emb_lstm_adagrad = _make_train_epoch(CELL_LSTM, OPT_ADAGRAD,
+                                                 "train_epoch_emb_lstm_adagrad", True)
+train_epoch_emb_lstm_adam = _make_train_epoch(CELL_LSTM, OPT_ADAM, "train_epoch_emb_lstm_adam",
+                                              True)
+#: ``TRAIN_EPOCH_EMB[cell code][optimizer code]``: the embedding models' epoch kernels (an
+#: eighth argument ``inp``, :data:`kernels.rnn.INPUT_BUNDLE`).
+TRAIN_EPOCH_EMB = ((train_epoch_emb_gru_sgd, train_epoch_emb_gru_adagrad,
+                    train_epoch_emb_gru_adam),
+                   (train_epoch_emb_lstm_sgd, train_epoch_emb_lstm_adagrad,
+                    train_epoch_emb_lstm_adam))
 
 
 # --------------------------------------------------------------------------------------------

@@ -560,6 +560,153 @@ def _sumsq_rows(P, D, rows, nrows, wd, clip):
     return s
 
 
+# --------------------------------------------------------------------------------------------
+# the pretrained-vectors input path (embedding models only)
+# --------------------------------------------------------------------------------------------
+# An embedding model's input row for word w is x_w = Emb[w] @ WpeT (``Emb`` (V, E) the word
+# vectors, ``WpeT`` (E, HX) the learned projection's transpose, HX = H for tanh, G*H gated)
+# instead of the one-hot model's ``WxhT[w]``.  Per sentence the rows of its unique words are
+# projected into a small table ``Xs`` (one row per unique word, :func:`embed_sentence`), the
+# sentence is re-numbered into those rows (``lt``), and the unchanged forward / backward /
+# update code runs on ``(lt, Xs)`` as on ``(tokens, WxhT)``: its lazily accumulated input
+# gradient ``gX`` then holds one row per unique word, chained by :func:`input_sumsq` /
+# :func:`input_update` into ``dWpeT = sum_u Emb[w_u] outer gX[u]`` (dense, decayed like
+# ``Whh``) and, fine-tuned, ``dEmb[w_u] = WpeT @ gX[u]`` (lazily in the sentence's rows, decayed
+# like ``WxhT``'s), both clipped elementwise, counted in ``clip_norm``'s norm and applied by
+# the same optimizer.  The one-hot kernels pass ``inp=None``: the two hooks resolve (by type,
+# when numba compiles) to exactly the one-hot code they replace, so those kernels compile
+# nothing of this path.
+#
+# ``inp`` bundle (built by ``fastrnn._engine``): ``Emb (V, E)``, ``SE (slots, V, E)`` its
+# optimizer state (``(slots, 0, E)`` frozen), ``WpeT (E, HX)``, ``SP (slots, E, HX)``,
+# ``dP (E, HX)`` and ``dE (V, E)`` (``(0, E)`` frozen) gradient buffers, ``Xs (Tmax, HX)`` the
+# sentence's projected rows, ``lt (Tmax,) int32`` its re-numbered words, ``uw (Tmax,) int64``
+# the word of each row of ``Xs``, ``gmark``/``lid`` ``(V,) int64`` (stamp and row of a word in
+# the current sentence), ``gu (Tmax,) int64`` (the updated ``Emb`` rows), ``prow`` =
+# ``arange(E)`` int64, ``flags (2,) int64``: ``[1 fine-tuned / 0 frozen, sentence stamp]``.
+#: The ``inp`` bundle's field names, in order.
+INPUT_BUNDLE = ("Emb", "SE", "WpeT", "SP", "dP", "dE", "Xs", "lt", "uw", "gmark", "lid", "gu",
+                "prow", "flags")
+
+
+@njit(inline="always", **_opts)
+def embed_sentence(sent, inp):
+    """Project the rows of ``sent``'s unique words into ``Xs`` (first occurrence order) and
+    return the sentence re-numbered into those rows (a view of ``lt``)."""
+    Emb, SE, WpeT, SP, dP, dE, Xs, lt, uw, gmark, lid, gu, prow, flags = inp
+    flags[1] += 1
+    stamp = flags[1]
+    T = sent.shape[0]
+    nu = np.int64(0)
+    for t in range(T):
+        w = sent[t]
+        if gmark[w] != stamp:
+            gmark[w] = stamp
+            lid[w] = nu
+            uw[nu] = w
+            nu += 1
+        lt[t] = lid[w]
+    HX = WpeT.shape[1]
+    for k in range(nu):
+        for i in range(HX):
+            Xs[k, i] = 0
+        matvec_add(Xs, k, WpeT, Emb, uw[k])  # Xs[k] = Emb[w] @ WpeT, ascending over E
+    return lt[:T]
+
+
+@njit(**_opts)
+def project_rows(WpeT, Emb, X):
+    """``X[k] = Emb[k] @ WpeT`` for every row of ``Emb`` (the input table of a prediction):
+    the arithmetic of :func:`embed_sentence`, so predictions match the training forward."""
+    HX = WpeT.shape[1]
+    for k in range(Emb.shape[0]):
+        for i in range(HX):
+            X[k, i] = 0
+        matvec_add(X, k, WpeT, Emb, k)
+
+
+@njit(inline="always", **_opts)
+def _emb_grads(inp, gX, uniq, nu):
+    """``dP = sum_n Emb[w_n] outer gX[u_n]`` and, fine-tuned, ``dE[w_n] = WpeT @ gX[u_n]`` for
+    the sentence's rows ``u_n = uniq[n]`` (words ``w_n = uw[u_n]``, listed in ``gu``)."""
+    Emb, SE, WpeT, SP, dP, dE, Xs, lt, uw, gmark, lid, gu, prow, flags = inp
+    E, HX = WpeT.shape
+    for j in range(E):
+        for i in range(HX):
+            dP[j, i] = 0
+    for n in range(nu):
+        u = uniq[n]
+        w = uw[u]
+        gu[n] = w
+        for j in range(E):
+            e = Emb[w, j]
+            for i in range(HX):
+                dP[j, i] += e * gX[u, i]
+    if flags[0]:
+        for n in range(nu):
+            matvec_rows(dE, gu[n], WpeT, gX, uniq[n])
+
+
+@njit(inline="always", **_opts)
+def _emb_sumsq(inp, gX, uniq, nu, wd, clip):
+    Emb, SE, WpeT, SP, dP, dE, Xs, lt, uw, gmark, lid, gu, prow, flags = inp
+    _emb_grads(inp, gX, uniq, nu)
+    s = _sumsq_rows(WpeT, dP, prow, WpeT.shape[0], wd, clip)
+    if flags[0]:
+        s += _sumsq_rows(Emb, dE, gu, nu, wd, clip)
+    return s
+
+
+@njit(inline="always", **_opts)
+def _emb_update(inp, gX, uniq, nu, optimizer, hp, wd, scale, c1, c2):
+    Emb, SE, WpeT, SP, dP, dE, Xs, lt, uw, gmark, lid, gu, prow, flags = inp
+    if not hp[HP_CLIP_NORM] > 0:  # else input_sumsq computed them (from the same WpeT)
+        _emb_grads(inp, gX, uniq, nu)
+    update_rows(WpeT, dP, SP, prow, WpeT.shape[0], optimizer, hp, wd, scale, c1, c2)
+    if flags[0]:
+        update_rows(Emb, dE, SE, gu, nu, optimizer, hp, wd, scale, c1, c2)
+
+
+def input_sumsq(inp, WxhT, gX, uniq, nu, wd, clip):
+    """The input weights' share of ``clip_norm``'s sum of squares: the one-hot rows
+    ``WxhT[uniq[:nu]]`` (``inp`` None) or the embedding path's ``dWpeT`` and ``dEmb`` rows
+    (``inp`` the bundle; computes those gradients)."""
+    if inp is None:
+        return _sumsq_rows(WxhT, gX, uniq, nu, wd, clip)
+    return _emb_sumsq(inp, gX, uniq, nu, wd, clip)
+
+
+def input_update(inp, WxhT, gX, Sx, uniq, nu, optimizer, hp, wd, scale, c1, c2):
+    """Update the input weights from the sentence's input gradient rows ``gX[uniq[:nu]]``:
+    ``WxhT``'s rows (``inp`` None) or the embedding path's ``WpeT`` and ``Emb`` rows."""
+    if inp is None:
+        update_rows(WxhT, gX, Sx, uniq, nu, optimizer, hp, wd, scale, c1, c2)
+    else:
+        _emb_update(inp, gX, uniq, nu, optimizer, hp, wd, scale, c1, c2)
+
+
+# chosen by the type of ``inp`` when the caller compiles (prefer_literal: the optimizer code
+# stays a literal for update_rows, as in a direct call)
+@overload(input_sumsq, inline="always", prefer_literal=True)
+def _input_sumsq_impl(inp, WxhT, gX, uniq, nu, wd, clip):
+    if isinstance(inp, types.NoneType):
+        return lambda inp, WxhT, gX, uniq, nu, wd, clip: _sumsq_rows(WxhT, gX, uniq, nu, wd,
+                                                                        clip)
+    return lambda inp, WxhT, gX, uniq, nu, wd, clip: _emb_sumsq(inp, gX, uniq, nu, wd, clip)
+
+
+@overload(input_update, inline="always", prefer_literal=True)
+def _input_update_impl(inp, WxhT, gX, Sx, uniq, nu, optimizer, hp, wd, scale, c1, c2):
+    if isinstance(inp, types.NoneType):
+        def impl(inp, WxhT, gX, Sx, uniq, nu, optimizer, hp, wd, scale, c1, c2):
+            update_rows(WxhT, gX, Sx, uniq, nu, optimizer, hp, wd, scale, c1, c2)
+        return impl
+
+    def impl(inp, WxhT, gX, Sx, uniq, nu, optimizer, hp, wd, scale, c1, c2):
+        _emb_update(inp, gX, uniq, nu, optimizer, hp, wd, scale, c1, c2)
+    return impl
+
+
 # Fused gradient + clip + update of the recurrent matrix, one row at a time: the (H, H) gradient
 # never exists (items 1/2 of the project's performance notes, which live outside this
 # repository).  Row r's gradient, sum_{k=T..2} C[k-1, r] * Vv[k-1], summed in descending k, goes to the L1-resident vector acc[V_ACC]: row r of dWhh with
@@ -807,7 +954,7 @@ def _apply_update(tokens, hs, pooled, G, dy, WxhT, Whh, WhhT, Why, bh, by,
     """:func:`apply_update` with the ``Whh``/``WhhT`` bookkeeping of ``whh_mode`` (WHH_*)."""
     _apply_update_v(tokens, hs, pooled, G, dy, WxhT, Whh, WhhT, Why, bh, by,
                     Sx, Shh, Sy, Sbh, Sby, hp, optimizer, counters, gX, mark, vecs, y,
-                    dWhy, rows, uniq, whh_mode, _bias_views(vecs, y, bh, by, Sbh, Sby),
+                    dWhy, rows, uniq, whh_mode, _bias_views(vecs, y, bh, by, Sbh, Sby) + (None,),
                     _ngram.none_like(WxhT, Sx, uniq, hp), 0)
 
 
@@ -828,8 +975,12 @@ def _apply_update_v(tokens, hs, pooled, G, dy, WxhT, Whh, WhhT, Why, bh, by,
                     dWhy, rows, uniq, whh_mode, views, ngrams, s):
     """:func:`_apply_update` with the ``views`` of :func:`_bias_views` made by the caller (one
     tuple argument: an inline function with 30-odd arguments cannot be called), and the linear
-    n-gram path of sentence ``s`` (the ``ngrams`` bundle, see :mod:`kernels.ngram`)."""
-    dby, dbh, bh2, by2, Sbh2, Sby2 = views
+    n-gram path of sentence ``s`` (the ``ngrams`` bundle, see :mod:`kernels.ngram`).  The last
+    item of ``views`` is ``inp`` (in that tuple: an inline function takes at most 30
+    arguments): None (one-hot input rows ``WxhT``), or the embedding input bundle (:data:`INPUT_BUNDLE`;
+    then ``tokens``/``WxhT``/``gX``/``mark`` are the sentence's re-numbered words, its projected
+    rows ``Xs`` and per-row buffers, see :func:`embed_sentence`)."""
+    dby, dbh, bh2, by2, Sbh2, Sby2, inp = views
     T = tokens.shape[0]
     O, H = Why.shape
     clip = hp[HP_CLIP]
@@ -879,7 +1030,7 @@ def _apply_update_v(tokens, hs, pooled, G, dy, WxhT, Whh, WhhT, Why, bh, by,
                             zero, zero, one, one, sumsq) if whh_mode == WHH_ONLY_T
                  else _whh_fused(Whh, Shh, G, hs, T, vecs, optimizer, zero, wd, clip, one, zero,
                                  zero, zero, one, one, sumsq))
-              + _sumsq_rows(WxhT, gX, uniq, nu, wd, clip)
+              + input_sumsq(inp, WxhT, gX, uniq, nu, wd, clip)
               + _ngram.sumsq(ngrams, s, dy, wd, clip))
         norm = np.sqrt(ss)
         if norm > clip_norm:
@@ -903,7 +1054,7 @@ def _apply_update_v(tokens, hs, pooled, G, dy, WxhT, Whh, WhhT, Why, bh, by,
                        c1, c2, update)
         else:  # the optimizer's own arithmetic once (sqrt, divide), then a copy: cheaper
             _transpose(Whh, WhhT)
-    update_rows(WxhT, gX, Sx, uniq, nu, optimizer, hp, wd, scale, c1, c2)
+    input_update(inp, WxhT, gX, Sx, uniq, nu, optimizer, hp, wd, scale, c1, c2)
     _ngram.update(ngrams, s, dy, optimizer, wd, clip, scale, c1, c2)
     for n in range(nu):
         w = uniq[n]
@@ -957,6 +1108,8 @@ def apply_update(tokens, hs, pooled, G, dy, WxhT, Whh, WhhT, Why, bh, by,
 #              ``rows`` = arange(max(H, O)) and ``uniq`` (Tmax,) int64
 # ``ngrams``   (U, SU, grams, gram_counts, gram_offsets, gram_totals, nhp): the linear n-gram
 #              path (:mod:`kernels.ngram`); all empty (``gram_offsets`` of length 0) without it
+# ``inp``      the embedding models' kernels only (``train_epoch_emb_*``), an eighth bundle:
+#              :data:`INPUT_BUNDLE`; their ``work`` has ``gX`` (Tmax, H) and ``mark`` (Tmax,)
 #: The bundles' field names, in order (the table above; for callers and tests).
 EPOCH_BUNDLES = (
     ("corpus", ("tokens", "offsets", "labels", "order")),
@@ -978,7 +1131,10 @@ EPOCH_BUNDLES = (
 # function: every njit call level re-optimises and re-emits all the code linked below it
 # (~1.5 s for a wrapper).  Cache: the closure holds only the integer OPT, which is part of
 # numba's cache key, and each entry point has its own qualified name.
-def _make_train_epoch(OPT, name):
+def _make_train_epoch(OPT, name, EMB=False):
+    """The epoch kernel of optimizer ``OPT``; ``EMB``: the embedding models' kernel instead
+    (an eighth bundle ``inp``, :data:`INPUT_BUNDLE`), a function of its own so that the
+    one-hot kernels' code is unchanged."""
     def train_epoch(corpus, weights, state, hp, modes, work, ngrams):
         """One pass of per-sample training over ``corpus.order``.
 
@@ -1003,7 +1159,8 @@ def _make_train_epoch(OPT, name):
         correct = 0
         pooled = vecs[V_POOL]
         dy = p
-        views = _bias_views(vecs, y, bh, by, Sbh, Sby)  # once per epoch, not per sample
+        # once per epoch, not per sample; the last item: no embedding input path
+        views = _bias_views(vecs, y, bh, by, Sbh, Sby) + (None,)
         for n in range(order.shape[0]):
             s = order[n]
             sent = tokens[offsets[s]:offsets[s + 1]]
@@ -1030,8 +1187,56 @@ def _make_train_epoch(OPT, name):
                 _transpose_inplace(Shh[q])
         return loss, correct
 
-    train_epoch.__name__ = train_epoch.__qualname__ = name
-    return depends_on(_ngram)(njit(**_opts)(train_epoch))
+    def train_epoch_emb(corpus, weights, state, hp, modes, work, ngrams, inp):
+        """:func:`train_epoch` for an embedding model: each sentence's input rows are
+        projected from its word vectors (:func:`embed_sentence`), the input gradient chained
+        into the projection and, fine-tuned, the vectors' rows (:func:`input_update`).
+        ``weights``' ``WxhT`` and ``state``'s ``Sx`` are not read; ``work``'s ``gX`` is
+        (Tmax, HX) zeros and ``mark`` (Tmax,) int64 (per sentence row, not per word)."""
+        tokens, offsets, labels, order = corpus
+        WxhT, Whh, WhhT, Why, bh, by = weights
+        Sx, Shh, Sy, Sbh, Sby, counters = state
+        gradient, pooling, _ = modes
+        hs, G, gX, mark, vecs, amax, y, p, dWhy, rows, uniq = work
+        Xs = inp[6]
+        _transpose(Whh, WhhT)
+        slots = Shh.shape[0]
+        whh_mode = WHH_ONLY_T
+        for q in range(slots):
+            _transpose_inplace(Shh[q])
+        loss = 0.0
+        correct = 0
+        pooled = vecs[V_POOL]
+        dy = p
+        views = _bias_views(vecs, y, bh, by, Sbh, Sby) + (inp,)
+        for n in range(order.shape[0]):
+            s = order[n]
+            sent = embed_sentence(tokens[offsets[s]:offsets[s + 1]], inp)  # rows of Xs
+            T = sent.shape[0]
+            _ngram.prefetch(ngrams, order, n + 1)
+            forward(sent, Xs, WhhT, bh, Why, by, pooling, hs, pooled, amax, y)
+            _ngram.add_logits(ngrams, s, y)
+            c = labels[s]
+            loss += softmax_loss(y, c, p)
+            best = 0
+            for o in range(1, p.shape[0]):
+                if p[o] > p[best]:
+                    best = o
+            if best == c:
+                correct += 1
+            dy[c] -= 1
+            backward_steps(T, hs, amax, Whh, WhhT, Why, dy, pooling, gradient, G, vecs)
+            _apply_update_v(sent, hs, pooled, G, dy, Xs, Whh, WhhT, Why, bh, by,
+                            Sx, Shh, Sy, Sbh, Sby, hp, OPT, counters, gX, mark, vecs, y,
+                            dWhy, rows, uniq, whh_mode, views, ngrams, s)
+        _transpose(WhhT, Whh)
+        for q in range(slots):
+            _transpose_inplace(Shh[q])
+        return loss, correct
+
+    fn = train_epoch_emb if EMB else train_epoch
+    fn.__name__ = fn.__qualname__ = name
+    return depends_on(_ngram)(njit(**_opts)(fn))
 
 
 train_epoch_sgd = _make_train_epoch(OPT_SGD, "train_epoch_sgd")
@@ -1039,6 +1244,11 @@ train_epoch_adagrad = _make_train_epoch(OPT_ADAGRAD, "train_epoch_adagrad")
 train_epoch_adam = _make_train_epoch(OPT_ADAM, "train_epoch_adam")
 #: The per-optimizer entry points, indexed by optimizer code.
 TRAIN_EPOCH_BY_OPTIMIZER = (train_epoch_sgd, train_epoch_adagrad, train_epoch_adam)
+train_epoch_emb_sgd = _make_train_epoch(OPT_SGD, "train_epoch_emb_sgd", EMB=True)
+train_epoch_emb_adagrad = _make_train_epoch(OPT_ADAGRAD, "train_epoch_emb_adagrad", EMB=True)
+train_epoch_emb_adam = _make_train_epoch(OPT_ADAM, "train_epoch_emb_adam", EMB=True)
+#: The embedding models' entry points (an eighth bundle ``inp``), by optimizer code.
+TRAIN_EPOCH_EMB_BY_OPTIMIZER = (train_epoch_emb_sgd, train_epoch_emb_adagrad, train_epoch_emb_adam)
 
 
 @depends_on(_ngram)
