@@ -37,6 +37,10 @@ def _chunk_worker(items, datasets, threads):
             res["weights"] = {n: getattr(model.params_, n) for n in model.params_.names}
             if getattr(model.params_, "buckets", 0):  # the linear n-gram path's table
                 res["weights"]["U"] = model.params_.U
+            if getattr(model.params_, "embedded", False):  # frozen: the unseen words' vectors
+                res["weights"]["Ext"] = model.params_.Ext
+                res["embedding"] = {"ext_words": list(model.params_.ext_words),
+                                    "lowercase": bool(model.params_.emb_lowercase)}
             res["vocabulary"] = model.vocabulary_.to_dict()
             res["classes"] = model.classes_.tolist()
             res["classes_dtype"] = model.classes_.dtype.str
@@ -61,6 +65,9 @@ def _model_from_plain(params, res):
     model.classes_ = np.array(res["classes"], dtype=np.dtype(res["classes_dtype"]))
     model.params_ = E.cell_engine(model.cell).from_arrays(res["weights"], dtype=model.dtype,
                                                           U=res["weights"].get("U"))
+    if "embedding" in res:
+        model.params_.ext_words = res["embedding"]["ext_words"]
+        model.params_.emb_lowercase = res["embedding"]["lowercase"]
     model.best_epoch_ = res["best_epoch"]
     model.history_ = res["info"]["history"]
     model.n_epochs_ = len(model.history_)

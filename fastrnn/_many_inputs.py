@@ -8,6 +8,7 @@ objects, checks every configuration before anything trains, and computes the sta
 import hashlib
 import itertools
 import json
+import reprlib
 
 import numpy as np
 
@@ -73,7 +74,10 @@ def _plain_params(params, where):
         try:
             json.dumps(v)
         except TypeError:
-            raise ValueError(f"{where}: parameter {k}={v!r} is not JSON-serialisable") from None
+            raise ValueError(f"{where}: parameter {k}={reprlib.repr(v)} is not JSON-serialisable"
+                             " (client= and output_dir= need plain values"
+                             + (": pass the vectors as a file path" if k == "embeddings" else "")
+                             + ")") from None
         out[k] = v
     return out
 

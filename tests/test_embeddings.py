@@ -334,3 +334,29 @@ def test_engine_rejects_inconsistent_embedding_arrays():
     P = E.Params(np.zeros((3, 4)), np.zeros((4, 4)), np.zeros((2, 4)), np.zeros(4), np.zeros(2))
     with pytest.raises(ValueError, match="WpeT"):
         E.attach_embeddings(P, np.zeros((3, 5)), np.zeros((6, 4)))
+
+
+def test_train_many_on_dask_keeps_the_unseen_words_vectors(data, vectors, tmp_path):
+    # a frozen model's vectors of words outside the vocabulary travel back from the worker
+    distributed = pytest.importorskip("dask.distributed")
+    texts, labels = data
+    path = write_glove(tmp_path / "v.txt", *vectors)
+    params = dict(FAST, embeddings=str(path), freeze_embeddings=True)
+    with distributed.LocalCluster(n_workers=1, processes=False, threads_per_worker=1,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        res = fastrnn.train_many((texts, labels), [params], client=client, chunk_size=1)
+    got, alone = res.models[0], fastrnn.Model(**params).fit(texts, labels)
+    assert got.params_.Ext.shape[0] == alone.params_.Ext.shape[0] > 0
+    assert got.params_.ext_words == alone.params_.ext_words
+    unseen = ["zz1 w1", "zz2 zz1"]  # words only the vectors know
+    np.testing.assert_array_equal(got.predict_proba(unseen), alone.predict_proba(unseen))
+
+
+def test_in_memory_vectors_with_output_dir_is_a_short_clear_error(data, vectors, tmp_path):
+    texts, labels = data
+    words, M = vectors
+    big = (words * 200, np.tile(M, (200, 1)))  # a long table: the message must not print it
+    with pytest.raises(ValueError, match="embeddings=.*file path") as e:
+        fastrnn.train_many((texts, labels), [dict(FAST, embeddings=big)], output_dir=tmp_path)
+    assert len(str(e.value)) < 400
