@@ -227,8 +227,8 @@ def _loss_accuracy(p, yi, flat):
 class _Validation:
     """The per-epoch validation score of a run: :func:`evaluate`'s numbers (the same bits) with
     the corpus's checks, index arrays and output buffer made once, not every epoch.  Only
-    for the tanh cell on the numba backend; :meth:`FitRun.record` uses :func:`evaluate` for the
-    others."""
+    for the one-hot tanh cell on the numba backend; :meth:`FitRun.record` uses :func:`evaluate`
+    for the others (an embedding model predicts through its projected rows)."""
 
     def __init__(self, run):
         P = run.params
@@ -307,7 +307,8 @@ class FitRun:
             m["epoch_s"] = seconds
         if self.val is not None:
             if self._validation is None:
-                fast = (self.model.backend == "numba" and type(self.params) is E.Params)
+                fast = (self.model.backend == "numba" and type(self.params) is E.Params
+                        and not self.params.embedded)  # embedding models: input_view first
                 self._validation = _Validation(self) if fast else (
                     lambda: evaluate(self.params, *self.val, self.pooling, self.model.backend,
                                      self.serial, self.val_grams))
@@ -340,7 +341,8 @@ class FitRun:
             if rows is None:
                 self.best_params = P.copy()
                 return
-            self.best_params = type(P)(*P.arrays())  # U: an empty table until _best_params
+            # U: an empty table until _best_params; an embedding model's Emb/WpeT copied too
+            self.best_params = E.copy_embeddings(P, type(P)(*P.kernel_arrays()))
             self._best_U = P.U[rows]
             return
         for name in P.names + ("WhhT",):

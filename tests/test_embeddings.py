@@ -360,3 +360,18 @@ def test_in_memory_vectors_with_output_dir_is_a_short_clear_error(data, vectors,
     with pytest.raises(ValueError, match="embeddings=.*file path") as e:
         fastrnn.train_many((texts, labels), [dict(FAST, embeddings=big)], output_dir=tmp_path)
     assert len(str(e.value)) < 400
+
+
+@pytest.mark.parametrize("cell", ["tanh", "gru"])
+def test_early_stopping_with_ngrams_keeps_the_best_epoch(data, vectors, cell):
+    # the defaults' shape (n-gram path + early stopping): the best-epoch snapshot of an
+    # embedding model holds Emb/WpeT and the n-gram rows, and equals the reference's
+    texts, labels = data
+    kw = dict(FAST, cell=cell, embeddings=vectors, freeze_embeddings=False, ngrams=2,
+              buckets=256, early_stopping=True, epochs=6, n_iter_no_change=2,
+              validation_fraction=0.2)
+    a = fastrnn.Model(**kw).fit(texts, labels)
+    b = fastrnn.Model(backend="numpy", **kw).fit(texts, labels)
+    assert a.best_epoch_ == b.best_epoch_
+    assert_same(a, b, rtol=1e-9)
+    np.testing.assert_allclose(a.params_.U, b.params_.U, rtol=1e-9, atol=1e-12)
