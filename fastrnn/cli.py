@@ -30,7 +30,8 @@ PRESETS = tuple(Model.PRESETS)
 @click.version_option(__version__, prog_name="fastrnn")
 @click.pass_context
 def main(ctx):
-    """Train small tanh-RNN text classifiers fast on the CPU (Numba kernels)."""
+    """Train small recurrent text classifiers (tanh, GRU, LSTM; n-grams; word vectors) fast on
+    the CPU (Numba kernels)."""
     ctx.with_resource(one_line_warnings())
 
 
@@ -109,13 +110,15 @@ def _model_options(f):
     return f
 
 
-def _resolve_preset(ctx, preset, values):
+def _resolve_preset(ctx, preset, values, embeddings=False):
     """``values`` (option name -> value) with the preset's settings in place of every option
-    the user did not give on the command line (the Model keyword arguments of ``train``)."""
+    the user did not give on the command line (the Model keyword arguments of ``train``);
+    ``embeddings``: the preset's recipe for pretrained vectors (``Model.preset``'s rule)."""
     if preset is None:
         return dict(values)
     out = dict(values)
-    for name, value in Model.PRESETS[preset].items():
+    table = Model.PRESETS_WITH_EMBEDDINGS if embeddings else Model.PRESETS
+    for name, value in table[preset].items():
         # a preset setting with no option of its own applies as it is
         if name not in out or ctx.get_parameter_source(name) in (
                 click.core.ParameterSource.DEFAULT, click.core.ParameterSource.DEFAULT_MAP):
@@ -133,24 +136,38 @@ def _resolve_preset(ctx, preset, values):
 @click.option("--label-col", default="label", show_default=True, help="Label column / key.")
 @click.option("--validation", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Validation data (same format) for early stopping instead of a split.")
+@click.option("--embeddings", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="Pretrained word vectors (GloVe .txt, word2vec/fastText .vec "
+              "or .bin, optionally .gz) as the input layer; with --preset, the preset's recipe "
+              "for vectors.")
+@click.option("--freeze-embeddings/--fine-tune-embeddings", default=None,
+              help="Keep the vectors fixed (the default; words first seen at prediction get "
+              "their vectors, saved with the model) or train them too (with --embeddings).")
 @_common_train_options
 @_model_options
 @click.pass_context
-def train(ctx, data, output, force, text_col, label_col, validation, epochs, hidden_size,
-          learning_rate, seed, early_stopping, dtype, preset, cell, ngrams, buckets):
+def train(ctx, data, output, force, text_col, label_col, validation, embeddings,
+          freeze_embeddings, epochs, hidden_size, learning_rate, seed, early_stopping, dtype,
+          preset, cell, ngrams, buckets):
     """Train a model on DATA (.tsv, .csv or .jsonl with a text and a label column).
 
     The saved model records its settings (cell, n-grams, buckets, ...): predict and evaluate
     need no options.
     """
+    if freeze_embeddings is not None and embeddings is None:
+        raise click.UsageError("--freeze-embeddings/--fine-tune-embeddings need --embeddings")
     settings = _resolve_preset(ctx, preset, {
         "epochs": epochs, "hidden_size": hidden_size, "learning_rate": learning_rate,
         "early_stopping": early_stopping, "dtype": dtype, "cell": cell, "ngrams": ngrams,
-        "buckets": buckets})
+        "buckets": buckets}, embeddings=embeddings is not None)
+    if embeddings is not None:
+        settings["embeddings"] = str(embeddings)
+        if freeze_embeddings is not None:
+            settings["freeze_embeddings"] = freeze_embeddings
     learning_rate = settings["learning_rate"]
     if learning_rate <= 0 or not np.isfinite(learning_rate):
         raise click.BadParameter("must be a positive number", param_hint="--learning-rate")
-    check_output(output, inputs=(data, validation), force=force)
+    check_output(output, inputs=(data, validation, embeddings), force=force)
     texts, labels = load_data(data, text_col, label_col)
     val = load_data(validation, text_col, label_col) if validation else None
     if val is not None:
@@ -162,7 +179,9 @@ def train(ctx, data, output, force, text_col, label_col, validation, epochs, hid
         reason = str(e) if "diverged" in str(e) else f"training diverged: {e}"
         fail(f"{data}: {reason}; no model written")
     except (ValueError, TypeError) as e:
-        fail(f"{data}: {_cli_hint(e)}")
+        # a vectors file's own errors name that file and line already
+        where = "" if embeddings is not None and str(embeddings) in str(e) else f"{data}: "
+        fail(f"{where}{_cli_hint(e)}")
     _check_converged(model, learning_rate)
     try:
         model.save(output)

@@ -464,3 +464,56 @@ def test_bad_cell_ngrams_buckets_preset_are_usage_errors(runner, data, tmp_path,
     assert message in r.output and "Traceback" not in r.output
     assert "Invalid value" in r.output
     assert not (tmp_path / "m.npz").exists()
+
+
+# ---------------------------------------------------------------- pretrained vectors (issue 12)
+def _vectors_file(path, data, rows=None, width=6):
+    from fastrnn.vocab import default_tokenizer
+    words = sorted({w for line in (data / "train.tsv").read_text().splitlines()[1:]
+                    for w in default_tokenizer(line.split("\t", 1)[1])})
+    rng = np.random.default_rng(0)
+    lines = [w + " " + " ".join("%.6f" % x for x in rng.standard_normal(width))
+             for w in words[: rows or len(words)]]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_train_with_embeddings_frozen_and_fine_tuned(runner, data, tmp_path):
+    from fastrnn import Model
+    vec = _vectors_file(tmp_path / "v.txt", data)
+    before = vec.read_bytes()
+    for flag, frozen in ([], True), (["--fine-tune-embeddings"], False):
+        out = tmp_path / ("m%d.npz" % frozen)
+        _train(runner, data, out, "--embeddings", str(vec), *flag)
+        m = Model.load(out)
+        assert m.freeze_embeddings is frozen and m.params_.embedded
+        assert m.params_.Emb.shape[1] == 6
+        r = runner.invoke(main, ["evaluate", str(out), str(data / "test.tsv")])
+        assert r.exit_code == 0, r.output
+    assert vec.read_bytes() == before
+    # --preset accurate with vectors takes the preset's recipe for vectors
+    out = tmp_path / "acc.npz"
+    _train(runner, data, out, "--embeddings", str(vec), "--preset", "accurate")
+    m = Model.load(out)
+    assert (m.cell, m.freeze_embeddings) == ("gru", False)
+
+
+def test_train_embeddings_bad_input(runner, data, tmp_path):
+    out = tmp_path / "m.npz"
+    r = runner.invoke(main, ["train", str(data / "train.tsv"), "-o", str(out),
+                             "--embeddings", str(tmp_path / "nope.txt")])
+    assert r.exit_code == 2 and "--embeddings" in r.output and "Traceback" not in r.output
+    r = runner.invoke(main, ["train", str(data / "train.tsv"), "-o", str(out),
+                             "--fine-tune-embeddings"])
+    assert r.exit_code == 2 and "need --embeddings" in r.output
+    bad = tmp_path / "bad.txt"
+    bad.write_text("good 0.1 0.2 0.3\nbad 0.1 0.2\n", encoding="utf-8")
+    msg = _one_line_error(runner.invoke(main, ["train", str(data / "train.tsv"), "-o",
+                                               str(out), "--embeddings", str(bad)] + TRAIN))
+    assert str(bad) in msg and "line 2" in msg and "train.tsv" not in msg
+    # the vectors file is an input: never the output
+    vec = _vectors_file(tmp_path / "v.txt", data)
+    msg = _one_line_error(runner.invoke(main, ["train", str(data / "train.tsv"), "-o",
+                                               str(vec), "--force", "--embeddings", str(vec)]))
+    assert "is the input file" in msg
+    assert not out.exists()
