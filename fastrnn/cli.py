@@ -102,7 +102,7 @@ def _model_options(f):
                      "beside the RNN; 0: the plain RNN.")(f)
     f = click.option("--cell", type=click.Choice(CELLS), default=DEFAULTS["cell"],
                      show_default=True, help="Recurrent cell: the tutorial's tanh RNN, or "
-                     "PyTorch's GRU or LSTM (more accurate, ~3-4x the training time).")(f)
+                     "PyTorch's GRU or LSTM (more accurate; a GRU epoch ~3x a tanh one).")(f)
     f = click.option("--preset", type=click.Choice(PRESETS), default=None,
                      help="A named recipe that sets the defaults of the other options: "
                      + "; ".join(_describe_preset(p) for p in PRESETS) + ". Options given "

@@ -251,7 +251,7 @@ class Model:
     #: real text", has what each measured and cost).
     PRESETS = {
         "fast": {},                  # the defaults: tanh cell + the linear n-gram path
-        "accurate": {"cell": "gru"},  # a GRU + the linear n-gram path: ~3x the fit time
+        "accurate": {"cell": "gru"},  # a GRU + the linear n-gram path: 1.4-2.2x the fit time
     }
     #: The recipes when ``embeddings=`` is given (chosen on the validation splits of MR and
     #: SST-2 with GloVe 6B 50d; README, "Vectors inside the model"): "accurate" fine-tunes

@@ -522,16 +522,31 @@ def _make_train_epoch(CELL, OPT, name, EMB=False):
     cache and compiled the epoch kernel again (~9 s of a warm GRU fit).
 
     ``EMB``: the embedding models' kernel instead (an eighth argument ``inp``,
-    :data:`kernels.rnn.INPUT_BUNDLE`), a function of its own (the one-hot kernels unchanged)."""
+    :data:`kernels.rnn.INPUT_BUNDLE`), pruned like ``LSTM``: a one-hot kernel compiles none of
+    the embedding path."""
     LSTM = CELL == CELL_LSTM
 
-    def train_epoch(corpus, params, state, work, hp, pooling, ngrams):
+    def train_epoch(corpus, params, state, work, hp, pooling, ngrams, inp=None):
         """One pass of per-sample training over ``order``: per sample forward, softmax loss,
         exact BPTT, fused clip + update.  No allocation per sample.  Returns ``(summed loss as
         float64, number of correct predictions before each update)``.  ``ngrams``: the linear
-        n-gram path's bundle (:data:`kernels.rnn.EPOCH_BUNDLES`), empty arrays without it."""
+        n-gram path's bundle (:data:`kernels.rnn.EPOCH_BUNDLES`), empty arrays without it.
+
+        An embedding model's kernel also takes ``inp``: each sentence's input rows projected
+        from its word vectors into ``Xs`` (:func:`kernels.rnn.embed_sentence`) and the input
+        gradient chained into the projection and, fine-tuned, the vectors' rows.  ``params``'
+        ``WxhT`` and ``state``'s ``Sx`` are then not read; ``work``'s ``gX`` is (Tmax, GH)
+        zeros and ``mark`` (Tmax,) int64 (per sentence row, not per word)."""
         tokens, offsets, labels, order = corpus
         WxhT, Whh, WhhT, bih, bhh, Why, by = params
+        if EMB:  # the sentence's projected input rows stand in for WxhT
+            X = inp[6]
+            lparams = (X, Whh, WhhT, bih, bhh, Why, by)
+            hook = inp
+        else:
+            X = WxhT
+            lparams = params
+            hook = None  # _gated_update's input hooks: the one-hot rows
         Sx, Shh, Sih, Shb, Sy, Sby = state
         (hs, cs, gates, Gh, Dn, gX, mark, vecs, acc, amax, y, p, dWhy, rows, uniq, counters,
          ShhT) = work
@@ -555,7 +570,10 @@ def _make_train_epoch(CELL, OPT, name, EMB=False):
         dy = p
         for n in range(order.shape[0]):
             s = order[n]
-            sent = tokens[offsets[s]:offsets[s + 1]]
+            if EMB:
+                sent = embed_sentence(tokens[offsets[s]:offsets[s + 1]], inp)  # rows of Xs
+            else:
+                sent = tokens[offsets[s]:offsets[s + 1]]
             T = sent.shape[0]
             _ngram.prefetch(ngrams, order, n + 1)  # the next sentence's table rows
             for i in range(H):
@@ -563,10 +581,10 @@ def _make_train_epoch(CELL, OPT, name, EMB=False):
                 cs[0, i] = 0
             for t in range(T):
                 if LSTM:
-                    lstm_step(WxhT, sent[t], WhhT, bih, bhh, hs, cs, t, t + 1, vecs, uq, gates,
+                    lstm_step(X, sent[t], WhhT, bih, bhh, hs, cs, t, t + 1, vecs, uq, gates,
                               t, t == 0)
                 else:
-                    gru_step(WxhT, sent[t], WhhT, bih, bhh, hs, cs, t, t + 1, vecs, uq, gates,
+                    gru_step(X, sent[t], WhhT, bih, bhh, hs, cs, t, t + 1, vecs, uq, gates,
                              t, t == 0)
             pool_states(hs, T, pooling, pooled, amax)
             readout(Why, by, pooled, y)
@@ -590,88 +608,15 @@ def _make_train_epoch(CELL, OPT, name, EMB=False):
             else:
                 nu = gru_backward(sent, hs, cs, gates, amax, Whh, WhhT, Why, dy, pooling, Gh,
                                   Dn, gX, vecs, mark, uniq, counters[1])
-            _gated_update(T, nu, hs, pooled, Gh, dy, params, state, work, views, hp, OPT,
-                          ngrams, s, None)
-        transpose_rect(WhhT, Whh)
-        for k in range(Shh.shape[0]):
-            transpose_rect(ShhT[k], Shh[k])
-        return loss, correct
-
-    def train_epoch_emb(corpus, params, state, work, hp, pooling, ngrams, inp):
-        """:func:`train_epoch` for an embedding model: each sentence's input rows projected
-        from its word vectors into ``Xs`` (:func:`kernels.rnn.embed_sentence`) and the input
-        gradient chained into the projection and, fine-tuned, the vectors' rows.
-        ``params``' ``WxhT`` and ``state``'s ``Sx`` are not read; ``work``'s ``gX`` is
-        (Tmax, GH) zeros and ``mark`` (Tmax,) int64 (per sentence row, not per word)."""
-        tokens, offsets, labels, order = corpus
-        WxhT, Whh, WhhT, bih, bhh, Why, by = params
-        Sx, Shh, Sih, Shb, Sy, Sby = state
-        (hs, cs, gates, Gh, Dn, gX, mark, vecs, acc, amax, y, p, dWhy, rows, uniq, counters,
-         ShhT) = work
-        Xs = inp[6]
-        lparams = (Xs, Whh, WhhT, bih, bhh, Why, by)
-        O, H = Why.shape
-        GH = Whh.shape[0]
-        transpose_rect(Whh, WhhT)
-        for k in range(Shh.shape[0]):
-            transpose_rect(Shh[k], ShhT[k])
-        pooled = vecs[V_POOL, :H]
-        dbih = vecs[V_DBIH:V_DBIH + 1]
-        dbhh = vecs[V_DBIH:V_DBIH + 1] if LSTM else vecs[V_DBHH:V_DBHH + 1]
-        views = (y.reshape((1, O)), dbih, dbhh, bih.reshape((1, GH)), bhh.reshape((1, GH)),
-                 by.reshape((1, O)), Sih.reshape((Sih.shape[0], 1, GH)),
-                 Shb.reshape((Shb.shape[0], 1, GH)), Sby.reshape((Sby.shape[0], 1, O)))
-        uq = np.int64(V_U)
-        loss = 0.0
-        correct = 0
-        dy = p
-        for n in range(order.shape[0]):
-            s = order[n]
-            sent = embed_sentence(tokens[offsets[s]:offsets[s + 1]], inp)  # rows of Xs
-            T = sent.shape[0]
-            _ngram.prefetch(ngrams, order, n + 1)
-            for i in range(H):
-                hs[0, i] = 0
-                cs[0, i] = 0
-            for t in range(T):
-                if LSTM:
-                    lstm_step(Xs, sent[t], WhhT, bih, bhh, hs, cs, t, t + 1, vecs, uq, gates,
-                              t, t == 0)
-                else:
-                    gru_step(Xs, sent[t], WhhT, bih, bhh, hs, cs, t, t + 1, vecs, uq, gates,
-                             t, t == 0)
-            pool_states(hs, T, pooling, pooled, amax)
-            readout(Why, by, pooled, y)
-            _ngram.add_logits(ngrams, s, y)
-            c = labels[s]
-            loss += softmax_loss(y, c, p)
-            best = 0
-            for o in range(1, O):
-                if p[o] > p[best]:
-                    best = o
-            if best == c:
-                correct += 1
-            dy[c] -= 1
-            counters[1] += 1
-            for i in range(GH):
-                vecs[V_DBIH, i] = 0
-                vecs[V_DBHH, i] = 0
-            if LSTM:
-                nu = lstm_backward(sent, hs, cs, gates, amax, Whh, WhhT, Why, dy, pooling, Gh,
-                                   Dn, gX, vecs, mark, uniq, counters[1])
-            else:
-                nu = gru_backward(sent, hs, cs, gates, amax, Whh, WhhT, Why, dy, pooling, Gh,
-                                  Dn, gX, vecs, mark, uniq, counters[1])
             _gated_update(T, nu, hs, pooled, Gh, dy, lparams, state, work, views, hp, OPT,
-                          ngrams, s, inp)
+                          ngrams, s, hook)
         transpose_rect(WhhT, Whh)
         for k in range(Shh.shape[0]):
             transpose_rect(ShhT[k], Shh[k])
         return loss, correct
 
-    fn = train_epoch_emb if EMB else train_epoch
-    fn.__name__ = fn.__qualname__ = name
-    return depends_on(_rnn)(njit(**_opts)(fn))
+    train_epoch.__name__ = train_epoch.__qualname__ = name
+    return depends_on(_rnn)(njit(**_opts)(train_epoch))
 
 
 train_epoch_gru_sgd = _make_train_epoch(CELL_GRU, OPT_SGD, "train_epoch_gru_sgd")

@@ -96,18 +96,7 @@ def add_logits(ngrams, s, y):
     """``y += sum_u w_u * U[g_u]`` for sentence ``s`` (nothing for an empty bundle or a
     sentence without n-grams)."""
     U, _, grams, counts, offs, totals, _ = ngrams
-    if offs.shape[0] == 0:
-        return
-    n = totals[s]
-    if n == 0:
-        return
-    O = y.shape[0]
-    nf = y.dtype.type(n)
-    for u in range(offs[s], offs[s + 1]):
-        g = grams[u]
-        w = y.dtype.type(counts[u]) / nf
-        for o in range(O):
-            y[o] += w * U[g, o]
+    add_logits_range(U, grams, counts, offs, totals, s, y)
 
 
 @njit(**_inline)

@@ -1133,20 +1133,31 @@ EPOCH_BUNDLES = (
 # numba's cache key, and each entry point has its own qualified name.
 def _make_train_epoch(OPT, name, EMB=False):
     """The epoch kernel of optimizer ``OPT``; ``EMB``: the embedding models' kernel instead
-    (an eighth bundle ``inp``, :data:`INPUT_BUNDLE`), a function of its own so that the
-    one-hot kernels' code is unchanged."""
-    def train_epoch(corpus, weights, state, hp, modes, work, ngrams):
+    (an eighth bundle ``inp``, :data:`INPUT_BUNDLE`).  Both are compile-time constants of the
+    closure: numba prunes the ``if EMB`` branches before typing, so the one-hot kernels compile
+    none of the embedding path."""
+    def train_epoch(corpus, weights, state, hp, modes, work, ngrams, inp=None):
         """One pass of per-sample training over ``corpus.order``.
 
         Per sample: forward, softmax loss, BPTT, fused clip + update.  No allocation per sample.
         Arguments: the tuples of :data:`EPOCH_BUNDLES` (``hp`` an array); updated in place.
         Returns ``(summed loss as float64, number of correct predictions before each update)``.
+
+        An embedding model's kernel also takes ``inp``: each sentence's input rows are
+        projected from its word vectors into ``Xs`` (:func:`embed_sentence`), the input
+        gradient chained into the projection and, fine-tuned, the vectors' rows
+        (:func:`input_update`); ``weights``' ``WxhT`` and ``state``'s ``Sx`` are then not read,
+        ``work``'s ``gX`` is (Tmax, HX) zeros and ``mark`` (Tmax,) int64 (per sentence row).
         """
         tokens, offsets, labels, order = corpus
         WxhT, Whh, WhhT, Why, bh, by = weights
         Sx, Shh, Sy, Sbh, Sby, counters = state
         gradient, pooling, _ = modes
         hs, G, gX, mark, vecs, amax, y, p, dWhy, rows, uniq = work
+        if EMB:
+            X = inp[6]  # the sentence's projected input rows
+        else:
+            X = WxhT
 
         _transpose(Whh, WhhT)
         slots = Shh.shape[0]
@@ -1159,14 +1170,20 @@ def _make_train_epoch(OPT, name, EMB=False):
         correct = 0
         pooled = vecs[V_POOL]
         dy = p
-        # once per epoch, not per sample; the last item: no embedding input path
-        views = _bias_views(vecs, y, bh, by, Sbh, Sby) + (None,)
+        # once per epoch, not per sample; the last item: the embedding input path, if any
+        if EMB:
+            views = _bias_views(vecs, y, bh, by, Sbh, Sby) + (inp,)
+        else:
+            views = _bias_views(vecs, y, bh, by, Sbh, Sby) + (None,)
         for n in range(order.shape[0]):
             s = order[n]
-            sent = tokens[offsets[s]:offsets[s + 1]]
+            if EMB:
+                sent = embed_sentence(tokens[offsets[s]:offsets[s + 1]], inp)  # rows of Xs
+            else:
+                sent = tokens[offsets[s]:offsets[s + 1]]
             T = sent.shape[0]
             _ngram.prefetch(ngrams, order, n + 1)  # the next sentence's table rows
-            forward(sent, WxhT, WhhT, bh, Why, by, pooling, hs, pooled, amax, y)
+            forward(sent, X, WhhT, bh, Why, by, pooling, hs, pooled, amax, y)
             _ngram.add_logits(ngrams, s, y)
             c = labels[s]
             loss += softmax_loss(y, c, p)
@@ -1178,7 +1195,7 @@ def _make_train_epoch(OPT, name, EMB=False):
                 correct += 1
             dy[c] -= 1  # p becomes dL/dy in place
             backward_steps(T, hs, amax, Whh, WhhT, Why, dy, pooling, gradient, G, vecs)
-            _apply_update_v(sent, hs, pooled, G, dy, WxhT, Whh, WhhT, Why, bh, by,
+            _apply_update_v(sent, hs, pooled, G, dy, X, Whh, WhhT, Why, bh, by,
                             Sx, Shh, Sy, Sbh, Sby, hp, OPT, counters, gX, mark, vecs, y,
                             dWhy, rows, uniq, whh_mode, views, ngrams, s)
         if whh_mode == WHH_ONLY_T:
@@ -1187,56 +1204,8 @@ def _make_train_epoch(OPT, name, EMB=False):
                 _transpose_inplace(Shh[q])
         return loss, correct
 
-    def train_epoch_emb(corpus, weights, state, hp, modes, work, ngrams, inp):
-        """:func:`train_epoch` for an embedding model: each sentence's input rows are
-        projected from its word vectors (:func:`embed_sentence`), the input gradient chained
-        into the projection and, fine-tuned, the vectors' rows (:func:`input_update`).
-        ``weights``' ``WxhT`` and ``state``'s ``Sx`` are not read; ``work``'s ``gX`` is
-        (Tmax, HX) zeros and ``mark`` (Tmax,) int64 (per sentence row, not per word)."""
-        tokens, offsets, labels, order = corpus
-        WxhT, Whh, WhhT, Why, bh, by = weights
-        Sx, Shh, Sy, Sbh, Sby, counters = state
-        gradient, pooling, _ = modes
-        hs, G, gX, mark, vecs, amax, y, p, dWhy, rows, uniq = work
-        Xs = inp[6]
-        _transpose(Whh, WhhT)
-        slots = Shh.shape[0]
-        whh_mode = WHH_ONLY_T
-        for q in range(slots):
-            _transpose_inplace(Shh[q])
-        loss = 0.0
-        correct = 0
-        pooled = vecs[V_POOL]
-        dy = p
-        views = _bias_views(vecs, y, bh, by, Sbh, Sby) + (inp,)
-        for n in range(order.shape[0]):
-            s = order[n]
-            sent = embed_sentence(tokens[offsets[s]:offsets[s + 1]], inp)  # rows of Xs
-            T = sent.shape[0]
-            _ngram.prefetch(ngrams, order, n + 1)
-            forward(sent, Xs, WhhT, bh, Why, by, pooling, hs, pooled, amax, y)
-            _ngram.add_logits(ngrams, s, y)
-            c = labels[s]
-            loss += softmax_loss(y, c, p)
-            best = 0
-            for o in range(1, p.shape[0]):
-                if p[o] > p[best]:
-                    best = o
-            if best == c:
-                correct += 1
-            dy[c] -= 1
-            backward_steps(T, hs, amax, Whh, WhhT, Why, dy, pooling, gradient, G, vecs)
-            _apply_update_v(sent, hs, pooled, G, dy, Xs, Whh, WhhT, Why, bh, by,
-                            Sx, Shh, Sy, Sbh, Sby, hp, OPT, counters, gX, mark, vecs, y,
-                            dWhy, rows, uniq, whh_mode, views, ngrams, s)
-        _transpose(WhhT, Whh)
-        for q in range(slots):
-            _transpose_inplace(Shh[q])
-        return loss, correct
-
-    fn = train_epoch_emb if EMB else train_epoch
-    fn.__name__ = fn.__qualname__ = name
-    return depends_on(_ngram)(njit(**_opts)(fn))
+    train_epoch.__name__ = train_epoch.__qualname__ = name
+    return depends_on(_ngram)(njit(**_opts)(train_epoch))
 
 
 train_epoch_sgd = _make_train_epoch(OPT_SGD, "train_epoch_sgd")

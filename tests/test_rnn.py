@@ -350,6 +350,7 @@ def test_whh_edits_between_calls_take_effect(gradient):
     for rnn in (a, b):
         rnn.forward([4, 5, 4])
     a.Whh[0, 1] = -0.0 if a.Whh[0, 1] == 0 else -a.Whh[0, 1]  # between forward and backprop
+    b.Whh = b.Whh.copy()  # reassigned again: the in-place edit of a is the one under test
     b.Whh[0, 1] = a.Whh[0, 1]
     for rnn in (a, b):
         rnn.backprop(d)
