@@ -59,12 +59,22 @@ def will_compile(dispatcher, args):
     if overloads is None or not hasattr(dispatcher, "typeof_pyval"):
         return False
     try:
-        sig = tuple(dispatcher.typeof_pyval(a) for a in args)
+        sig = tuple(dispatcher.typeof_pyval(a) for a in args) + _omitted(dispatcher, len(args))
     except Exception:  # an untypeable argument: numba will raise its own error on the call
         return False
     if sig in overloads:
         return False
     return not in_disk_cache(dispatcher, sig)
+
+
+def _omitted(dispatcher, n_given):
+    """The types Numba gives the parameters after the first ``n_given`` that the call leaves
+    to their defaults (``omitted(default=...)``), as part of the overload's signature."""
+    import inspect
+    from numba.core import types
+    params = list(inspect.signature(dispatcher.py_func).parameters.values())[n_given:]
+    return tuple(types.Omitted(p.default) for p in params
+                 if p.default is not inspect.Parameter.empty)
 
 
 def in_disk_cache(dispatcher, sig):
