@@ -24,6 +24,17 @@ DTYPE_IDS = ["f64", "f32"]
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _no_inherited_terminal_size():
+    """The CLI tests see a plain pipe, not the runner's terminal: pytest-xdist's workers (and
+    some shells) export ``COLUMNS``/``LINES``, which the CLIs honour as the terminal width.
+    Session-wide, so module-scoped fixtures that run a CLI see it too."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("COLUMNS", raising=False)
+        mp.delenv("LINES", raising=False)
+        yield
+
+
 def make_corpus(n=20, V=18, min_len=1, max_len=7, O=2, seed=0):
     """A random flat corpus: ``tokens`` int32, ``offsets`` int64, ``labels`` int64."""
     rng = np.random.default_rng(seed)

@@ -269,7 +269,8 @@ def test_dask_cluster_survives_a_killed_worker(demo, tmp_path):
             distributed.Client(cluster, timeout=60) as client:
         client.wait_for_workers(2, timeout=60)
         # warm the workers (imports, numba cache) so that the sweep's tasks are running
-        client.run(lambda: train_many((tr[:20], ytr[:20]), dict(SMALL, dtype="float64")))
+        warm = {k: v[0] for k, v in grid.items()}
+        client.run(lambda: train_many((tr[:20], ytr[:20]), [dict(warm, epochs=1)]))
         pids = client.run(os.getpid)
         box = {}
 
@@ -284,13 +285,17 @@ def test_dask_cluster_survives_a_killed_worker(demo, tmp_path):
         t.start()
         victim = None
         deadline = time.monotonic() + 60
-        while victim is None and time.monotonic() < deadline:
+        while victim is None and time.monotonic() < deadline and t.is_alive():
             busy = [w for w, tasks in client.processing().items() if tasks]
             lines = (tmp_path / "results.jsonl")
             if busy and lines.exists() and lines.read_text().count("\n") >= 1:
                 victim = busy[0]
             time.sleep(0.01)
-        assert victim is not None, "no task started within 60 s"
+        assert "error" not in box, box.get("error")
+        assert victim is not None, (
+            "the sweep finished before a worker could be killed" if not t.is_alive() else
+            f"no task finished within 60 s while another ran: processing "
+            f"{client.processing()}, results.jsonl exists: {lines.exists()}")
         os.kill(pids[victim], signal.SIGKILL)
         t.join(timeout=150)
         assert not t.is_alive(), "the sweep did not finish within 150 s after the kill"
