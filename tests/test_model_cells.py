@@ -95,7 +95,9 @@ def test_early_stopping_keeps_the_best_epoch(demo, cell):
     assert 0 <= m.score(te, yte) <= 1
 
 
-def test_tanh_is_the_default_and_unchanged(demo):
+def test_tanh_is_the_default_cell(demo):
+    """``cell="tanh"`` is the default and the one-hot tanh model of ``Params`` (the kernels of
+    ``kernels.rnn``, checked against the reference elsewhere), not a gated model."""
     (tr, ytr), _ = demo
     assert Model().cell == "tanh"
     a = Model(seed=3, **FAST).fit(tr, ytr)

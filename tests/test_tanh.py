@@ -6,6 +6,8 @@ moderate and saturated arguments plus the special values, for float64 and float3
 also measured against ``np.tanh`` in long double (the true value, where long double is wider).
 """
 
+import re
+
 import numpy as np
 import pytest
 
@@ -113,5 +115,10 @@ def test_vectorised_without_libm_call(dtype, div):
     assert not calls, calls
     if "ymm" in asm or "zmm" in asm:  # AVX machines: packed arithmetic
         assert div + "\t%ymm" in asm or div + "\t%zmm" in asm
-    if dtype == np.float32:
-        assert "vdivpd" not in asm and "vdivsd" not in asm
+    if dtype == np.float32:  # no float64 arithmetic at all, and no conversion to float64
+        mnemonics = re.findall(r"^\s+([a-z][a-z0-9]*)\s", asm, re.M)
+        f64 = [m for m in mnemonics
+               if re.fullmatch(r"v?(add|sub|mul|div|min|max|sqrt|fn?m(add|sub)\d*)(pd|sd)", m)
+               or re.fullmatch(r"v?cvt\w*2(pd|sd)", m)]
+        assert not f64, sorted(set(f64))
+        assert re.search(r"\bv?mulps\b", asm), "no packed float32 multiply"
