@@ -1,20 +1,22 @@
 """Say what Numba is compiling, on the first call only, on a terminal or not.
 
-A cold first run compiles the kernels it calls (the epoch kernel ~6-8 s, the predict kernels
-~2.5 s on a 2-core machine) and looks hung while it does.  The engine wraps each kernel call::
+A cold first run compiles the kernels it calls (an epoch kernel ~10 s with its callees, the
+predict kernels ~1.5 s, on a quiet 2-core AMD EPYC) and looks hung while it does.  The engine wraps each kernel call::
 
     loss, correct = _compile.call(K.rnn.train_epoch_adagrad, *args,
-                                  what="adagrad float32 epoch kernel", about=6)
+                                  what="adagrad float32 epoch kernel", about=10)
 
 which, when Numba will really compile (no overload for these argument types in this process and
 no entry for them in the on-disk cache), prints one line before the call and finishes it after::
 
-    fastrnn: compiling the adagrad float32 epoch kernel (first run only, about 6 s; `fastrnn
-    warmup` compiles ahead)... done in 6.1 s
+    fastrnn: compiling the adagrad float32 epoch kernel (first run only, about 10 s; `fastrnn
+    warmup` compiles ahead)... done in 10.1 s
+
+(a GRU or LSTM model's line names its cell: "the GRU adagrad float32 epoch kernel").
 
 Where the line goes: when logging is configured (the ``fastrnn`` logger or the root logger has
 a handler) it is logged on the ``fastrnn`` logger at INFO (two records: "compiling ..." and
-"compiled ... in 6.1 s"), so the logging setup decides; otherwise it is written to stderr.
+"compiled ... in 10.1 s"), so the logging setup decides; otherwise it is written to stderr.
 Silence it with ``FASTRNN_QUIET=1`` or ``logging.getLogger("fastrnn").setLevel(logging.WARNING)``.
 A warm cache, or a second call in the same process, prints nothing.
 

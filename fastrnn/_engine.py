@@ -432,7 +432,7 @@ class Trainer:
             self._what = "%s %s epoch kernel" % (OPTIMIZERS[self.optimizer], P.dtype.name)
         kernels = (K.rnn.TRAIN_EPOCH_BY_OPTIMIZER if self.inp is None
                    else K.rnn.TRAIN_EPOCH_EMB_BY_OPTIMIZER)
-        loss, correct = _compile.call(kernels[self.optimizer], *args, what=self._what, about=8)
+        loss, correct = _compile.call(kernels[self.optimizer], *args, what=self._what, about=10)
         if not math.isfinite(loss) or not self.params.all_finite(self._touched_rows(grams)):
             raise TrainingDiverged(
                 "training diverged: the loss or the weights became NaN or infinite; lower the "

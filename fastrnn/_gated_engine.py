@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 
+from . import _compile
 from ._engine import (
     OPTIMIZERS, POOLINGS, EmbeddingInput, NamedArrays, aligned_copy, aligned_zeros,
     check_grams, copy_embeddings, hyperparameters, input_view, predict_ranges,
@@ -239,9 +240,15 @@ class GatedTrainer:
         args = ((tokens, offsets, labels, order), P.kernel_tuple(), self.state, self.work(),
                 self.hp, self.pooling, ngrams)
         if self.inp is None:
-            loss, correct = KG.TRAIN_EPOCH[P.code][self.optimizer](*args)
+            kernel = KG.TRAIN_EPOCH[P.code][self.optimizer]
         else:  # the embedding models' kernel: an eighth bundle (kernels.rnn.INPUT_BUNDLE)
-            loss, correct = KG.TRAIN_EPOCH_EMB[P.code][self.optimizer](*args, self.inp.bundle())
+            kernel = KG.TRAIN_EPOCH_EMB[P.code][self.optimizer]
+            args = args + (self.inp.bundle(),)
+        # a cold start says what it compiles, as the tanh cell's Trainer.epoch does
+        what = "%s %s %s epoch kernel%s" % (P.cell.upper(), OPTIMIZERS[self.optimizer],
+                                           P.dtype.name, "" if self.inp is None
+                                           else " (word vectors)")
+        loss, correct = _compile.call(kernel, *args, what=what, about=10)
         if not math.isfinite(loss) or not P.all_finite():
             raise FloatingPointError(
                 "training diverged: the loss or the weights became NaN or infinite; lower the "

@@ -61,9 +61,9 @@ from . import rnn
 from ._cache import depends_on
 from .rnn import (
     HP_BETA1, HP_BETA2, HP_CLIP, HP_CLIP_NORM, HP_EPS, HP_LR, HP_WD, OPT_ADAGRAD, OPT_ADAM,
-    OPT_SGD, POOL_LAST, POOL_MAX, POOL_MEAN, V_ACC, _INV_LN2, _LN2_HI, _LN2_LO, _ROUND,
-    _bits_f64, _f64_bits, _sumsq_rows, _whh_fused, embed_sentence, input_sumsq, input_update,
-    matvec_add, pool_states, readout, softmax_loss, tanh_scalar, update_rows,
+    OPT_SGD, POOL_LAST, POOL_MEAN, V_ACC, _INV_LN2, _LN2_HI, _LN2_LO, _ROUND, _bits_f64,
+    _f64_bits, _sumsq_rows, _whh_fused, embed_sentence, input_sumsq, input_update, matvec_add,
+    pool_add, pool_finish, pool_states, readout, softmax_loss, tanh_scalar, update_rows,
 )
 from . import ngram as _ngram
 from . import rnn as _rnn
@@ -684,23 +684,8 @@ def _make_predict(CELL, name):
                 else:
                     gru_step(WxhT, tokens[a + t], WhhT, bih, bhh, h, c, cur, nxt, u, zq, gates,
                              zq, t == 0)
-                if t == 0:
-                    for i in range(H):
-                        pooled[i] = h[nxt, i]
-                elif pooling == POOL_MEAN:
-                    for i in range(H):
-                        pooled[i] += h[nxt, i]
-                elif pooling == POOL_MAX:
-                    for i in range(H):
-                        if h[nxt, i] > pooled[i]:
-                            pooled[i] = h[nxt, i]
-            if pooling == POOL_LAST:
-                for i in range(H):
-                    pooled[i] = h[T % 2, i]
-            elif pooling == POOL_MEAN:
-                Tf = pooled.dtype.type(T)
-                for i in range(H):
-                    pooled[i] = pooled[i] / Tf
+                pool_add(pooled, h, nxt, t, pooling)
+            pool_finish(pooled, h, T % 2, T, pooling)
             readout(Why, by, pooled, y)
             _ngram.add_logits_range(U, grams, gram_counts, gram_offsets, gram_totals, s, y)
             softmax_loss(y, zq, out[s])  # zq, not a literal 0: the epoch's compilation

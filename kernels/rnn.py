@@ -368,6 +368,38 @@ def pool_states(hs, T, pooling, pooled, amax):
 
 
 @njit(inline="always", **_opts)
+def pool_add(pooled, h, row, t, pooling):
+    """Streaming :func:`pool_states` for inference: fold state ``h[row]`` of step ``t`` into
+    ``pooled`` (the first step copies; mean sums, max keeps the larger; last: nothing yet).
+    The same additions in the same order as :func:`pool_states`."""
+    H = pooled.shape[0]
+    if t == 0:
+        for i in range(H):
+            pooled[i] = h[row, i]
+    elif pooling == POOL_MEAN:
+        for i in range(H):
+            pooled[i] += h[row, i]
+    elif pooling == POOL_MAX:
+        for i in range(H):
+            if h[row, i] > pooled[i]:
+                pooled[i] = h[row, i]
+
+
+@njit(inline="always", **_opts)
+def pool_finish(pooled, h, row, T, pooling):
+    """After the ``T`` steps of :func:`pool_add`: last pooling takes ``h[row]`` (the final
+    state), mean divides by ``T``."""
+    H = pooled.shape[0]
+    if pooling == POOL_LAST:
+        for i in range(H):
+            pooled[i] = h[row, i]
+    elif pooling == POOL_MEAN:
+        Tf = pooled.dtype.type(T)
+        for i in range(H):
+            pooled[i] = pooled[i] / Tf
+
+
+@njit(inline="always", **_opts)
 def readout(Why, by, pooled, y):
     """``y = Why @ pooled + by``."""
     O, H = Why.shape
@@ -1251,23 +1283,8 @@ def predict_proba_range(tokens, offsets, WxhT, WhhT, bh, Why, by, U, grams, gram
                 matvec_add(h, nxt, WhhT, h, cur)
             for i in range(H):
                 h[nxt, i] = tanh_elem(h[nxt, i])
-            if t == 0:
-                for i in range(H):
-                    pooled[i] = h[nxt, i]
-            elif pooling == POOL_MEAN:
-                for i in range(H):
-                    pooled[i] += h[nxt, i]
-            elif pooling == POOL_MAX:
-                for i in range(H):
-                    if h[nxt, i] > pooled[i]:
-                        pooled[i] = h[nxt, i]
-        if pooling == POOL_LAST:
-            for i in range(H):
-                pooled[i] = h[T % 2, i]
-        elif pooling == POOL_MEAN:
-            Tf = pooled.dtype.type(T)
-            for i in range(H):
-                pooled[i] = pooled[i] / Tf
+            pool_add(pooled, h, nxt, t, pooling)
+        pool_finish(pooled, h, T % 2, T, pooling)
         readout(Why, by, pooled, y)
         _ngram.add_logits_range(U, grams, gram_counts, gram_offsets, gram_totals, s, y)
         softmax_loss(y, 0, out[s])

@@ -346,7 +346,7 @@ def test_train_many_on_dask_keeps_the_unseen_words_vectors(data, vectors, tmp_pa
     path = write_glove(tmp_path / "v.txt", *vectors)
     params = dict(FAST, embeddings=str(path), freeze_embeddings=True)
     with distributed.LocalCluster(n_workers=1, processes=False, threads_per_worker=1,
-                                  dashboard_address=None) as cluster, \
+                                  dashboard_address=":0") as cluster, \
             distributed.Client(cluster) as client:
         res = fastrnn.train_many((texts, labels), [params], client=client, chunk_size=1)
     got, alone = res.models[0], fastrnn.Model(**params).fit(texts, labels)

@@ -272,7 +272,7 @@ def test_dask_cluster_survives_a_killed_worker(demo, tmp_path):
             "early_stopping": [False], "progress": [False], "dtype": ["float64"]}
     local, _ = train_many((tr, ytr), grid)
     with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
-                                  host="127.0.0.1", dashboard_address=None,
+                                  host="127.0.0.1", dashboard_address=":0",
                                   silence_logs=50) as cluster, \
             distributed.Client(cluster, timeout=60) as client:
         client.wait_for_workers(2, timeout=60)

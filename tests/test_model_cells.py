@@ -247,7 +247,7 @@ def test_train_many_on_dask_gru(demo):
     grid = [dict(FAST, cell="gru", seed=0), dict(FAST, cell="lstm", seed=1),
             dict(FAST, seed=2)]
     with distributed.LocalCluster(n_workers=1, processes=False, threads_per_worker=1,
-                                  dashboard_address=None) as cluster, \
+                                  dashboard_address=":0") as cluster, \
             distributed.Client(cluster) as client:
         res = train_many((tr, ytr), grid, client=client, chunk_size=1)
     for params, got in zip(grid, res.models):
@@ -286,6 +286,10 @@ def test_only_the_cell_used_is_compiled(tmp_path, cell):
     else:
         assert got["gated"] and all("lstm" not in n for n in got["gated"]), got["gated"]
         assert "train_epoch_gru_adagrad" in got["gated"]
+    # the cold start says what it compiles (issue 13), for a gated cell too
+    kernel = {"tanh": "adagrad float32", "gru": "GRU adagrad float32"}[cell]
+    assert f"fastrnn: compiling the {kernel} epoch kernel (first run only" in out.stderr, \
+        out.stderr
 
 
 @pytest.mark.parametrize("cell", GATED)
