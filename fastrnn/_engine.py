@@ -118,6 +118,14 @@ class NamedArrays:
     def get(self, name, default=None):
         return getattr(self, name) if name in self.names else default
 
+    @property
+    def dtype(self):
+        return self.Whh.dtype
+
+    def arrays(self):
+        """The ``names`` arrays, in order."""
+        return tuple(getattr(self, n) for n in self.names)
+
 
 collections.abc.Mapping.register(NamedArrays)
 
@@ -162,17 +170,10 @@ class Params(NamedArrays):
         return params
 
     @property
-    def dtype(self):
-        return self.Whh.dtype
-
-    @property
     def shape(self):
         """``(V, H, O)``."""
         V = self.WxhT.shape[0] if self.Emb is None else self.Emb.shape[0]
         return V, self.WxhT.shape[1], self.Why.shape[0]
-
-    def arrays(self):
-        return tuple(getattr(self, n) for n in self.names)
 
     def kernel_arrays(self):
         """``(WxhT, Whh, Why, bh, by)``, the one-hot layout (an embedding model's ``WxhT``

@@ -107,17 +107,10 @@ class GatedParams(NamedArrays):
         return params
 
     @property
-    def dtype(self):
-        return self.Whh.dtype
-
-    @property
     def shape(self):
         """``(V, H, O)``."""
         V = self.WxhT.shape[0] if self.Emb is None else self.Emb.shape[0]
         return V, self.Whh.shape[1], self.Why.shape[0]
-
-    def arrays(self):
-        return tuple(getattr(self, n) for n in self.names)
 
     def kernel_arrays(self):
         """``(WxhT, Whh, bih, bhh, Why, by)``, the one-hot layout (an embedding model's

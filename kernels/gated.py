@@ -62,8 +62,9 @@ from ._cache import depends_on
 from .rnn import (
     HP_BETA1, HP_BETA2, HP_CLIP, HP_CLIP_NORM, HP_EPS, HP_LR, HP_WD, OPT_ADAGRAD, OPT_ADAM,
     OPT_SGD, POOL_LAST, POOL_MEAN, V_ACC, _INV_LN2, _LN2_HI, _LN2_LO, _ROUND, _bits_f64,
-    _f64_bits, _sumsq_rows, _whh_fused, embed_sentence, input_sumsq, input_update, matvec_add,
-    pool_add, pool_finish, pool_states, readout, softmax_loss, tanh_scalar, update_rows,
+    _f64_bits, _sumsq_rows, _whh_fused, embed_sentence, expm1_reduced, input_sumsq,
+    input_update, matvec_add, pool_add, pool_finish, pool_states, readout, softmax_loss,
+    tanh_scalar, update_rows,
 )
 from . import ngram as _ngram
 from . import rnn as _rnn
@@ -106,19 +107,7 @@ def sigmoid_scalar(x):
     k = _f64_bits(kr) - _ROUND_BITS  # round(-a / ln 2), in [-1076, 0]
     kf = kr - _ROUND
     r = (-a - kf * _LN2_HI) - kf * _LN2_LO
-    q = 1.0 / 6227020800.0
-    q = q * r + 1.0 / 479001600.0
-    q = q * r + 1.0 / 39916800.0
-    q = q * r + 1.0 / 3628800.0
-    q = q * r + 1.0 / 362880.0
-    q = q * r + 1.0 / 40320.0
-    q = q * r + 1.0 / 5040.0
-    q = q * r + 1.0 / 720.0
-    q = q * r + 1.0 / 120.0
-    q = q * r + 1.0 / 24.0
-    q = q * r + 1.0 / 6.0
-    q = q * r + 0.5
-    er = 1.0 + (r + (r * r) * q)  # exp(r)
+    er = 1.0 + expm1_reduced(r)  # exp(r)
     k1 = k >> 1
     k2 = k - k1
     e = (er * _bits_f64((k1 + 1023) << 52)) * _bits_f64((k2 + 1023) << 52)

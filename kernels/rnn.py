@@ -97,32 +97,53 @@ KERNEL_DEPENDENCIES = (_ngram,)
 # LLVM from vectorising the loop around it.  tanh_scalar below is branch-free arithmetic that
 # LLVM turns into packed AVX-512 code (~1 ns per element).  It lives in this file on purpose:
 # numba's on-disk cache only notices changes to the file that holds the cached function.
-@intrinsic
-def _f64_bits(typingctx, x):
-    """The bits of a float64 as an int64 (a register bitcast, vectorisable)."""
-    if x != types.float64:
-        return None
+def _bitcast(src, dst, llvm_type, doc):
+    """A numba intrinsic reinterpreting the bits of a ``src`` scalar as ``dst`` (one register
+    bitcast: free, and vectorisable)."""
+    def bitcast(typingctx, x):
+        if x != src:
+            return None
 
-    def codegen(context, builder, sig, args):
-        return builder.bitcast(args[0], ir.IntType(64))
-    return types.int64(types.float64), codegen
+        def codegen(context, builder, sig, args):
+            return builder.bitcast(args[0], llvm_type)
+        return dst(src), codegen
+    bitcast.__doc__ = doc
+    return intrinsic(bitcast)
 
 
-@intrinsic
-def _bits_f64(typingctx, x):
-    """The float64 with the bits of an int64."""
-    if x != types.int64:
-        return None
-
-    def codegen(context, builder, sig, args):
-        return builder.bitcast(args[0], ir.DoubleType())
-    return types.float64(types.int64), codegen
+_f64_bits = _bitcast(types.float64, types.int64, ir.IntType(64),
+                     "The bits of a float64 as an int64.")
+_bits_f64 = _bitcast(types.int64, types.float64, ir.DoubleType(),
+                     "The float64 with the bits of an int64.")
+_f32_bits = _bitcast(types.float32, types.int32, ir.IntType(32),
+                     "The bits of a float32 as an int32.")
+_bits_f32 = _bitcast(types.int32, types.float32, ir.FloatType(),
+                     "The float32 with the bits of an int32.")
 
 
 _LN2_HI = 6.93147180369123816490e-01  # ln 2 with 21 trailing zero bits: k * _LN2_HI is exact
 _LN2_LO = 1.90821492927058770002e-10  # ln 2 - _LN2_HI
 _INV_LN2 = 1.44269504088896338700e+00
 _ROUND = 6755399441055744.0  # 0x1.8p52: x + _ROUND rounds x to an integer held in the low bits
+
+
+@njit(inline="always", **_opts)
+def expm1_reduced(r):
+    """``expm1(r)`` for a float64 ``|r| <= ln2 / 2`` (a Cody-Waite remainder): its degree-13
+    Taylor polynomial by Horner, ``r + r^2 q(r)`` (truncation < 1e-17 relative)."""
+    q = 1.0 / 6227020800.0
+    q = q * r + 1.0 / 479001600.0
+    q = q * r + 1.0 / 39916800.0
+    q = q * r + 1.0 / 3628800.0
+    q = q * r + 1.0 / 362880.0
+    q = q * r + 1.0 / 40320.0
+    q = q * r + 1.0 / 5040.0
+    q = q * r + 1.0 / 720.0
+    q = q * r + 1.0 / 120.0
+    q = q * r + 1.0 / 24.0
+    q = q * r + 1.0 / 6.0
+    q = q * r + 0.5
+    return r + (r * r) * q
 
 
 @njit(inline="always", **_opts)
@@ -143,45 +164,11 @@ def tanh_scalar(x):
     kbits = _f64_bits(kr)  # 0x4338000000000000 + k
     kf = kr - _ROUND
     r = (a2 - kf * _LN2_HI) - kf * _LN2_LO
-    q = 1.0 / 6227020800.0
-    q = q * r + 1.0 / 479001600.0
-    q = q * r + 1.0 / 39916800.0
-    q = q * r + 1.0 / 3628800.0
-    q = q * r + 1.0 / 362880.0
-    q = q * r + 1.0 / 40320.0
-    q = q * r + 1.0 / 5040.0
-    q = q * r + 1.0 / 720.0
-    q = q * r + 1.0 / 120.0
-    q = q * r + 1.0 / 24.0
-    q = q * r + 1.0 / 6.0
-    q = q * r + 0.5
-    em1 = r + (r * r) * q  # expm1(r)
+    em1 = expm1_reduced(r)
     s = _bits_f64((kbits + 1023) << 52)  # 2^k: the high bits of kbits shift out
     t = s * em1 + (s - 1.0)  # expm1(2|x|) = 2^k expm1(r) + (2^k - 1), both terms exact but one
     res = math.copysign(t / (t + 2.0), x)
     return res if x == x else x
-
-
-@intrinsic
-def _f32_bits(typingctx, x):
-    """The bits of a float32 as an int32 (a register bitcast, vectorisable)."""
-    if x != types.float32:
-        return None
-
-    def codegen(context, builder, sig, args):
-        return builder.bitcast(args[0], ir.IntType(32))
-    return types.int32(types.float32), codegen
-
-
-@intrinsic
-def _bits_f32(typingctx, x):
-    """The float32 with the bits of an int32."""
-    if x != types.int32:
-        return None
-
-    def codegen(context, builder, sig, args):
-        return builder.bitcast(args[0], ir.FloatType())
-    return types.float32(types.int32), codegen
 
 
 _F32_LN2_HI = np.float32(0.693145751953125)  # ln 2 with 12 trailing zero bits: k * hi is exact
