@@ -420,7 +420,8 @@ def prepare(model, texts, labels, validation_data=None):
     classes, yi = np.unique(y, return_inverse=True)
     yi = yi.reshape(-1)
     if len(classes) < 2:
-        raise ValueError(f"labels must contain at least two classes, got only {classes!r}")
+        raise ValueError("labels must contain at least two classes, got only "
+                         f"{classes.tolist()!r}")
     rng = np.random.default_rng(model.seed)
 
     val = None
@@ -432,7 +433,7 @@ def prepare(model, texts, labels, validation_data=None):
         unknown = ~np.isin(vy, classes)
         if unknown.any():
             raise ValueError(f"validation labels contain classes not seen in training: "
-                             f"{np.unique(vy[unknown])!r}")
+                             f"{np.unique(vy[unknown]).tolist()!r}")
         val = (vt, np.searchsorted(classes, vy))
     elif model.early_stopping:
         train_idx, val_idx = stratified_split(yi, s["vf"], rng)

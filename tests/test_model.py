@@ -199,8 +199,11 @@ def test_bad_parameters_fail_before_training(kwargs, exc, match):
 
 
 def test_bad_data():
-    with pytest.raises(ValueError, match="two classes"):
+    with pytest.raises(ValueError, match=r"two classes, got only \[1\]$"):
         Model().fit(["a", "b", "c"], [1, 1, 1])
+    with pytest.raises(ValueError, match=r"not seen in training: \['maybe'\]$"):
+        Model().fit(["a", "b", "c", "d"], ["yes", "no", "yes", "no"],
+                    validation_data=(["e"], ["maybe"]))
     with pytest.raises(ValueError, match="empty"):
         Model().fit([], [])
     with pytest.raises(TypeError, match="single string"):
