@@ -1,7 +1,7 @@
 """Say what Numba is compiling, on the first call only, on a terminal or not.
 
 A cold first run compiles the kernels it calls (an epoch kernel ~10 s with its callees, the
-predict kernels ~1.5 s, on a quiet 2-core AMD EPYC) and looks hung while it does.  The engine wraps each kernel call::
+predict kernels ~1.8 s, on a quiet 2-core AMD EPYC; a GRU's epoch kernel ~13 s) and looks hung while it does.  The engine wraps each kernel call::
 
     loss, correct = _compile.call(K.rnn.train_epoch_adagrad, *args,
                                   what="adagrad float32 epoch kernel", about=10)

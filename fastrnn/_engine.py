@@ -430,7 +430,8 @@ class Trainer:
         args = self.kernel_args(tokens, offsets, labels, order, grams, ngrams=c[4])
         # the optimizer's own entry point: a cold start compiles only its update code
         if self._what is None:
-            self._what = "%s %s epoch kernel" % (OPTIMIZERS[self.optimizer], P.dtype.name)
+            self._what = "%s %s epoch kernel%s" % (OPTIMIZERS[self.optimizer], P.dtype.name,
+                                                   "" if self.inp is None else " (word vectors)")
         kernels = (K.rnn.TRAIN_EPOCH_BY_OPTIMIZER if self.inp is None
                    else K.rnn.TRAIN_EPOCH_EMB_BY_OPTIMIZER)
         loss, correct = _compile.call(kernels[self.optimizer], *args, what=self._what, about=10)

@@ -241,7 +241,7 @@ class GatedTrainer:
         what = "%s %s %s epoch kernel%s" % (P.cell.upper(), OPTIMIZERS[self.optimizer],
                                            P.dtype.name, "" if self.inp is None
                                            else " (word vectors)")
-        loss, correct = _compile.call(kernel, *args, what=what, about=10)
+        loss, correct = _compile.call(kernel, *args, what=what, about=13)
         if not math.isfinite(loss) or not P.all_finite():
             raise FloatingPointError(
                 "training diverged: the loss or the weights became NaN or infinite; lower the "

@@ -238,7 +238,9 @@ def test_embeddings_unreadable_file(tmp_path, monkeypatch):
     vec = _write_vec(tmp_path / "v.vec", _demo_words(20))
     os.chmod(vec, 0)
     try:
-        if os.access(vec, os.R_OK):  # root reads anything: the permission check says no
+        # root reads anything: the permission check (click's Path(readable=True) on
+        # --embeddings, which is what gives the one-line error) is made to say no
+        if os.access(vec, os.R_OK):
             real_access = os.access
             monkeypatch.setattr(os, "access", lambda p, mode, *a, **k: False if (
                 os.fspath(p) == str(vec) and mode & os.R_OK) else real_access(p, mode, *a, **k))

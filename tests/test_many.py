@@ -256,12 +256,19 @@ def test_sweep_cli_bad_config_is_one_line(tmp_path, content, message):
     assert len(r.output.strip().splitlines()) == 1 and "Traceback" not in r.output
 
 
+def _chunks(dask_scheduler):
+    return [ts for ts in dask_scheduler.tasks.values() if str(ts.key).startswith("_chunk_worker")]
+
+
 def _sweep_progress(dask_scheduler):
     """On the scheduler: (train_many chunks finished, workers processing one)."""
-    chunks = [ts for ts in dask_scheduler.tasks.values()
-              if str(ts.key).startswith("_chunk_worker")]
-    return (sum(ts.state == "memory" for ts in chunks),
+    return (sum(ts.state == "memory" for ts in _chunks(dask_scheduler)),
             [ws.address for ws in dask_scheduler.workers.values() if ws.processing])
+
+
+def _rescheduled(dask_scheduler):
+    """On the scheduler: how many chunks were processing on a worker that died."""
+    return sum(ts.suspicious > 0 for ts in _chunks(dask_scheduler))
 
 
 @pytest.mark.slow
@@ -305,9 +312,16 @@ def test_dask_cluster_survives_a_killed_worker(demo, tmp_path):
             "the sweep finished before a worker could be killed" if not t.is_alive() else
             f"no chunk finished within 60 s: {client.run_on_scheduler(_sweep_progress)}")
         os.kill(pids[victim], signal.SIGKILL)
+        # a chunk was running there when it died, and runs again (else this tests no
+        # recovery); seen while the sweep still holds its futures
+        rescheduled = 0
+        while not rescheduled and t.is_alive():
+            rescheduled = client.run_on_scheduler(_rescheduled)
+            time.sleep(0.005)
         t.join(timeout=150)
         assert not t.is_alive(), "the sweep did not finish within 150 s after the kill"
         assert victim not in client.scheduler_info()["workers"], "the worker was not killed"
+        assert rescheduled >= 1, "no chunk was running on the killed worker"
     assert "error" not in box, box.get("error")
     models, rows = box["result"]
     ids = [json.loads(x)["id"] for x in (tmp_path / "results.jsonl").read_text().splitlines()]
