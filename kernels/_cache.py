@@ -12,6 +12,11 @@ to any of them recompiles::
 
     depends_on(rnn)(dispatcher)                  # the same, for an existing dispatcher
 
+Saves into one cache folder are serialised by a file lock (``fastrnn-cache.lock``, POSIX
+``flock``): numba's index is read, given a new data file name and written back, so two processes
+saving new signatures of one kernel at once (several Dask workers or pytest-xdist workers on a
+cold cache) could otherwise both claim the same data file.
+
 The hook subclasses a private Numba class (``numba.core.caching.FunctionCache._index_key``).
 If that is not there as expected, the kernel's disk cache is switched off (compiled once per
 process, never stale) and a :class:`CacheHookWarning` says so; ``tests/test_kernels.py``
@@ -19,6 +24,7 @@ checks that every kernel which needs the hook has it (:func:`is_dependency_cache
 loudly.
 """
 
+import contextlib
 import hashlib
 import os
 import warnings
@@ -26,6 +32,9 @@ import warnings
 from numba.core.dispatcher import Dispatcher
 
 __all__ = ["CacheHookWarning", "depends_on", "dependency_key", "is_dependency_cached"]
+
+#: the lock file that serialises saves into one cache folder (see ``DependentCache``)
+LOCK_FILE = "fastrnn-cache.lock"
 
 
 class CacheHookWarning(RuntimeWarning):
@@ -40,6 +49,24 @@ def _source_hash(path):
 def dependency_key(paths):
     """``((basename, sha256 of the source), ...)`` for the files ``paths``, read now."""
     return tuple((os.path.basename(p), _source_hash(p)) for p in paths)
+
+
+@contextlib.contextmanager
+def _folder_lock(folder):
+    """An exclusive ``flock`` on ``folder/fastrnn-cache.lock`` for the ``with`` block (POSIX;
+    elsewhere, or if the lock file cannot be made, no lock: numba's own behaviour)."""
+    try:
+        import fcntl
+        f = open(os.path.join(folder, LOCK_FILE), "a")
+    except (ImportError, OSError):
+        yield
+        return
+    with f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
 
 
 def _make_cache_class():
@@ -58,6 +85,16 @@ def _make_cache_class():
         def _index_key(self, sig, codegen):
             # read at every load and save, so an edit made while a process runs counts too
             return super()._index_key(sig, codegen) + (dependency_key(self.dependency_paths),)
+
+        def _save_overload(self, sig, data):
+            # numba reads the index, picks a free data file name and writes both back: two
+            # processes saving new signatures of one kernel at once (Dask workers or pytest-xdist
+            # on a cold cache) could claim the same file.  One save at a time per cache folder.
+            if not self._enabled:
+                return
+            self._impl.locator.ensure_cache_path()
+            with _folder_lock(self.cache_path):
+                super()._save_overload(sig, data)
 
     return DependentCache
 

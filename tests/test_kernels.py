@@ -372,6 +372,46 @@ def test_dependency_edit_recompiles_the_cached_caller(tmp_path):
     assert run() == ["2", "0"]  # the dependency changed: recompiled, not stale
 
 
+def test_dependent_cache_saves_one_at_a_time(tmp_path):
+    """A save into a kernel's cache folder waits for the folder's lock (numba's index is read,
+    given a new data file name and written back: two processes at once could claim the same
+    file), so a save made while another process holds the lock lands after it lets go."""
+    fcntl = pytest.importorskip("fcntl")
+    import os
+    import threading
+    import time
+    from numba import njit
+    from fastrnn.kernels import _cache
+
+    def plus_one_locked(x):
+        return x + 1
+    d = _cache.depends_on(K.rnn)(njit(cache=True)(plus_one_locked))
+    folder = d._cache.cache_path
+    os.makedirs(folder, exist_ok=True)
+
+    def entries():
+        return [f for f in os.listdir(folder) if "plus_one_locked" in f]
+    for f in entries():  # a previous run's entry would be loaded, not saved
+        os.remove(os.path.join(folder, f))
+    with open(os.path.join(folder, _cache.LOCK_FILE), "a") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)  # another process's save in progress
+        t = threading.Thread(target=d, args=(1.0,), daemon=True)
+        t.start()
+        time.sleep(1.0)
+        assert t.is_alive(), "the save did not wait for the lock"
+        released = time.time()
+        fcntl.flock(held.fileno(), fcntl.LOCK_UN)
+    t.join(timeout=60)
+    assert not t.is_alive()
+    index = [f for f in entries() if f.endswith(".nbi")]
+    try:
+        assert index and os.path.getmtime(os.path.join(folder, index[0])) >= released - 0.01
+        assert d(2.0) == 3.0
+    finally:
+        for f in entries():
+            os.remove(os.path.join(folder, f))
+
+
 def test_cache_hook_failure_is_loud(monkeypatch):
     """Without the hook the kernel's disk cache is switched off, with a warning."""
     from numba import njit
