@@ -442,16 +442,21 @@ class Trainer:
         return loss, int(correct)
 
     def _touched_rows(self, grams):
-        """The n-gram table rows this corpus's epochs update (its buckets, repeated as they
-        occur), or None (check all of ``U``): an epoch changes no other row, so checking these
-        is checking all it changed.  Only when they are few: a full pass over a 2**20-row
-        table cost more than a whole tutorial epoch, but reads 2,000 MR sentences' 80 k
-        buckets faster (0.4 ms) than their rows one by one (1 ms).
-        """
-        if self.params.buckets == 0 or grams is None:
-            return None
-        g = self._corpus_args[4][2]  # the checked buckets, int64
-        return g if 64 * g.shape[0] < self.params.buckets else None
+        """:func:`touched_rows` of this corpus's checked buckets."""
+        return touched_rows(self.params, None if grams is None else self._corpus_args[4][2])
+
+
+def touched_rows(params, buckets):
+    """The n-gram table rows a corpus's epochs update, for the divergence check: ``buckets``
+    (the corpus's checked buckets, int64, repeated as they occur; ``check_grams``' third
+    array) or None (check all of ``U``): an epoch changes no other row, so checking these is
+    checking all it changed.  Only when they are few: a full pass over a 2**20-row table cost
+    more than a whole tutorial epoch, but reads 2,000 MR sentences' 80 k buckets faster
+    (0.4 ms) than their rows one by one (1 ms).
+    """
+    if params.buckets == 0 or buckets is None:
+        return None
+    return buckets if 64 * buckets.shape[0] < params.buckets else None
 
 
 _POOL = None

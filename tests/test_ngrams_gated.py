@@ -356,6 +356,27 @@ def test_a_diverged_table_raises(cell):
         tr.epoch(tokens, offsets, labels, np.arange(4), corpus_grams(offsets, B=4))
 
 
+@pytest.mark.parametrize("cell", GATED)
+def test_divergence_check_reads_only_the_corpus_rows_of_a_large_table(cell):
+    """With a table much larger than the corpus's buckets, the per-epoch check reads just the
+    rows the epochs update (a full 2**20-row scan cost a tutorial GRU epoch's time), which
+    still catches a non-finite value there; a full check sees the whole table."""
+    tokens, offsets, labels = make_corpus(n=4, V=10, O=3)
+    B = 1 << 12
+    P = GE.GatedParams.initial(10, 5, 3, cell, rng=np.random.default_rng(0), buckets=B)
+    grams = corpus_grams(offsets, B=B)
+    rows = E.touched_rows(P, E.check_grams(grams, P, offsets)[0])
+    assert rows is not None and 64 * rows.shape[0] < B
+    untouched = np.setdiff1d(np.arange(B), rows)[0]
+    P.U[untouched, 1] = np.nan  # no epoch writes or reads it
+    assert P.all_finite(rows) and not P.all_finite()
+    tr = GE.GatedTrainer(P, lr=0.1)
+    tr.epoch(tokens, offsets, labels, np.arange(4), grams)  # not a divergence
+    P.U[rows[0], 2] = np.inf
+    with pytest.raises(FloatingPointError, match="diverged"):
+        tr.epoch(tokens, offsets, labels, np.arange(4), grams)
+
+
 def test_gated_kernels_are_keyed_on_the_ngram_source():
     """The epoch and predict kernels embed kernels.ngram's inline helpers (and rnn's code):
     their disk cache must notice an edit to either file."""
