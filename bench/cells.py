@@ -265,26 +265,13 @@ def time_backend_cpu(backend, cell, data, repeats, warmup=1):
     work (measured: numba's interquartile range 10.6-31.1 µs at a load of 6 on 2 cores).
     Every backend here runs on one thread (torch ``set_num_threads(1)``, the kernels serial),
     so CPU time is the time of the work.  Returns ``(times in s, result, None)``."""
-    import gc
     import time
     t0 = time.perf_counter()
     backend.warm(cell, data)
     backend.warm_s = time.perf_counter() - t0
     for _ in range(warmup):
         backend.run(backend.prepare(cell, data))
-    times = []
-    st = None
-    for _ in range(repeats):
-        st = backend.prepare(cell, data)
-        gc.collect()
-        gc.disable()
-        try:
-            c0 = time.process_time()
-            backend.run(st)
-            c1 = time.process_time()
-        finally:
-            gc.enable()
-        times.append(c1 - c0)
+    times, st = R.timed_runs(backend, cell, data, repeats, clock=time.process_time)
     return times, backend.result(st), None
 
 

@@ -154,6 +154,25 @@ def _set_threads(cell):
         numba.set_num_threads(cell.threads)
 
 
+def timed_runs(backend, cell, data, repeats, clock=time.perf_counter):
+    """``(times in s, last state)`` of ``repeats`` runs, each on a fresh ``prepare`` and timed
+    by ``clock`` with the garbage collector off."""
+    times = []
+    st = None
+    for _ in range(repeats):
+        st = backend.prepare(cell, data)
+        gc.collect()
+        gc.disable()
+        try:
+            t0 = clock()
+            backend.run(st)
+            t1 = clock()
+        finally:
+            gc.enable()
+        times.append(t1 - t0)
+    return times, st
+
+
 def time_backend(backend, cell, data, repeats, warmup=1, trace=True):
     """``(times in s, result, peak traced bytes)`` of ``repeats`` timed runs after ``warmup``."""
     _set_threads(cell)
@@ -170,19 +189,7 @@ def time_backend(backend, cell, data, repeats, warmup=1, trace=True):
             peak = tracemalloc.get_traced_memory()[1]
             tracemalloc.stop()
         del st
-    times = []
-    st = None
-    for _ in range(repeats):
-        st = backend.prepare(cell, data)
-        gc.collect()
-        gc.disable()
-        try:
-            t0 = time.perf_counter()
-            backend.run(st)
-            t1 = time.perf_counter()
-        finally:
-            gc.enable()
-        times.append(t1 - t0)
+    times, st = timed_runs(backend, cell, data, repeats)
     return times, backend.result(st), peak
 
 
