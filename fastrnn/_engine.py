@@ -193,6 +193,10 @@ class Params(NamedArrays):
     def copy(self):
         return copy_embeddings(self, Params(*self.kernel_arrays(), U=self.U))
 
+    def copy_without_table(self):
+        """A copy with an empty n-gram table (the best-epoch snapshot keeps its rows apart)."""
+        return copy_embeddings(self, Params(*self.kernel_arrays()))
+
     def sync_transpose(self):
         self.WhhT[...] = self.Whh.T
 

@@ -342,7 +342,7 @@ class FitRun:
                 self.best_params = P.copy()
                 return
             # U: an empty table until _best_params; an embedding model's Emb/WpeT copied too
-            self.best_params = E.copy_embeddings(P, type(P)(*P.kernel_arrays()))
+            self.best_params = P.copy_without_table()
             self._best_U = P.U[rows]
             return
         for name in P.names + ("WhhT",):
@@ -367,8 +367,7 @@ class FitRun:
     def _u_rows(self):
         """The rows of ``U`` the epochs update (the training corpus's buckets, as they occur),
         or None for a model without an n-gram table; computed on first use."""
-        if (not self.u_starts_zero or self.params.buckets == 0 or self.grams is None
-                or type(self.params) is not E.Params):
+        if not self.u_starts_zero or self.params.buckets == 0 or self.grams is None:
             return None  # copy all of U
         if self._rows is None:  # repeats and all: sorting them out cost more than copying
             self._rows = np.ascontiguousarray(self.grams[0], dtype=np.int64)

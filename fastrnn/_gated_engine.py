@@ -139,6 +139,10 @@ class GatedParams(NamedArrays):
         return copy_embeddings(self, GatedParams(*self.kernel_arrays(), cell=self.cell,
                                                  U=self.U))
 
+    def copy_without_table(self):
+        """A copy with an empty n-gram table (the best-epoch snapshot keeps its rows apart)."""
+        return copy_embeddings(self, GatedParams(*self.kernel_arrays(), cell=self.cell))
+
     def sync_transpose(self):
         self.WhhT[...] = self.Whh.T
 

@@ -34,3 +34,20 @@ def test_gated_ngrams_numba_equals_numpy_and_round_trips(demo, cell, tmp_path):
     assert not np.allclose(a.predict_proba(te), d.predict_proba(te))
     with pytest.raises(ValueError, match="ngrams"):
         a.to_torch_state_dict()
+
+
+@pytest.mark.parametrize("cell", ["tanh", "gru", "lstm"])
+def test_best_epoch_weights_and_table_are_those_of_that_epoch(cell):
+    """Early stopping keeps the best epoch's weights; of the n-gram table only the corpus's
+    rows are snapshotted and written back: the result equals, bit for bit, a run on the same
+    validation data that simply stops after that epoch."""
+    (tr, ytr), (te, yte) = load_demo(n_train=300, n_test=80, seed=3)
+    kw = dict(FAST, cell=cell, epochs=12, n_iter_no_change=3, learning_rate=0.5,
+              buckets=1 << 12, seed=2)
+    es = fastrnn.Model(**dict(kw, early_stopping=True)).fit(tr, ytr, validation_data=(te, yte))
+    assert es.best_epoch_ < es.n_epochs_, "pick settings where a later epoch was worse"
+    cut = fastrnn.Model(**dict(kw, epochs=es.best_epoch_, early_stopping=False)).fit(
+        tr, ytr, validation_data=(te, yte))
+    for name in es.params_.names + ("U",):
+        np.testing.assert_array_equal(getattr(es.params_, name), getattr(cut.params_, name),
+                                      err_msg=name)
