@@ -266,13 +266,8 @@ def time_backend_cpu(backend, cell, data, repeats, warmup=1):
     Every backend here runs on one thread (torch ``set_num_threads(1)``, the kernels serial),
     so CPU time is the time of the work.  Returns ``(times in s, result, None)``."""
     import time
-    t0 = time.perf_counter()
-    backend.warm(cell, data)
-    backend.warm_s = time.perf_counter() - t0
-    for _ in range(warmup):
-        backend.run(backend.prepare(cell, data))
-    times, st = R.timed_runs(backend, cell, data, repeats, clock=time.process_time)
-    return times, backend.result(st), None
+    return R.time_backend(backend, cell, data, repeats, warmup, trace=False,
+                          clock=time.process_time)
 
 
 def _precheck(backends, cell, data, tol):

@@ -61,10 +61,7 @@ def _split(values):
 
 def _read_vectors(real, path, data_dir, samples):
     """``(path, WordVectors, seconds)`` for ``run real --embeddings``, read once before any
-    training; a Model without ``embeddings`` or a file load_vectors rejects: one line, exit 2."""
-    if not real.model_takes_embeddings():
-        raise click.UsageError("--embeddings needs a fastrnn.Model with an 'embeddings' "
-                               "parameter; the installed fastrnn %s has none" % __version__)
+    training; a file load_vectors rejects: one line, exit 2."""
     _, xtr, _, xte, _ = real.load(data_dir, samples)
     try:
         wv, secs = real.read_vectors(path, list(xtr) + list(xte))
@@ -259,16 +256,10 @@ def run(scenarios, backend_names, reference, dtypes, values, hidden, vocab, leng
         if val != default and not do_real:
             raise click.BadParameter("%s is for the 'real' scenario" % opt, param_hint=opt)
     if recipes is not None:
-        recipes = _split([recipes])
-        allowed = real.recipe_names(embeddings is not None)
-        for r in recipes:
-            if r not in allowed:
-                more = (" (the +vectors recipes need --embeddings)"
-                        if r in real.recipe_names(True) else "")
-                raise click.BadParameter("unknown recipe %r; choose from %s%s"
-                                         % (r, ", ".join(allowed), more),
-                                         param_hint="--recipes")
-        recipes = list(dict.fromkeys(recipes))
+        try:
+            recipes = real.check_recipes(_split([recipes]), embeddings is not None)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--recipes") from None
     model_params = {}
     for p in params:
         try:

@@ -182,12 +182,6 @@ def make_model(recipe, kw):
     return Model(**kw)
 
 
-def model_takes_embeddings():
-    """Whether the installed :class:`fastrnn.Model` has an ``embeddings`` parameter."""
-    from fastrnn import Model
-    return "embeddings" in Model().get_params()
-
-
 def read_vectors(path, texts):
     """``(WordVectors, seconds)``: ``fastrnn.load_vectors(path, words=<the tokens of texts>)``
     (the default tokenizer's tokens: lower-cased words, as ``Model`` sees them)."""
@@ -201,6 +195,19 @@ def read_vectors(path, texts):
     return wv, time.perf_counter() - t0
 
 
+def check_recipes(recipes, vectors=False):
+    """``recipes`` without repeats, in order; ``ValueError`` naming an unknown recipe, or a
+    vector recipe asked for without ``vectors``."""
+    for r in recipes:
+        if r in VECTOR_RECIPES and not vectors:
+            raise ValueError("recipe %r needs vectors (the +vectors recipes need --embeddings)"
+                             % r)
+        if r not in recipe_names(True):
+            raise ValueError("unknown recipe %r; choose from %s"
+                             % (r, ", ".join(recipe_names(bool(vectors)))))
+    return list(dict.fromkeys(recipes))
+
+
 def model_variants(dtypes, backends, epochs=None, hidden=None, quick=False, recipes=None,
                    vectors=None, params=None):
     """``(label, recipe, kwargs, backend, seeds_cap)`` of the Model rows to run.
@@ -209,8 +216,8 @@ def model_variants(dtypes, backends, epochs=None, hidden=None, quick=False, reci
     vector recipes when ``vectors`` (a ``WordVectors``) is given); ``default`` runs in each of
     ``dtypes``, the others in their own dtype; ``params`` ({name: value}, ``--param``) set
     Model parameters on top of every recipe but the numpy-backend row's."""
-    if recipes is None:
-        recipes = recipe_names(vectors is not None)
+    recipes = (recipe_names(vectors is not None) if recipes is None
+               else check_recipes(recipes, vectors is not None))
     out = []
     for r in recipes:
         if r == "default":
@@ -218,14 +225,9 @@ def model_variants(dtypes, backends, epochs=None, hidden=None, quick=False, reci
                 out.append(("default", "default", dict(RECIPES["default"], dtype=dt), "numba",
                             None))
         elif r in VECTOR_RECIPES:
-            if vectors is None:
-                raise ValueError("recipe %r needs vectors (--embeddings)" % r)
             out.append((r, r, dict(VECTOR_RECIPES[r], embeddings=vectors), "numba", None))
-        elif r in RECIPES:
-            out.append((r, r, dict(RECIPES[r]), "numba", None))
         else:
-            raise ValueError("unknown recipe %r; choose from %s"
-                             % (r, ", ".join(recipe_names(True))))
+            out.append((r, r, dict(RECIPES[r]), "numba", None))
     if "numpy" in backends and "default" in recipes:
         out.append(("default (numpy backend)", "default",
                     dict(RECIPES["default"], dtype="float64",
@@ -345,7 +347,7 @@ class _ModelJob(_Job):
         dt = str(np.dtype(kw.get("dtype", "float32")))
         super().__init__(_base_row("model", label, recipe, dt, "%s-Model" % be, data,
                                    len(xtr), len(xte)), list(seeds[:cap] if cap else seeds))
-        self.recipe, self.kw, self.be = recipe, kw, be
+        self.recipe, self.kw = recipe, kw
         self.xy = (xtr, ytr, xte, yte)
         self.desc = "real %s %s %s" % (label, dt, be)
 
@@ -407,11 +409,6 @@ def run_jobs(jobs, seeds, progress=None):
         else:
             rows.append(job.finish())
     return rows
-
-
-def run_models(data, xtr, ytr, xte, yte, variants, seeds, progress=None):
-    jobs = [_ModelJob(v, data, xtr, ytr, xte, yte, seeds) for v in variants]
-    return run_jobs(jobs, seeds, progress)
 
 
 # --------------------------------------------------------------------------------------------
@@ -580,11 +577,6 @@ def fasttext_jobs(data, xtr, ytr, xte, yte, seeds, tmp):
             for label, kw in FASTTEXT.items()]
 
 
-def run_fasttext(data, xtr, ytr, xte, yte, seeds, progress=None):
-    with tempfile.TemporaryDirectory(prefix="fastrnn-bench-ft-") as tmp:
-        return run_jobs(fasttext_jobs(data, xtr, ytr, xte, yte, seeds, tmp), seeds, progress)
-
-
 def _sk_pipeline(label, seed):
     from sklearn.feature_extraction.text import CountVectorizer
     from sklearn.linear_model import LogisticRegression
@@ -642,10 +634,6 @@ class _SklearnJob(_Job):
 
 def sklearn_jobs(data, xtr, ytr, xte, yte, seeds):
     return [_SklearnJob(label, data, xtr, ytr, xte, yte, seeds) for label in SKLEARN]
-
-
-def run_sklearn(data, xtr, ytr, xte, yte, seeds, progress=None):
-    return run_jobs(sklearn_jobs(data, xtr, ytr, xte, yte, seeds), seeds, progress)
 
 
 # --------------------------------------------------------------------------------------------

@@ -173,8 +173,9 @@ def timed_runs(backend, cell, data, repeats, clock=time.perf_counter):
     return times, st
 
 
-def time_backend(backend, cell, data, repeats, warmup=1, trace=True):
-    """``(times in s, result, peak traced bytes)`` of ``repeats`` timed runs after ``warmup``."""
+def time_backend(backend, cell, data, repeats, warmup=1, trace=True, clock=time.perf_counter):
+    """``(times in s, result, peak traced bytes)`` of ``repeats`` runs timed by ``clock``
+    after ``warmup`` (``trace``: the first warm-up under tracemalloc, else the peak is None)."""
     _set_threads(cell)
     t0 = time.perf_counter()
     backend.warm(cell, data)
@@ -189,7 +190,7 @@ def time_backend(backend, cell, data, repeats, warmup=1, trace=True):
             peak = tracemalloc.get_traced_memory()[1]
             tracemalloc.stop()
         del st
-    times, st = timed_runs(backend, cell, data, repeats)
+    times, st = timed_runs(backend, cell, data, repeats, clock)
     return times, backend.result(st), peak
 
 

@@ -32,11 +32,6 @@ def _have(name):
     return importlib.util.find_spec(name) is not None
 
 
-def _takes_embeddings():
-    from fastrnn import Model
-    return "embeddings" in Model().get_params()
-
-
 def test_real_scenario_reports_accuracy_epochs_and_times(tmp_path):
     js, md, cs = tmp_path / "real.json", tmp_path / "real.md", tmp_path / "real.csv"
     res = invoke(*REAL_TINY, "--seeds", "2", "--dtype", "both", "--json", str(js),
@@ -208,19 +203,7 @@ def _demo_words(n=None):
     return words[:n] if n else words
 
 
-def test_embeddings_needs_a_model_with_embeddings(tmp_path, monkeypatch):
-    vec = _write_vec(tmp_path / "v.vec", _demo_words(20))
-    monkeypatch.setattr(real, "model_takes_embeddings", lambda: False)
-    res = invoke(*REAL_TINY, "--embeddings", str(vec))
-    assert res.exit_code == 2, res.output
-    err = [ln for ln in res.output.splitlines() if ln.startswith("Error:")]
-    assert err == ["Error: --embeddings needs a fastrnn.Model with an 'embeddings' parameter; "
-                   "the installed fastrnn %s has none" % __import__("fastrnn").__version__]
-    assert "Traceback" not in res.output and "test acc mean" not in res.output
-
-
 def test_embeddings_bad_file_is_one_line_before_any_training(tmp_path, monkeypatch):
-    monkeypatch.setattr(real, "model_takes_embeddings", lambda: True)
     fits = []
     monkeypatch.setattr(real, "fit_model", lambda *a, **k: fits.append(a))
     vec = _write_vec(tmp_path / "bad.vec", _demo_words(20), bad=5)  # line 6: a NaN
@@ -259,8 +242,6 @@ def test_read_vectors_asks_for_the_datas_tokens(tmp_path):
     assert wv.requested == len(set(words) | {"not", "good", "at", "all"})
 
 
-@pytest.mark.skipif(not _takes_embeddings(), reason="fastrnn.Model has no embeddings "
-                    "parameter yet (the embeddings branch)")
 def test_embeddings_recipes_on_the_built_in_corpus(tmp_path):
     words = _demo_words()
     vec = _write_vec(tmp_path / "v.vec", words[: len(words) * 3 // 4])

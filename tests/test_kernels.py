@@ -397,8 +397,11 @@ def test_dependent_cache_saves_one_at_a_time(tmp_path):
         fcntl.flock(held.fileno(), fcntl.LOCK_EX)  # another process's save in progress
         t = threading.Thread(target=d, args=(1.0,), daemon=True)
         t.start()
-        time.sleep(1.0)
-        assert t.is_alive(), "the save did not wait for the lock"
+        deadline = time.monotonic() + 120
+        while not d.signatures and time.monotonic() < deadline:  # compiled: now it saves
+            time.sleep(0.01)
+        time.sleep(0.5)
+        assert d.signatures and t.is_alive(), "the save did not wait for the lock"
         released = time.time()
         fcntl.flock(held.fileno(), fcntl.LOCK_UN)
     t.join(timeout=60)
