@@ -1,5 +1,8 @@
 """Shared fixtures: random corpora, parameters, tolerances, and the optional ../shared data."""
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +25,20 @@ DTYPES = [np.float64, np.float32]
 DTYPE_IDS = ["f64", "f32"]
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def run_python(code, *args, cache=None, timeout=600, env=None, **kw):
+    """Run ``code`` in a fresh ``python -c`` (``args`` after it) and assert a zero exit (with
+    its stderr); returns the ``CompletedProcess`` (text).  The environment is this one without
+    an inherited ``FASTRNN_QUIET`` (first-run notices show), with ``NUMBA_CACHE_DIR=cache``
+    when given and the variables of ``env`` on top."""
+    env = dict({k: v for k, v in os.environ.items() if k != "FASTRNN_QUIET"}, **(env or {}))
+    if cache is not None:
+        env["NUMBA_CACHE_DIR"] = str(cache)
+    out = subprocess.run([sys.executable, "-c", code, *map(str, args)], env=env,
+                         capture_output=True, text=True, timeout=timeout, **kw)
+    assert out.returncode == 0, out.stderr
+    return out
 
 
 @pytest.fixture(autouse=True, scope="session")

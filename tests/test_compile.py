@@ -7,13 +7,12 @@ loads from the cache or reuses this process's overload.
 
 import logging
 import os
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
 import pytest
 
+from conftest import run_python
 from fastrnn import _compile as C
 
 TINY_KERNEL = """
@@ -49,12 +48,7 @@ print("ok")
 
 def run_script(tmp_path, cache, mode="stderr", **env_extra):
     (tmp_path / "tinyk.py").write_text(TINY_KERNEL)
-    env = dict(os.environ)
-    env.pop("FASTRNN_QUIET", None)
-    env.update(NUMBA_CACHE_DIR=str(cache), **env_extra)
-    out = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path), mode], env=env,
-                         capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr
+    out = run_python(SCRIPT, tmp_path, mode, cache=cache, env=env_extra, timeout=300)
     assert out.stdout.splitlines()[-1] == "ok"
     return out
 
@@ -102,9 +96,7 @@ print(C.will_compile(tinyk.scaled_sum, (x, 2.0)),             # on disk: no comp
 tinyk.uncached(1)
 print(C.will_compile(tinyk.uncached, (1,)), C.will_compile(len, (x,)))
 """
-    out = subprocess.run([sys.executable, "-c", check, str(tmp_path)], capture_output=True,
-                         text=True, timeout=300, env=dict(os.environ))
-    assert out.returncode == 0, out.stderr
+    out = run_python(check, tmp_path, timeout=300)
     assert out.stdout.split() == ["False", "True", "True", "False", "False"]
 
 
@@ -204,12 +196,7 @@ def test_real_epoch_kernel_notice_cold_then_warm(tmp_path):
         fastrnn.Model(epochs=2, early_stopping=False, min_count=1).fit(texts, [1, 0, 1, 0] * 5)
         print("ok")
     """)
-    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"))
-    env.pop("FASTRNN_QUIET", None)
-    outs = [subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
-                           text=True, timeout=600) for _ in range(2)]
-    for o in outs:
-        assert o.returncode == 0, o.stderr
+    outs = [run_python(script, cache=tmp_path / "cache") for _ in range(2)]
     cold = [ln for ln in outs[0].stderr.splitlines() if "compiling" in ln]
     assert len(cold) == 1, outs[0].stderr
     assert "compiling the adagrad float32 epoch kernel (first run only" in cold[0]

@@ -267,8 +267,7 @@ def test_wordvectors_object_and_file_give_the_same_model(data, vectors, tmp_path
 
 
 def test_one_hot_models_do_not_compile_the_embedding_path(tmp_path):
-    import subprocess
-    import sys
+    from conftest import run_python
     code = (
         "import fastrnn\n"
         "from fastrnn.kernels import rnn as K\n"
@@ -277,9 +276,7 @@ def test_one_hot_models_do_not_compile_the_embedding_path(tmp_path):
         "fastrnn.Model(epochs=1, early_stopping=False, progress=False).fit(t, y).predict(t)\n"
         "emb = [k for k in K.TRAIN_EPOCH_EMB_BY_OPTIMIZER + (K.project_rows,) if k.signatures]\n"
         "print(len(emb), len(K.train_epoch_adagrad.signatures))\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=600)
-    assert out.returncode == 0, out.stderr
+    out = run_python(code)
     assert out.stdout.split() == ["0", "1"]
 
 

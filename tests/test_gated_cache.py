@@ -4,11 +4,10 @@ whose pickled form carries a per-process uuid, and numba keys a closure's cache 
 cell contents)."""
 
 import json
-import subprocess
-import sys
 
 from numba.core.dispatcher import Dispatcher
 
+from conftest import run_python
 from fastrnn.kernels import dropin as KD
 from fastrnn.kernels import gated as KG
 from fastrnn.kernels import ngram as KN
@@ -29,9 +28,7 @@ print(json.dumps(out))
 
 
 def _keys():
-    r = subprocess.run([sys.executable, "-c", _KEYS], capture_output=True, text=True,
-                       timeout=300)
-    assert r.returncode == 0, r.stderr
+    r = run_python(_KEYS, timeout=300)
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 

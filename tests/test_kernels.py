@@ -13,7 +13,7 @@ from fastrnn import kernels as K
 from fastrnn import reference as R
 
 from conftest import DTYPES, DTYPE_IDS, TOL, TOLERANCES, assert_params_close, make_corpus, \
-    make_params, ref_params
+    make_params, ref_params, run_python
 
 POOLINGS = list(E.POOLINGS)
 GRADIENTS = list(E.GRADIENTS)
@@ -348,23 +348,18 @@ def test_every_cached_kernel_outside_rnn_is_keyed_on_rnn_source():
 def test_dependency_edit_recompiles_the_cached_caller(tmp_path):
     """An edit to the callee's file changes the caller's cache key: the cached caller is not
     served stale, and an unchanged source is still a cache hit."""
-    import subprocess
-    import sys
     src = tmp_path / "src"
     src.mkdir()
     (src / "dep.py").write_text("from numba import njit\n\n@njit\ndef g():\n    return 1\n")
     (src / "user.py").write_text(
         "from numba import njit\nfrom fastrnn.kernels._cache import depends_on\nimport dep\n\n"
         "@depends_on(dep)\n@njit(cache=True)\ndef f():\n    return dep.g()\n")
-    env = dict(__import__("os").environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"),
-               PYTHONPATH=str(src))
     code = ("import user; v = user.f(); "
             "print(v, sum(user.f.stats.cache_hits.values()))")
 
     def run():
-        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                             text=True, cwd=tmp_path, check=True)
-        return out.stdout.split()
+        return run_python(code, cache=tmp_path / "cache", env={"PYTHONPATH": str(src)},
+                          cwd=tmp_path).stdout.split()
 
     assert run() == ["1", "0"]  # compiled and saved
     assert run() == ["1", "1"]  # loaded from the disk cache

@@ -299,15 +299,12 @@ def test_history_has_per_epoch_seconds(demo):
 
 
 def test_library_imports_no_click():
-    import subprocess
-    import sys
+    from conftest import run_python
     code = ("import sys, fastrnn; from fastrnn import Model; "
             "Model(epochs=1, progress=True, early_stopping=False, min_count=1)"
             ".fit(['a b', 'c d'], [0, 1]); print(sorted(m for m in sys.modules "
             "if m == 'click' or m.startswith('click.')))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=300)
-    assert out.returncode == 0, out.stderr
+    out = run_python(code, timeout=300)
     assert out.stdout.strip() == "[]"
     assert "training" in out.stderr  # the rich bar was shown (progress=True)
 

@@ -12,14 +12,12 @@ Tolerances (Model, 3 epochs, no early stopping, same seed, numba vs numpy backen
 """
 
 import json
-import os
-import subprocess
-import sys
 import zipfile
 
 import numpy as np
 import pytest
 
+from conftest import run_python
 from fastrnn import Model, NotFittedError, reference_gated as RG, train_many
 from fastrnn import _engine as E
 from fastrnn.datasets import load_demo
@@ -276,10 +274,7 @@ print(json.dumps(out))
 
 @pytest.mark.parametrize("cell", ["tanh", "gru"])
 def test_only_the_cell_used_is_compiled(tmp_path, cell):
-    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"))
-    env.pop("FASTRNN_QUIET", None)  # the notice is checked below
-    out = subprocess.run([sys.executable, "-c", _COMPILED.replace("CELL", repr(cell))],
-                         env=env, capture_output=True, text=True, check=True, timeout=600)
+    out = run_python(_COMPILED.replace("CELL", repr(cell)), cache=tmp_path / "cache")
     got = json.loads(out.stdout.strip().splitlines()[-1])
     assert got["import"] == []  # importing fastrnn compiles nothing
     if cell == "tanh":
