@@ -17,6 +17,7 @@ import numpy as np
 
 from . import _compile
 from . import kernels as K
+from . import reference as _ref
 from .kernels import dropin as _dropin
 from .kernels import ngram as _ngram
 from ._validation import check_choice, check_dtype
@@ -218,7 +219,7 @@ class Params(NamedArrays):
 # w's input row is ``Emb[w] @ WpeT`` (HX = H for tanh, G*H gated).  Its ``WxhT`` has no rows,
 # its ``names`` list ``Emb, WpeT`` in ``WxhT``'s place, and ``Ext`` (n, E) holds the frozen
 # vectors of words outside the vocabulary (token ids ``V + row``; empty when fine-tuned).
-EMBEDDING_NAMES = ("Emb", "WpeT")
+EMBEDDING_NAMES = _ref.EMBEDDING_NAMES
 
 
 def attach_embeddings(params, Emb, WpeT, Ext=None):

@@ -83,7 +83,8 @@ def param_names(cell, embedded=False):
     names = PARAM_NAMES[cell]
     if not embedded:
         return names
-    return tuple(m for n in names for m in (("Emb", "WpeT") if n == "WxhT" else (n,)))
+    return tuple(m for n in names
+                 for m in (_tanh_ref.EMBEDDING_NAMES if n == "WxhT" else (n,)))
 
 
 def _check(cell, pooling):
