@@ -503,15 +503,11 @@ class _NumpyEpoch:
 
     def __init__(self, params, optimizer, lr, kw, grams=None, ngram_lr=None):
         self.params = params
-        self.P = {n: getattr(params, n) for n in R.PARAM_NAMES}
+        self.P = dict(params.items())  # an embedding model: Emb, WpeT in WxhT's place
         U = None
         if params.buckets:
             self.P["U"] = U = params.U
-        emb = {}
-        if params.embedded:  # Emb, WpeT in WxhT's place (it has no rows)
-            del self.P["WxhT"]
-            emb = {n: getattr(params, n) for n in R.EMBEDDING_NAMES}
-            self.P.update(emb)
+        emb = {n: self.P[n] for n in R.EMBEDDING_NAMES} if params.embedded else {}
         self.state = R.init_optimizer_state(optimizer, params.WxhT,
                                             *[self.P[n] for n in R.PARAM_NAMES[1:]], U=U, **emb)
         self.step = 0
@@ -585,7 +581,7 @@ def epoch_runner(run):
     model, s = run.model, run.settings
     kw = dict(clip=s["clip"], clip_norm=s["clip_norm"], weight_decay=s["wd"],
               gradient=model.gradient, pooling=model.pooling,
-              train_embeddings=not s.get("freeze", False))
+              train_embeddings=not s["freeze"])
     if model.backend == "numba":
         cls = _NumbaEpoch
     else:
