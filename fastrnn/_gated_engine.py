@@ -205,6 +205,11 @@ class GatedTrainer:
         self.rows = np.arange(max(GH, O), dtype=np.int64)
         self.hs = None
         self._grow(1)
+        self._corpus = None  # the corpus's checked n-gram bundle, see epoch
+        # a cold start says what it compiles, as the tanh cell's Trainer.epoch does
+        self._what = "%s %s %s epoch kernel%s" % (
+            params.cell.upper(), OPTIMIZERS[self.optimizer], dt.name,
+            "" if self.inp is None else " (word vectors)")
 
     def _grow(self, max_len):
         P = self.params
@@ -235,11 +240,18 @@ class GatedTrainer:
 
     def epoch(self, tokens, offsets, labels, order, grams=None):
         """Train on the samples ``order`` once; returns ``(summed loss, n correct)``."""
-        ngrams = self.ngram_bundle(offsets, grams)  # checked even for an empty order
+        P = self.params
+        # the corpus's checks once per corpus, not per epoch (as the tanh cell's Trainer.epoch)
+        c = self._corpus
+        if c is None or c[0] is not offsets or c[1] is not grams or c[2] is not P.U:
+            ngrams = self.ngram_bundle(offsets, grams)  # checked even for an empty order
+            rows = touched_rows(P, None if grams is None else ngrams[2])
+            if offsets.shape[0] > 1:
+                self._grow(int(np.diff(offsets).max()))
+            c = self._corpus = (offsets, grams, P.U, ngrams, rows)
+        ngrams, rows = c[3], c[4]
         if len(order) == 0:
             return 0.0, 0
-        self._grow(int(np.diff(offsets).max()))
-        P = self.params
         args = ((tokens, offsets, labels, order), P.kernel_tuple(), self.state, self.work(),
                 self.hp, self.pooling, ngrams)
         if self.inp is None:
@@ -247,12 +259,7 @@ class GatedTrainer:
         else:  # the embedding models' kernel: an eighth bundle (kernels.rnn.INPUT_BUNDLE)
             kernel = KG.TRAIN_EPOCH_EMB[P.code][self.optimizer]
             args = args + (self.inp.bundle(),)
-        # a cold start says what it compiles, as the tanh cell's Trainer.epoch does
-        what = "%s %s %s epoch kernel%s" % (P.cell.upper(), OPTIMIZERS[self.optimizer],
-                                           P.dtype.name, "" if self.inp is None
-                                           else " (word vectors)")
-        loss, correct = _compile.call(kernel, *args, what=what, about=13)
-        rows = touched_rows(P, None if grams is None else ngrams[2])
+        loss, correct = _compile.call(kernel, *args, what=self._what, about=13)
         if not math.isfinite(loss) or not P.all_finite(rows):
             raise FloatingPointError(
                 "training diverged: the loss or the weights became NaN or infinite; lower the "
