@@ -59,17 +59,9 @@ def count_empty(vocab, texts, tokens, offsets):
 def check_embeddings_source(source):
     """``TypeError`` naming ``embeddings`` unless it is a kind :func:`load_vectors` reads
     (checked before anything is read or trained)."""
-    from .vectors import WordVectors
-    import os
-    if source is None or isinstance(source, (str, os.PathLike, WordVectors)):
-        return
-    if isinstance(source, (tuple, list)) and len(source) == 2 and not isinstance(source[1], str):
-        return
-    if hasattr(source, "index_to_key") and hasattr(source, "vectors"):
-        return
-    raise TypeError("embeddings must be a path to a vectors file, a (words, matrix) pair, an "
-                    "object with index_to_key and vectors (gensim KeyedVectors) or a "
-                    f"fastrnn.WordVectors, got {type(source).__name__}")
+    from .vectors import source_kind
+    if source is not None:
+        source_kind(source, "embeddings")
 
 
 def _vector_key(lowercase):
@@ -88,9 +80,7 @@ def load_embeddings(source, vocab, dtype, frozen):
     and ``Ext``/``ext_words`` keep the vectors of every other word, for words first seen at
     prediction.  ``ValueError`` when the vectors cover none of the vocabulary.
     """
-    from .vectors import WordVectors, load_vectors
-    if isinstance(source, WordVectors):
-        source = (source.words, source.vectors)
+    from .vectors import load_vectors
     words = vocab.words
     if frozen:
         wv = load_vectors(source, dtype=dtype)
@@ -128,9 +118,7 @@ def oov_vectors(wv, words):
 def reattach_vectors(params, vocab, source, where, frozen):
     """Give a loaded embedding model its vectors again (:meth:`fastrnn.Model.load`):
     checks their width; frozen, ``params.Ext`` gets the words outside the vocabulary."""
-    from .vectors import WordVectors, load_vectors
-    if isinstance(source, WordVectors):
-        source = (source.words, source.vectors)
+    from .vectors import load_vectors
     wv = load_vectors(source, dtype=params.dtype, words=None if frozen else ["\x00"])
     E_dim = params.WpeT.shape[0]
     if wv.dim != E_dim:

@@ -113,13 +113,14 @@ def load_vectors(source, words=None, *, dtype=np.float32, format="auto"):
 
     Parameters
     ----------
-    source : str or os.PathLike, (words, matrix) pair, or KeyedVectors-like object
+    source : str or os.PathLike, (words, matrix) pair, KeyedVectors-like object or WordVectors
         A path to a text file (GloVe ``.txt``, word2vec/fastText ``.vec`` with its
         ``count dim`` header line) or to a word2vec binary file (``.bin``), either optionally
         gzip-compressed (detected by its magic bytes); a pair ``(words, matrix)`` with
-        ``words`` a sequence of n str and ``matrix`` array-like of shape (n, E); or any object
+        ``words`` a sequence of n str and ``matrix`` array-like of shape (n, E); any object
         with ``index_to_key`` (n str) and ``vectors`` (n, E) attributes, such as gensim's
-        ``KeyedVectors``.
+        ``KeyedVectors``; or a :class:`WordVectors` read before, which keeps its ``source``
+        and ``lowercase`` (decided on the words of its own source, not on the rows it kept).
     words : iterable of str, optional
         Read only these words.  Files are streamed: a line whose word is not asked for is
         skipped after its first token, and only the rows found are kept.  The result keeps
@@ -170,19 +171,38 @@ def load_vectors(source, words=None, *, dtype=np.float32, format="auto"):
     if not isinstance(format, str) or format not in _FORMATS:
         raise ValueError(f"format must be one of {', '.join(map(repr, _FORMATS))}, "
                          f"got {format!r}")
+    kind = source_kind(source, "source")
     wanted = _check_words(words)
-    if isinstance(source, (str, os.PathLike)):
+    if kind == "path":
         return _load_path(Path(source), wanted, dt, format)
-    if isinstance(source, (tuple, list)) and len(source) == 2 \
-            and not isinstance(source[1], str):
+    if kind == "pair":
         return _from_table(source[0], source[1], wanted, dt, "(words, matrix) pair",
                            ("words", "matrix"))
-    if hasattr(source, "index_to_key") and hasattr(source, "vectors"):
+    if kind == "keyed":
         return _from_table(source.index_to_key, source.vectors, wanted, dt,
                            f"{type(source).__name__} object", ("index_to_key", "vectors"))
-    raise TypeError("source must be a path to a vectors file, a (words, matrix) pair, or an "
-                    "object with index_to_key and vectors attributes (gensim KeyedVectors), "
-                    f"got {type(source).__name__}")
+    out = _from_table(source.words, source.vectors, wanted, dt, source.source,
+                      ("words", "vectors"))
+    out.lowercase = source.lowercase  # a property of its source, not of the rows it kept
+    return out
+
+
+def source_kind(source, name):
+    """``"path"``, ``"pair"``, ``"keyed"`` or ``"word_vectors"``: which kind of vectors
+    source :func:`load_vectors` reads ``source`` as; ``TypeError`` naming ``name`` for any
+    other object (checked before anything is read)."""
+    if isinstance(source, (str, os.PathLike)):
+        return "path"
+    if isinstance(source, WordVectors):
+        return "word_vectors"
+    if isinstance(source, (tuple, list)) and len(source) == 2 \
+            and not isinstance(source[1], str):
+        return "pair"
+    if hasattr(source, "index_to_key") and hasattr(source, "vectors"):
+        return "keyed"
+    raise TypeError(f"{name} must be a path to a vectors file, a (words, matrix) pair, an "
+                    "object with index_to_key and vectors attributes (gensim KeyedVectors) "
+                    f"or a fastrnn.WordVectors, got {type(source).__name__}")
 
 
 # --------------------------------------------------------------------------------------------

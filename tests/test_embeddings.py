@@ -183,6 +183,28 @@ def test_lowercase_vectors_are_looked_up_lowercased(data):
     np.testing.assert_allclose(m.params_.Emb[i], M[1])
 
 
+def test_a_wordvectors_subset_keeps_its_sources_case_rule(data, tmp_path):
+    """The lowercase rule is the source's: a case-sensitive file read for lower-case words
+    only stays case-sensitive as a WordVectors (it used to be decided again on the rows kept,
+    and then "W1" took "w1"'s vector); the WordVectors' source names the file."""
+    texts, labels = data
+    upper = [t.upper() for t in texts]
+    rng = np.random.default_rng(2)
+    words = ["Zz"] + WORDS
+    src = write_glove(tmp_path / "cased.txt", words, rng.normal(size=(len(words), 4)))
+    wv = fastrnn.load_vectors(src, words=WORDS, dtype=np.float64)
+    assert wv.lowercase is False and set(wv.words) == set(WORDS)
+    again = fastrnn.load_vectors(wv, words=WORDS[:3])
+    assert again.lowercase is False and again.source == str(src)
+    assert again.words == WORDS[:3] and again.vectors.dtype == np.float32
+    with pytest.raises(ValueError, match="cover none of the"):  # "W1" is not looked up as "w1"
+        fastrnn.Model(**dict(FAST, embeddings=wv, tokenizer=str.split)).fit(upper, labels)
+    m = fastrnn.Model(**dict(FAST, embeddings=wv, tokenizer=str.split)).fit(texts, labels)
+    assert m.params_.emb_lowercase is False
+    i = m.vocabulary_.index("w1")
+    np.testing.assert_array_equal(m.params_.Emb[i], wv["w1"])
+
+
 # ---------------------------------------------------------------------------- persistence, API
 @pytest.mark.parametrize("cell,freeze", [("tanh", False), ("gru", True)])
 def test_save_load_round_trip(data, vectors, tmp_path, cell, freeze):
