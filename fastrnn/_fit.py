@@ -80,9 +80,11 @@ def load_embeddings(source, vocab, dtype, frozen):
     and ``Ext``/``ext_words`` keep the vectors of every other word, for words first seen at
     prediction.  ``ValueError`` when the vectors cover none of the vocabulary.
     """
-    from .vectors import load_vectors
+    from .vectors import WordVectors, load_vectors
     words = vocab.words
-    if frozen:
+    if isinstance(source, WordVectors) and source.vectors.dtype == dtype:
+        wv = source  # only read here: Emb and Ext are copies of its rows
+    elif frozen:
         wv = load_vectors(source, dtype=dtype)
     else:
         wanted = set(words[1:]) | {w.lower() for w in words[1:]}
@@ -389,8 +391,12 @@ class FitRun:
         return model
 
 
-def prepare(model, texts, labels, validation_data=None):
+def prepare(model, texts, labels, validation_data=None, vectors=None):
     """Validate, split, build the vocabulary, encode and initialise: a :class:`FitRun`.
+
+    ``vectors``: None, or a callable returning the :class:`fastrnn.WordVectors` that
+    ``model.embeddings`` (a path) holds, read once for several models (``train_many``); the
+    model's rows are selected from it as from the file.
 
     Everything random is
     drawn here and in :meth:`FitRun.next_order` from one ``default_rng(model.seed)``, in a
@@ -441,7 +447,8 @@ def prepare(model, texts, labels, validation_data=None):
     V, H, O = len(vocab), s["H"], len(classes)
     emb = None
     if model.embeddings is not None:  # read (and checked) before any weight is drawn
-        emb = load_embeddings(model.embeddings, vocab, s["dtype"], s["freeze"])
+        source = model.embeddings if vectors is None else vectors()
+        emb = load_embeddings(source, vocab, s["dtype"], s["freeze"])
     if V * H > 2**31:
         raise ValueError(f"vocabulary ({V} words) x hidden_size ({H}) is too large; "
                          "set max_size or min_count")

@@ -77,7 +77,53 @@ def _error_info(error, kind, t0):
             "time": time.perf_counter() - t0, "n_train": None}
 
 
-def _fit_one(key, model, ds, bar, stop, memos):
+class _SharedVectors:
+    """One vectors file that two or more models of a ``train_many`` call use, read (with
+    :func:`fastrnn.load_vectors`, whole) by the first model that needs it, once: the others
+    wait for it and select their rows from memory (GloVe 6B 50d as text: ~2.4 s and 80 MB per
+    read).  A read that fails fails every model that shares it, with the same error."""
+
+    def __init__(self, path, dtype):
+        self.path, self.dtype = path, dtype
+        self._lock = threading.Lock()
+        self._vectors = self._error = None
+
+    def get(self):
+        from .vectors import load_vectors
+        with self._lock:
+            if self._vectors is None and self._error is None:
+                try:
+                    self._vectors = load_vectors(self.path, dtype=self.dtype)
+                except Exception as e:  # noqa: BLE001 (every sharer re-raises it)
+                    self._error = e
+            if self._error is not None:
+                raise self._error.with_traceback(None)
+            return self._vectors
+
+
+def _vector_memos(jobs):
+    """``{id(model): _SharedVectors}`` for the models whose ``embeddings`` is a file path
+    that another model of ``jobs`` also uses (same file, same dtype); a model alone with its
+    file streams only the rows it needs, as ``Model.fit`` does."""
+    users = {}
+    for _, model, _ in jobs:
+        src = getattr(model, "embeddings", None)
+        if not isinstance(src, (str, os.PathLike)):
+            continue
+        try:
+            key = (os.path.realpath(src), np.dtype(model.dtype).str)
+        except (TypeError, ValueError):
+            continue  # the model's own checks name the problem
+        users.setdefault(key, []).append(model)
+    memos = {}
+    for (path, dt), models in users.items():
+        if len(models) > 1:
+            shared = _SharedVectors(path, np.dtype(dt))
+            memos.update((id(m), shared) for m in models)
+    return memos
+
+
+def _fit_one(key, model, ds, bar, stop, memos, vector_memos):
     """One model's whole fit, on the calling (pool) thread.
 
     Returns ``(model or None, info, exception or None)``; ``info["kind"]`` is ``"ok"``,
@@ -86,12 +132,14 @@ def _fit_one(key, model, ds, bar, stop, memos):
     t0 = time.perf_counter()
     epochs = int(model.epochs)
     memo = memos.get(ds.index) if model.tokenizer is None else None
+    shared = vector_memos.get(id(model))
+    vectors = None if shared is None else shared.get
     try:
         if memo is None:
-            run = _fit.prepare(model, ds.texts, ds.labels, ds.validation)
+            run = _fit.prepare(model, ds.texts, ds.labels, ds.validation, vectors=vectors)
         else:
             with shared_tokens(memo):
-                run = _fit.prepare(model, ds.texts, ds.labels, ds.validation)
+                run = _fit.prepare(model, ds.texts, ds.labels, ds.validation, vectors=vectors)
     except (TypeError, ValueError) as e:
         bar.advance(epochs)
         err = ValueError(f"{key[1]}: {e}")
@@ -130,10 +178,11 @@ def train_local(jobs, threads=None, progress=False, errors="raise", on_done=None
     # the biggest models first, so that a long model does not start last
     order = sorted(range(len(jobs)), key=lambda i: -_cost(jobs[i]))
     memos = _token_memos(jobs)
+    vector_memos = _vector_memos(jobs)
     with Progress(total, "models", progress) as bar, ThreadPoolExecutor(
             max_workers=n, thread_name_prefix="fastrnn-train") as pool:
         futures = {pool.submit(_fit_one, jobs[i][0], jobs[i][1], jobs[i][2], bar, stop,
-                               memos): i
+                               memos, vector_memos): i
                    for i in order}
         pending = set(futures)
         try:

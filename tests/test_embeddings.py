@@ -277,6 +277,42 @@ def test_train_many_with_embedding_models(data, vectors):
     assert_same(models[1], alone, rtol=0, atol=0)
 
 
+def test_train_many_reads_a_shared_vectors_file_once(data, vectors, tmp_path, monkeypatch):
+    """Models of one train_many call that share a vectors file read it once (frozen and
+    fine-tuned alike), and each equals its Model.fit bit for bit; a model alone with its file
+    streams its rows as Model.fit does; a bad shared file fails each of its models."""
+    import fastrnn.vectors as fv
+    texts, labels = data
+    src = write_glove(tmp_path / "v.txt", *vectors)
+    other = write_glove(tmp_path / "w.txt", *vectors)
+    reads = []
+    real = fv.load_vectors
+
+    def counting(source, *a, **k):
+        reads.append((str(source), k.get("words") is not None))
+        return real(source, *a, **k)
+
+    monkeypatch.setattr(fv, "load_vectors", counting)
+    specs = [dict(embeddings=src, seed=0), dict(embeddings=src, seed=1, freeze_embeddings=False),
+             dict(embeddings=str(tmp_path / "." / "v.txt"), seed=2),
+             dict(embeddings=other, seed=3, freeze_embeddings=False)]
+    models = [fastrnn.Model(**dict(FAST, **k)) for k in specs]
+    fastrnn.train_many((texts, labels), models, threads=2, progress=False)
+    assert sorted(reads) == [(str(src), False), (str(other), True)]
+    monkeypatch.setattr(fv, "load_vectors", real)
+    for k, m in zip(specs, models):
+        assert_same(m, fastrnn.Model(**dict(FAST, **k)).fit(texts, labels), rtol=0, atol=0)
+
+    bad = tmp_path / "bad.txt"
+    bad.write_text("w0 1 2 3\nw1 1 2\n")
+    models = [fastrnn.Model(**dict(FAST, embeddings=bad, seed=s)) for s in (0, 1)]
+    out = fastrnn.train_many((texts, labels), models, threads=2, progress=False,
+                             errors="record")
+    assert out.models == [None, None]
+    assert [r["status"] for r in out.results] == ["error", "error"], out.results
+    assert all("bad.txt" in r["error"] and "line 2" in r["error"] for r in out.results)
+
+
 def test_wordvectors_object_and_file_give_the_same_model(data, vectors, tmp_path):
     texts, labels = data
     src = write_glove(tmp_path / "v.txt", *vectors)
