@@ -76,8 +76,8 @@ CELLS = ("gru", "lstm")
 N_GATES = (3, 4)
 N_RECORD = (4, 5)
 #: Rows of the ``vecs`` workspace (each GH long; rows 0-4 use the first H entries).
-V_DR, V_DH, V_DH2, V_DC, V_POOL, V_U, V_X, V_DBIH, V_DBHH = range(9)
-N_VECS = 9
+V_DR, V_DH, V_DH2, V_DC, V_POOL, V_U, V_DBIH, V_DBHH = range(8)
+N_VECS = 8
 #: Rows of the ``acc`` workspace that ``_whh_fused`` uses: ``V_ACC .. V_ACC + 3``.
 N_ACC = V_ACC + 4
 
