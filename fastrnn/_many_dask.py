@@ -8,13 +8,10 @@ values; the client rebuilds the models.  A failure's ``kind`` (``"invalid"`` or
 
 import math
 
-import numpy as np
 
-from . import _engine as E
 from ._many_inputs import _Dataset, _describe, _jsonable, _shown
 from ._many_pool import check_threads, train_local
 from .model import Model
-from .vocab import Vocabulary
 
 _RAISES = {"diverged": FloatingPointError, "invalid": ValueError}
 
@@ -33,18 +30,8 @@ def _chunk_worker(items, datasets, threads):
 
     def done(key, model, info):
         res = {"index": key[0], "info": _plain_info(info)}
-        if model is not None:
-            res["weights"] = {n: getattr(model.params_, n) for n in model.params_.names}
-            if getattr(model.params_, "buckets", 0):  # the linear n-gram path's table
-                res["weights"]["U"] = model.params_.U
-            if getattr(model.params_, "embedded", False):  # frozen: the unseen words' vectors
-                res["weights"]["Ext"] = model.params_.Ext
-                res["embedding"] = {"ext_words": list(model.params_.ext_words),
-                                    "lowercase": bool(model.params_.emb_lowercase)}
-            res["vocabulary"] = model.vocabulary_.to_dict()
-            res["classes"] = model.classes_.tolist()
-            res["classes_dtype"] = model.classes_.dtype.str
-            res["best_epoch"] = model.best_epoch_
+        if model is not None:  # what Model.save writes (the n-gram table's non-zero rows)
+            res["meta"], res["arrays"] = model._fitted_state()
         out.append(res)
 
     # the worker's own core count bounds its pool (no warning: nobody would see it)
@@ -60,15 +47,8 @@ def _plain_info(info):
 
 
 def _model_from_plain(params, res):
-    model = Model(**params)
-    model.vocabulary_ = Vocabulary.from_dict(res["vocabulary"])
-    model.classes_ = np.array(res["classes"], dtype=np.dtype(res["classes_dtype"]))
-    model.params_ = E.cell_engine(model.cell).from_arrays(res["weights"], dtype=model.dtype,
-                                                          U=res["weights"].get("U"))
-    if "embedding" in res:
-        model.params_.ext_words = res["embedding"]["ext_words"]
-        model.params_.emb_lowercase = res["embedding"]["lowercase"]
-    model.best_epoch_ = res["best_epoch"]
+    model = Model._from_state(res["meta"], res["arrays"], f"model {res['index']}'s result",
+                              params=params)
     model.history_ = res["info"]["history"]
     model.n_epochs_ = len(model.history_)
     model.fit_time_ = res["info"]["time"]

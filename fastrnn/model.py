@@ -570,6 +570,14 @@ class Model:
         if self.tokenizer is not None:
             raise ValueError("a model with a custom tokenizer cannot be saved: the tokenizer is "
                              "code; save with the default tokenizer")
+        meta, arrays = self._fitted_state(oov_vectors)
+        arrays["meta"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
+        return atomic_write(path, lambda f: np.savez(f, **arrays))
+
+    def _fitted_state(self, oov_vectors=True):
+        """``(meta, arrays)``: this fitted model as JSON-able metadata and named arrays, what
+        :meth:`save` writes and ``train_many``'s Dask workers send back; :meth:`_from_state`
+        reads both.  The n-gram table is its non-zero rows (``U_rows``, ``U_values``)."""
         params = {k: v for k, v in self.get_params().items()
                   if k not in ("tokenizer", "progress", "seed")}
         params["dtype"] = np.dtype(params["dtype"]).name
@@ -597,8 +605,7 @@ class Model:
             U = self.params_.U
             rows = np.flatnonzero(np.any(U != 0, axis=1))
             arrays["U_rows"], arrays["U_values"] = rows.astype(np.int64), U[rows]
-        arrays["meta"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
-        return atomic_write(path, lambda f: np.savez(f, **arrays))
+        return meta, arrays
 
     @classmethod
     def load(cls, path, embeddings=None):
@@ -638,10 +645,27 @@ class Model:
             raise ValueError(f"{path} has model format version {meta.get('format_version')!r}; "
                              f"this fastrnn reads versions "
                              f"{', '.join(map(str, READABLE_VERSIONS))}")
+        model = cls._from_state(meta, data, path)
+        if embeddings is not None:
+            _fit.check_embeddings_source(embeddings)
+            if model.params_.Emb is None:
+                raise ValueError(f"{path} holds a model trained without embeddings: "
+                                 "embeddings= does not apply")
+            _fit.reattach_vectors(model.params_, model.vocabulary_, embeddings, path,
+                                  model.freeze_embeddings)
+            model.embeddings = embeddings
+        return model
+
+    @classmethod
+    def _from_state(cls, meta, data, where, params=None):
+        """The fitted model of :meth:`_fitted_state`'s ``(meta, data)``, built with
+        ``params`` (default: the ones in ``meta``); ``ValueError`` naming ``where`` when the
+        arrays do not fit the metadata."""
         try:
-            params = dict(meta["params"])
-            # files written before the n-gram path have no table: their models are ngrams=0
-            params.setdefault("ngrams", 0)
+            if params is None:
+                params = dict(meta["params"])
+                # files written before the n-gram path have no table: their models are ngrams=0
+                params.setdefault("ngrams", 0)
             model = cls(**params)
             vocab = Vocabulary.from_dict(meta["vocabulary"])
             classes = np.array(meta["classes"], dtype=np.dtype(meta["classes_dtype"]))
@@ -664,16 +688,9 @@ class Model:
                 params.ext_words = words
                 params.emb_lowercase = bool(info.get("lowercase", False))
         except (KeyError, TypeError, ValueError) as e:
-            raise ValueError(f"{path} is not a valid fastrnn model file: {e}") from None
+            raise ValueError(f"{where} is not a valid fastrnn model file: {e}") from None
         model.vocabulary_ = vocab
         model.classes_ = classes
         model.params_ = params
         model.best_epoch_ = meta.get("best_epoch")
-        if embeddings is not None:
-            _fit.check_embeddings_source(embeddings)
-            if params.Emb is None:
-                raise ValueError(f"{path} holds a model trained without embeddings: "
-                                 "embeddings= does not apply")
-            _fit.reattach_vectors(params, vocab, embeddings, path, model.freeze_embeddings)
-            model.embeddings = embeddings
         return model
