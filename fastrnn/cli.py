@@ -117,8 +117,7 @@ def _resolve_preset(ctx, preset, values, embeddings=False):
     if preset is None:
         return dict(values)
     out = dict(values)
-    table = Model.PRESETS_WITH_EMBEDDINGS if embeddings else Model.PRESETS
-    for name, value in table[preset].items():
+    for name, value in Model._preset_settings(preset, embeddings).items():
         # a preset setting with no option of its own applies as it is
         if name not in out or ctx.get_parameter_source(name) in (
                 click.core.ParameterSource.DEFAULT, click.core.ParameterSource.DEFAULT_MAP):

@@ -275,8 +275,16 @@ class Model:
         if unknown:
             raise TypeError(f"unknown Model parameter(s) for preset {name!r}: "
                             f"{', '.join(unknown)}")
-        table = cls.PRESETS if overrides.get("embeddings") is None else cls.PRESETS_WITH_EMBEDDINGS
-        return cls(**{**table[name], **overrides})
+        return cls(**{**cls._preset_settings(name, overrides.get("embeddings") is not None),
+                      **overrides})
+
+    @classmethod
+    def _preset_settings(cls, name, embeddings=False):
+        """The settings recipe ``name`` puts on top of the defaults, ``{parameter: value}``
+        (a copy): :attr:`PRESETS`'s, or with ``embeddings`` true
+        :attr:`PRESETS_WITH_EMBEDDINGS`'s.  The one rule :meth:`preset` and ``fastrnn train
+        --preset`` apply."""
+        return dict((cls.PRESETS_WITH_EMBEDDINGS if embeddings else cls.PRESETS)[name])
 
     # ------------------------------------------------------------------ scikit-learn plumbing
     _estimator_type = "classifier"
