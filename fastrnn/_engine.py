@@ -204,7 +204,7 @@ class Params(NamedArrays):
     def all_finite(self, U_rows=None):
         """No NaN or infinity in any parameter (one branch-free kernel pass); ``U_rows``
         (a few int64 row ids, validated) limits the check of ``U`` to those rows."""
-        if not _dropin.all_finite(self.Whh, self.WxhT, self.Why, self.bh, self.by):
+        if not _dropin.all_finite_arrays((self.Whh, self.WxhT, self.Why), (self.bh, self.by)):
             return False
         if U_rows is not None:  # a few rows, gathered (take: ~10x faster than U[U_rows]),
             # checked in numpy: a nogil kernel would hand the GIL to another training thread
