@@ -127,6 +127,32 @@ class NamedArrays:
         """The ``names`` arrays, in order."""
         return tuple(getattr(self, n) for n in self.names)
 
+    @property
+    def shape(self):
+        """``(V, H, O)``."""
+        V = self.WxhT.shape[0] if self.Emb is None else self.Emb.shape[0]
+        return V, self.Whh.shape[1], self.Why.shape[0]
+
+    @property
+    def embedded(self):
+        """True for an embedding model (``Emb``, ``WpeT`` instead of ``WxhT``)."""
+        return self.Emb is not None
+
+    @property
+    def buckets(self):
+        """Rows of the n-gram table (0: no linear path)."""
+        return self.U.shape[0]
+
+    def copy(self):
+        return copy_embeddings(self, self._like(self.kernel_arrays(), self.U))
+
+    def copy_without_table(self):
+        """A copy with an empty n-gram table (the best-epoch snapshot keeps its rows apart)."""
+        return copy_embeddings(self, self._like(self.kernel_arrays(), None))
+
+    def sync_transpose(self):
+        self.WhhT[...] = self.Whh.T
+
 
 collections.abc.Mapping.register(NamedArrays)
 
@@ -170,36 +196,13 @@ class Params(NamedArrays):
             params.U = aligned_zeros((buckets, O), params.dtype)  # not built twice
         return params
 
-    @property
-    def shape(self):
-        """``(V, H, O)``."""
-        V = self.WxhT.shape[0] if self.Emb is None else self.Emb.shape[0]
-        return V, self.WxhT.shape[1], self.Why.shape[0]
-
     def kernel_arrays(self):
         """``(WxhT, Whh, Why, bh, by)``, the one-hot layout (an embedding model's ``WxhT``
         has no rows)."""
         return (self.WxhT, self.Whh, self.Why, self.bh, self.by)
 
-    @property
-    def embedded(self):
-        """True for an embedding model (``Emb``, ``WpeT`` instead of ``WxhT``)."""
-        return self.Emb is not None
-
-    @property
-    def buckets(self):
-        """Rows of the n-gram table (0: no linear path)."""
-        return self.U.shape[0]
-
-    def copy(self):
-        return copy_embeddings(self, Params(*self.kernel_arrays(), U=self.U))
-
-    def copy_without_table(self):
-        """A copy with an empty n-gram table (the best-epoch snapshot keeps its rows apart)."""
-        return copy_embeddings(self, Params(*self.kernel_arrays()))
-
-    def sync_transpose(self):
-        self.WhhT[...] = self.Whh.T
+    def _like(self, arrays, U):
+        return Params(*arrays, U=U)
 
     def all_finite(self, U_rows=None):
         """No NaN or infinity in any parameter (one branch-free kernel pass); ``U_rows``

@@ -15,7 +15,7 @@ import numpy as np
 from . import _compile
 from ._engine import (
     OPTIMIZERS, POOLINGS, EmbeddingInput, NamedArrays, aligned_copy, aligned_zeros,
-    check_grams, copy_embeddings, hyperparameters, input_view, predict_ranges, touched_rows,
+    check_grams, hyperparameters, input_view, predict_ranges, touched_rows,
 )
 from ._validation import check_choice, check_dtype, check_int
 from .kernels import dropin as _dropin
@@ -107,26 +107,13 @@ class GatedParams(NamedArrays):
             params.U = aligned_zeros((buckets, O), params.dtype)
         return params
 
-    @property
-    def shape(self):
-        """``(V, H, O)``."""
-        V = self.WxhT.shape[0] if self.Emb is None else self.Emb.shape[0]
-        return V, self.Whh.shape[1], self.Why.shape[0]
-
     def kernel_arrays(self):
         """``(WxhT, Whh, bih, bhh, Why, by)``, the one-hot layout (an embedding model's
         ``WxhT`` has no rows)."""
         return (self.WxhT, self.Whh, self.bih, self.bhh, self.Why, self.by)
 
-    @property
-    def embedded(self):
-        """True for an embedding model (``Emb``, ``WpeT`` instead of ``WxhT``)."""
-        return self.Emb is not None
-
-    @property
-    def buckets(self):
-        """Rows of the n-gram table (0: no linear path)."""
-        return self.U.shape[0]
+    def _like(self, arrays, U):
+        return GatedParams(*arrays, cell=self.cell, U=U)
 
     def as_dict(self):
         """Copies as ``{name: array}`` (``reference_gated.loss_and_grad``'s layout; ``"U"`` too
@@ -135,17 +122,6 @@ class GatedParams(NamedArrays):
         if self.buckets:
             d["U"] = self.U.copy()
         return d
-
-    def copy(self):
-        return copy_embeddings(self, GatedParams(*self.kernel_arrays(), cell=self.cell,
-                                                 U=self.U))
-
-    def copy_without_table(self):
-        """A copy with an empty n-gram table (the best-epoch snapshot keeps its rows apart)."""
-        return copy_embeddings(self, GatedParams(*self.kernel_arrays(), cell=self.cell))
-
-    def sync_transpose(self):
-        self.WhhT[...] = self.Whh.T
 
     def kernel_tuple(self):
         return (self.WxhT, self.Whh, self.WhhT, self.bih, self.bhh, self.Why, self.by)
