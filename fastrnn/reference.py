@@ -148,6 +148,16 @@ def softmax_loss(y, c):
     return p, float(np.log(s) - (y[c] - m))
 
 
+def add_pool_share(dh, dr, t, T, pooling, amax):
+    """``dh`` plus the pooled state's share of dL/dh_t (``dr`` = dL/d pooled, already /T for
+    mean pooling; ``amax`` the max pooling's argmax steps, 1-based)."""
+    if pooling == "last":
+        return dh + dr if t == T else dh
+    if pooling == "mean":
+        return dh + dr
+    return dh + np.where(amax == t, dr, 0).astype(dh.dtype)
+
+
 def backward(tokens, hs, pooled, amax, Whh, Why, dy, pooling="last", gradient="exact"):
     """Back-propagation through time for one sentence.
 
@@ -164,13 +174,7 @@ def backward(tokens, hs, pooled, amax, Whh, Why, dy, pooling="last", gradient="e
     G = np.zeros((T, H), dtype=Whh.dtype)
     dh = np.zeros(H, dtype=Whh.dtype)
     for t in range(T, 0, -1):
-        if pooling == "last":
-            if t == T:
-                dh = dh + dr
-        elif pooling == "mean":
-            dh = dh + dr
-        else:
-            dh = dh + np.where(amax == t, dr, 0).astype(Whh.dtype)
+        dh = add_pool_share(dh, dr, t, T, pooling, amax)
         G[t - 1] = (1 - hs[t] ** 2) * dh
         if t > 1:
             dh = Whh.T @ G[t - 1] if gradient == "exact" else Whh @ G[t - 1]

@@ -54,8 +54,8 @@ import numpy as np
 
 from . import reference as _tanh_ref
 from .reference import (
-    _optimizer_step, chain_input_grads, embed_sentence, ngram_grad_rows, ngram_logits,
-    sentence_ngrams, softmax_loss,
+    _optimizer_step, add_pool_share, chain_input_grads, embed_sentence, ngram_grad_rows,
+    ngram_logits, sentence_ngrams, softmax_loss,
 )
 
 __all__ = [
@@ -171,14 +171,7 @@ def backward(tokens, params, cell, hs, cs, gates, pooled, amax, dy, pooling="las
     dh = np.zeros(H, dtype=dt)
     dc = np.zeros(H, dtype=dt)
     for t in range(T, 0, -1):
-        # the pooled state's share of dL/dh_t
-        if pooling == "last":
-            if t == T:
-                dh = dh + dr
-        elif pooling == "mean":
-            dh = dh + dr
-        else:
-            dh = dh + np.where(amax == t, dr, 0).astype(dt)
+        dh = add_pool_share(dh, dr, t, T, pooling, amax)  # the pooled state's share
         h_prev = hs[t - 1]
         q = gates[t - 1]
         if cell == "gru":
