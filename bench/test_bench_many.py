@@ -176,7 +176,8 @@ def _shared(name, n=None):
     from fastrnn.datasets import load_tsv
     path = SHARED_DATA / name / "train.tsv"
     if not path.is_file():
-        pytest.skip(f"{path} is not present beside the repository")
+        pytest.skip(f"{path} is not present (set FASTRNN_SHARED_DATA to the folder holding "
+                    "tutorial/ and mr/)")
     texts, labels = load_tsv(path)
     return list(texts)[:n], list(labels)[:n]
 

@@ -309,7 +309,7 @@ def _warm_line(how, what, seconds):
 def warmup(dtypes, optimizers, cells):
     """Compile (or load from the cache) the kernels your programs will use, ahead of time.
 
-    By default the kernels of ``Model()``: training with its default optimizer and dtype, and
+    By default the kernels of Model(): training with its default optimizer and dtype, and
     predict_proba.  Runs Model.fit and Model.predict_proba on a few generated sentences;
     compiled kernels go to Numba's on-disk cache, so later processes load them in about a
     second instead of compiling for 10-20 s.  The cache is per NUMBA_CACHE_DIR: a program run

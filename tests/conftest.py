@@ -24,7 +24,10 @@ TOL = TOLERANCES["step"]
 DTYPES = [np.float64, np.float32]
 DTYPE_IDS = ["f64", "f32"]
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+#: ``../shared/data`` beside the repository, or the folder named by ``FASTRNN_SHARED_DATA``
+#: (a checkout elsewhere); the tests that read it skip when it is absent.
+SHARED_DATA = Path(os.environ.get("FASTRNN_SHARED_DATA")
+                   or Path(__file__).resolve().parents[1].parent / "shared" / "data")
 
 
 def run_python(code, *args, cache=None, timeout=600, env=None, **kw):
@@ -85,7 +88,8 @@ def assert_params_close(P, R, dtype, what="", kind="step"):
 
 @pytest.fixture(scope="session")
 def shared_data():
-    """Path of ``../shared/data`` beside the repo; skips when a fresh clone has none."""
+    """Path of :data:`SHARED_DATA`; skips when a fresh clone has none."""
     if not SHARED_DATA.is_dir():
-        pytest.skip("../shared/data is not present beside the repository")
+        pytest.skip(f"{SHARED_DATA} is not present (set FASTRNN_SHARED_DATA to the folder "
+                    "holding mr/ and sst2/)")
     return SHARED_DATA
