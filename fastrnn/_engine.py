@@ -41,6 +41,13 @@ def aligned_empty(shape, dtype, align=ALIGN):
     return buf[start:start + nbytes].view(dtype).reshape(shape)
 
 
+def _is_aligned(a, dtype, align=ALIGN):
+    """True when ``a`` is a C-contiguous ``dtype`` ndarray starting on an ``align`` boundary
+    (what :func:`aligned_copy` makes)."""
+    return (isinstance(a, np.ndarray) and a.dtype == np.dtype(dtype) and a.flags.c_contiguous
+            and a.ctypes.data % align == 0)
+
+
 #: From this size up, :func:`aligned_zeros` maps fresh zero pages (``mmap``) instead of
 #: allocating: they are filled by the OS on first touch, where the kernels write, instead of
 #: by a memset up front while holding the GIL (calloc memsets reused heap memory: the 8 MiB
@@ -235,7 +242,10 @@ def attach_embeddings(params, Emb, WpeT, Ext=None):
         raise ValueError("embedding model arrays do not fit: Emb %s must be (V, E) and WpeT %s "
                          "(E, %d)" % (Emb.shape, WpeT.shape, HX))
     E = Emb.shape[1]
-    Ext = aligned_zeros((0, E), dt) if Ext is None else aligned_copy(np.asarray(Ext), dt)
+    if Ext is None:
+        Ext = aligned_zeros((0, E), dt)
+    elif not _is_aligned(Ext, dt):  # an aligned Ext (read-only data) is kept, not copied
+        Ext = aligned_copy(np.asarray(Ext), dt)
     if Ext.ndim != 2 or Ext.shape[1] != E:
         raise ValueError("the out-of-vocabulary vectors Ext %s must be (n, %d)" % (Ext.shape, E))
     params.Emb, params.WpeT, params.Ext = Emb, WpeT, Ext

@@ -68,7 +68,7 @@ def _vector_key(lowercase):
     return str.lower if lowercase else (lambda w: w)
 
 
-def load_embeddings(source, vocab, dtype, frozen):
+def load_embeddings(source, vocab, dtype, frozen, oov=None):
     """The input table of an embedding model: ``(Emb (V, E), Ext (n, E), ext_words,
     lowercase)``.
 
@@ -78,7 +78,8 @@ def load_embeddings(source, vocab, dtype, frozen):
     them, after the other weights: small random rows ``U(-1/E, 1/E)``, fastText's rule).  Fine-tuned (``frozen`` False) only the
     vocabulary's rows are read (``load_vectors(words=...)``); frozen, the whole source is read
     and ``Ext``/``ext_words`` keep the vectors of every other word, for words first seen at
-    prediction.  ``ValueError`` when the vectors cover none of the vocabulary.
+    prediction.  ``ValueError`` when the vectors cover none of the vocabulary.  ``oov``:
+    None, or ``oov(words, build)`` returning a shared ``build()`` (``train_many``).
     """
     from .vectors import WordVectors, load_vectors
     words = vocab.words
@@ -104,7 +105,10 @@ def load_embeddings(source, vocab, dtype, frozen):
     Emb[found] = wv.vectors[rows[found]]
     if not frozen:
         return Emb, None, [], wv.lowercase
-    Ext, ext_words = oov_vectors(wv, words)
+    if oov is None:
+        Ext, ext_words = oov_vectors(wv, words)
+    else:
+        Ext, ext_words = oov(words, lambda: oov_vectors(wv, words))
     return Emb, Ext, ext_words, wv.lowercase
 
 
@@ -394,9 +398,10 @@ class FitRun:
 def prepare(model, texts, labels, validation_data=None, vectors=None):
     """Validate, split, build the vocabulary, encode and initialise: a :class:`FitRun`.
 
-    ``vectors``: None, or a callable returning the :class:`fastrnn.WordVectors` that
-    ``model.embeddings`` (a path) holds, read once for several models (``train_many``); the
-    model's rows are selected from it as from the file.
+    ``vectors``: None, or the vectors file ``model.embeddings`` names, read once for several
+    models (``train_many``'s shared source: ``get()`` the :class:`fastrnn.WordVectors`,
+    ``oov(words, build)`` the other words' vectors per vocabulary); the model's rows are
+    selected from it as from the file.
 
     Everything random is
     drawn here and in :meth:`FitRun.next_order` from one ``default_rng(model.seed)``, in a
@@ -447,8 +452,9 @@ def prepare(model, texts, labels, validation_data=None, vectors=None):
     V, H, O = len(vocab), s["H"], len(classes)
     emb = None
     if model.embeddings is not None:  # read (and checked) before any weight is drawn
-        source = model.embeddings if vectors is None else vectors()
-        emb = load_embeddings(source, vocab, s["dtype"], s["freeze"])
+        source = model.embeddings if vectors is None else vectors.get()
+        emb = load_embeddings(source, vocab, s["dtype"], s["freeze"],
+                              oov=None if vectors is None else vectors.oov)
     if V * H > 2**31:
         raise ValueError(f"vocabulary ({V} words) x hidden_size ({H}) is too large; "
                          "set max_size or min_count")

@@ -279,7 +279,8 @@ def test_train_many_with_embedding_models(data, vectors):
 
 def test_train_many_reads_a_shared_vectors_file_once(data, vectors, tmp_path, monkeypatch):
     """Models of one train_many call that share a vectors file read it once (frozen and
-    fine-tuned alike), and each equals its Model.fit bit for bit; a model alone with its file
+    fine-tuned alike; frozen ones with one vocabulary also share one table of the other
+    words' vectors), and each equals its Model.fit bit for bit; a model alone with its file
     streams its rows as Model.fit does; a bad shared file fails each of its models."""
     import fastrnn.vectors as fv
     texts, labels = data
@@ -295,10 +296,17 @@ def test_train_many_reads_a_shared_vectors_file_once(data, vectors, tmp_path, mo
     monkeypatch.setattr(fv, "load_vectors", counting)
     specs = [dict(embeddings=src, seed=0), dict(embeddings=src, seed=1, freeze_embeddings=False),
              dict(embeddings=str(tmp_path / "." / "v.txt"), seed=2),
-             dict(embeddings=other, seed=3, freeze_embeddings=False)]
+             dict(embeddings=other, seed=3, freeze_embeddings=False),
+             dict(embeddings=src, seed=0, hidden_size=5),
+             dict(embeddings=src, seed=4, min_count=12)]
     models = [fastrnn.Model(**dict(FAST, **k)) for k in specs]
     fastrnn.train_many((texts, labels), models, threads=2, progress=False)
     assert sorted(reads) == [(str(src), False), (str(other), True)]
+    # frozen models with the same vocabulary (here: no validation split, min_count=1) share
+    # the other words' vectors; another vocabulary has its own
+    assert models[4].params_.Ext is models[0].params_.Ext is models[2].params_.Ext
+    assert models[5].params_.Ext is not models[0].params_.Ext
+    assert len(models[5].vocabulary_) < len(models[0].vocabulary_)
     monkeypatch.setattr(fv, "load_vectors", real)
     for k, m in zip(specs, models):
         assert_same(m, fastrnn.Model(**dict(FAST, **k)).fit(texts, labels), rtol=0, atol=0)
