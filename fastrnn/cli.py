@@ -5,9 +5,9 @@ one-line message on stderr and a non-zero exit code, never a traceback.
 """
 
 import json
-import math
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import click
@@ -17,7 +17,8 @@ from . import __version__
 from ._clitools import check_output, fail, load_data, load_model, one_line_warnings
 from ._io import read_lines
 from .datasets import load_demo
-from .model import Model, _few
+from ._fit import divergence
+from .model import DivergenceWarning, Model, _few
 from .sweep_cli import sweep
 
 DTYPES = click.Choice(["float32", "float64"])
@@ -173,7 +174,9 @@ def train(ctx, data, output, force, text_col, label_col, validation, embeddings,
         _check_known_classes(validation, val[1], labels, data)
     model = Model(seed=seed, **settings)
     try:
-        model.fit(texts, labels, validation_data=val)
+        with warnings.catch_warnings():  # refused below, in the CLI's words
+            warnings.simplefilter("ignore", DivergenceWarning)
+            model.fit(texts, labels, validation_data=val)
     except FloatingPointError as e:
         reason = str(e) if "diverged" in str(e) else f"training diverged: {e}"
         fail(f"{data}: {reason}; no model written")
@@ -200,19 +203,10 @@ def _cli_hint(error):
             .replace("early_stopping=False", "--no-early-stopping"))
 
 
-#: The CLI calls a fit diverged when its last training loss exceeds this many times the loss of
-#: a uniform guess (ln K for K classes): such a model is far worse than guessing.  Healthy fits
-#: end below 1x; a too-large but finite rate (10 on the demo corpus) ends near 4x, 1e3 near 400x.
-DIVERGED_LOSS_FACTOR = 10.0
-
-
 def _check_converged(model, learning_rate):
-    loss = model.history_[-1]["loss"]
-    chance = math.log(len(model.classes_))
-    if not math.isfinite(loss) or loss > DIVERGED_LOSS_FACTOR * chance:
-        fail(f"training diverged: the final training loss is {loss:.3g}, more than "
-             f"{DIVERGED_LOSS_FACTOR:g}x that of a uniform guess ({chance:.3g}); lower "
-             f"--learning-rate (now {learning_rate:g}); no model written")
+    problem = divergence(model)
+    if problem is not None:
+        fail(f"{problem}; lower --learning-rate (now {learning_rate:g}); no model written")
 
 
 def _check_known_classes(path, labels, known, known_path):

@@ -26,7 +26,7 @@ import numpy as np
 
 from . import _engine as E
 from . import _fit
-from ._fit import EmptyTextWarning
+from ._fit import DivergenceWarning, EmptyTextWarning
 from ._io import atomic_write
 from ._progress import Progress, metrics_text
 from ._validation import (
@@ -34,7 +34,7 @@ from ._validation import (
 )
 from .vocab import Vocabulary
 
-__all__ = ["Model", "NotFittedError", "EmptyTextWarning", "FORMAT_VERSION"]
+__all__ = ["Model", "NotFittedError", "EmptyTextWarning", "DivergenceWarning", "FORMAT_VERSION"]
 
 FORMAT_VERSION = 2  # 2: the cell is stored (gated cells); version 1 files are tanh models
 #: the version of files with pretrained word vectors (Emb, WpeT; one-hot models stay version 2)
@@ -446,6 +446,11 @@ class Model:
             self.__dict__.update(saved)
             raise
         run.apply(self)
+        problem = _fit.divergence(self)
+        if problem is not None:
+            warnings.warn(DivergenceWarning(
+                f"{problem}: the model predicts little better than a constant; lower "
+                f"learning_rate (now {self.learning_rate!r})"), stacklevel=2)
         return self
 
     # ------------------------------------------------------------------ inference

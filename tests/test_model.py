@@ -320,3 +320,21 @@ def test_params_all_finite_sees_every_array():
         Q = P.copy()
         getattr(Q, name).flat[0] = -np.inf
         assert not Q.all_finite(), name
+
+
+def test_a_finite_but_diverged_fit_warns():
+    """A learning rate far too large can leave the loss finite but huge (no NaN to raise on):
+    Model.fit warns with DivergenceWarning naming the loss and the rate; a healthy fit does
+    not warn (the rule fastrnn train refuses on)."""
+    import warnings
+    texts = ["good fun film", "bad dull film", "fun good", "dull bad"] * 10
+    labels = [1, 0, 1, 0] * 10
+    kw = dict(seed=0, epochs=5, early_stopping=False, progress=False, min_count=1)
+    with pytest.warns(fastrnn.DivergenceWarning, match=r"training diverged: the training loss "
+                      r"of the kept epoch \(5\) is .*uniform guess.*learning_rate \(now 1e\+30\)"):
+        m = fastrnn.Model(learning_rate=1e30, **kw).fit(texts, labels)
+    assert fastrnn._fit.divergence(m) is not None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", fastrnn.DivergenceWarning)
+        ok = fastrnn.Model(**kw).fit(texts, labels)
+    assert fastrnn._fit.divergence(ok) is None
