@@ -186,7 +186,7 @@ def train(ctx, data, output, force, text_col, label_col, validation, embeddings,
         fail(f"{where}{_cli_hint(e)}")
     _check_converged(model, learning_rate)
     try:
-        model.save(output)
+        model.save(output, overwrite=True)  # check_output has refused what --force must allow
     except (OSError, ValueError) as e:
         fail(f"cannot write {output}: {e}")
     last = model.history_[model.best_epoch_ - 1]

@@ -82,6 +82,17 @@ def _few(classes, k=5):
     return f"{len(classes)} ({shown}{', ...' if len(classes) > k else ''})"
 
 
+def _is_model_file(path):
+    """True when ``path`` looks like a file :meth:`Model.save` wrote (an .npz with ``meta``)."""
+    try:
+        if not zipfile.is_zipfile(path):
+            return False
+        with zipfile.ZipFile(path) as z:
+            return "meta.npy" in z.namelist()
+    except OSError:
+        return False
+
+
 def _load_table(data, model, O):
     """The n-gram table of a saved model: ``(buckets, O)`` from its non-zero rows (files
     written before the n-gram path, or without it, have none: ``(0, O)``)."""
@@ -566,8 +577,11 @@ class Model:
         return {k: np.ascontiguousarray(v).copy() for k, v in layout.items()}
 
     # ------------------------------------------------------------------ persistence
-    def save(self, path, oov_vectors=True):
+    def save(self, path, oov_vectors=True, *, overwrite=False):
         """Write weights, vocabulary, classes and hyperparameters to one ``.npz`` (no pickle).
+
+        An existing fastrnn model file at ``path`` is replaced; any other existing file (your
+        data, say) is not: ``ValueError``, unless ``overwrite=True``.
 
         A model with ``embeddings`` stores its vocabulary's vectors (``Emb``) and the
         projection; frozen, also the vectors of every other word of the source (``Ext``, for
@@ -580,6 +594,11 @@ class Model:
         """
         self._check_fitted()
         path = Path(path)
+        if path.is_dir():
+            raise ValueError(f"{path} is a directory: give a file name for the model")
+        if not overwrite and path.exists() and not _is_model_file(path):
+            raise ValueError(f"{path} exists and is not a fastrnn model file: not overwritten "
+                             "(pass overwrite=True to replace it)")
         if self.tokenizer is not None:
             raise ValueError("a model with a custom tokenizer cannot be saved: the tokenizer is "
                              "code; save with the default tokenizer")

@@ -338,3 +338,26 @@ def test_a_finite_but_diverged_fit_warns():
         warnings.simplefilter("error", fastrnn.DivergenceWarning)
         ok = fastrnn.Model(**kw).fit(texts, labels)
     assert fastrnn._fit.divergence(ok) is None
+
+
+def test_save_never_replaces_a_file_that_is_not_a_model(tmp_path):
+    """Model.save replaces an older model file, but not the user's data (or any other file)
+    unless overwrite=True; a folder is refused by name."""
+    texts = ["good fun film", "bad dull film", "fun good", "dull bad"] * 5
+    labels = [1, 0, 1, 0] * 5
+    m = fastrnn.Model(seed=0, epochs=2, early_stopping=False, progress=False,
+                      min_count=1).fit(texts, labels)
+    data = tmp_path / "train.tsv"
+    data.write_text("label\ttext\n1\tgood fun\n")
+    before = data.read_bytes()
+    with pytest.raises(ValueError, match=r"train\.tsv exists and is not a fastrnn model file: "
+                                         r"not overwritten \(pass overwrite=True"):
+        m.save(data)
+    assert data.read_bytes() == before
+    with pytest.raises(ValueError, match="is a directory"):
+        m.save(tmp_path)
+    model_file = tmp_path / "m.npz"
+    m.save(model_file)
+    m.save(model_file)  # an older model is replaced
+    m.save(data, overwrite=True)
+    assert fastrnn.Model.load(data).predict(texts).tolist() == m.predict(texts).tolist()
