@@ -37,7 +37,8 @@ class TrainManyResult(NamedTuple):
     ``models[i]`` is the fitted :class:`Model` of configuration ``i`` (``None`` if it failed);
     ``results[i]`` its row: ``id``, ``index``, ``dataset``, ``params``, ``status`` (``"ok"`` or
     ``"error"``), ``error``, ``epochs``, ``best_epoch``, ``loss``, ``accuracy`` (last epoch,
-    training data), ``val_loss``, ``val_accuracy`` (last epoch), ``best_val_accuracy``,
+    training data), ``val_loss``, ``val_accuracy`` (last epoch), ``best_val_accuracy`` (the
+    validation accuracy of ``best_epoch``, whose weights the model keeps),
     ``n_train``, ``time`` (seconds from preparation to finish; models on other threads
     overlap), ``history`` (per-epoch metrics) and ``cached`` (loaded from ``output_dir``).
     """
@@ -50,8 +51,10 @@ def _summary(model, history):
     last = history[-1] if history else {}
     for k in ("loss", "accuracy", "val_loss", "val_accuracy"):
         row[k] = None if last.get(k) is None else float(last[k])
-    vals = [m["val_accuracy"] for m in history if "val_accuracy" in m]
-    row["best_val_accuracy"] = float(max(vals)) if vals else None
+    best = row["best_epoch"]  # the kept weights' epoch (chosen by validation loss)
+    kept = history[best - 1] if best and best <= len(history) else {}
+    acc = kept.get("val_accuracy")
+    row["best_val_accuracy"] = None if acc is None else float(acc)
     return row
 
 

@@ -364,3 +364,17 @@ def test_large_aligned_zeros_are_zero_writable_and_aligned():
         assert a.ctypes.data % E.ALIGN == 0 and not a.any()
         a[-1, -1] = 1
         assert a.sum() == 1
+
+
+def test_best_val_accuracy_is_the_kept_epochs():
+    """A result row's best_val_accuracy is the validation accuracy of best_epoch, the epoch
+    whose weights the model keeps (not the highest over all epochs: the best epoch is chosen
+    by validation loss)."""
+    (texts, labels), _ = load_demo(n_train=300, n_test=10, seed=1)
+    models, rows = train_many((texts, labels), [
+        Model(seed=s, epochs=25, n_iter_no_change=25, progress=False) for s in (0, 1)],
+        threads=2, progress=False)
+    for m, r in zip(models, rows):
+        kept = m.history_[m.best_epoch_ - 1]["val_accuracy"]
+        assert r["best_epoch"] == m.best_epoch_ and r["best_val_accuracy"] == kept
+        assert r["val_accuracy"] == m.history_[-1]["val_accuracy"]
