@@ -193,6 +193,10 @@ def encode(vocab, texts, ngrams, buckets, params=None):
     return tokens, offsets, grams
 
 
+def _shorten(text, n=30):
+    return text if len(text) <= n else text[:n - 3] + "..."
+
+
 def stratified_split(yi, fraction, rng):
     """Seeded stratified split: about ``fraction`` of each class (at least one) to validation.
 
@@ -446,6 +450,12 @@ def prepare(model, texts, labels, validation_data=None, vectors=None):
     if len(classes) < 2:
         raise ValueError("labels must contain at least two classes, got only "
                          f"{classes.tolist()!r}")
+    single = int(np.count_nonzero(np.bincount(yi) == 1))
+    if len(classes) > 2 and 2 * single > len(classes):
+        shown = ", ".join(_shorten(repr(c)) for c in classes[:3].tolist())
+        raise ValueError(f"{len(classes)} classes for {len(texts)} texts, {single} of them with "
+                         f"a single text (e.g. {shown}): these labels look like texts or ids; "
+                         "check which column holds the labels")
     rng = np.random.default_rng(model.seed)
 
     val = None

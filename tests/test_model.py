@@ -361,3 +361,16 @@ def test_save_never_replaces_a_file_that_is_not_a_model(tmp_path):
     m.save(model_file)  # an older model is replaced
     m.save(data, overwrite=True)
     assert fastrnn.Model.load(data).predict(texts).tolist() == m.predict(texts).tolist()
+
+
+def test_labels_that_look_like_texts_are_refused_by_name():
+    """Texts given as labels (columns swapped): most classes hold one text, so nothing can be
+    learned; the error says so instead of a split or n-gram table complaint.  Three classes
+    with repeats still train."""
+    texts = [f"review number {i} was fine" for i in range(40)]
+    with pytest.raises(ValueError, match=r"40 classes for 40 texts, 40 of them with a single "
+                                         r"text .*look like texts or ids; check which column"):
+        fastrnn.Model(progress=False).fit([str(i % 2) for i in range(40)], texts)
+    m = fastrnn.Model(seed=0, epochs=2, progress=False, min_count=1)
+    m.fit(texts, [i % 3 for i in range(40)])
+    assert m.classes_.tolist() == [0, 1, 2]
