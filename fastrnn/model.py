@@ -593,6 +593,8 @@ class Model:
         the umask).
         """
         self._check_fitted()
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
         path = Path(path)
         if path.is_dir():
             raise ValueError(f"{path} is a directory: give a file name for the model")
@@ -648,6 +650,8 @@ class Model:
         reads): the vectors of the words outside its vocabulary are read from them
         (``ValueError`` when their width differs from the model's).
         """
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
         path = Path(path)
         if path.is_dir():
             raise ValueError(f"{path} is a directory, not a fastrnn model file")

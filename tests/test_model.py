@@ -356,6 +356,10 @@ def test_save_never_replaces_a_file_that_is_not_a_model(tmp_path):
     assert data.read_bytes() == before
     with pytest.raises(ValueError, match="is a directory"):
         m.save(tmp_path)
+    with pytest.raises(TypeError, match="path must be a str or os.PathLike, got int"):
+        m.save(42)
+    with pytest.raises(TypeError, match="path must be a str or os.PathLike, got int"):
+        fastrnn.Model.load(42)
     model_file = tmp_path / "m.npz"
     m.save(model_file)
     m.save(model_file)  # an older model is replaced
