@@ -17,7 +17,14 @@ import sys
 import tempfile
 from pathlib import Path
 
-__all__ = ["read_text", "read_lines", "decode_text", "atomic_write", "check_writable", "check_folder_writable", "new_file_mode"]
+__all__ = ["as_path", "read_text", "read_lines", "decode_text", "atomic_write", "check_writable", "check_folder_writable", "new_file_mode"]
+
+
+def as_path(path) -> Path:
+    """``Path(path)``; ``TypeError`` naming the argument unless it is a str or os.PathLike."""
+    if isinstance(path, (bytes, bytearray)) or not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
+    return Path(path)
 
 
 def decode_text(data, name):

@@ -31,7 +31,7 @@ from typing import List, Union
 
 import numpy as np
 
-from ._io import read_text
+from ._io import as_path, read_text
 from ._validation import check_int
 
 __all__ = [
@@ -71,12 +71,6 @@ _INT_RE = re.compile(r"[+-]?[0-9]+")
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
-def _as_path(path) -> Path:
-    if isinstance(path, (bytes, bytearray)) or not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
-    return Path(path)
-
-
 def _check_columns(text, label) -> None:
     for name, value in (("text", text), ("label", label)):
         if not isinstance(value, str):
@@ -95,7 +89,7 @@ def _labels_array(labels: List[str]) -> np.ndarray:
 
 
 def _load_delimited(path, text: str, label: str, delimiter: str, quoted: bool, kind: str):
-    p = _as_path(path)
+    p = as_path(path)
     _check_columns(text, label)
     content = read_text(p)
     # csv's default limit (128 KiB per field) would refuse a long text that load_jsonl and
@@ -280,7 +274,7 @@ def load_jsonl(path: PathLike, text: str = "text", label: str = "label"):
         a text that is not a string, a label that is not an integer or a
         non-blank string, no data. The message names the file and the line.
     """
-    p = _as_path(path)
+    p = as_path(path)
     _check_columns(text, label)
     content = read_text(p)
     texts: List[str] = []
@@ -365,7 +359,7 @@ def load(path: PathLike, text: str = "text", label: str = "label"):
     FileNotFoundError
         No such file.
     """
-    p = _as_path(path)
+    p = as_path(path)
     suffix = p.suffix.lower()
     if suffix not in _LOADERS:
         raise ValueError(

@@ -27,7 +27,7 @@ import numpy as np
 from . import _engine as E
 from . import _fit
 from ._fit import DivergenceWarning, EmptyTextWarning
-from ._io import atomic_write
+from ._io import as_path, atomic_write
 from ._progress import Progress, metrics_text
 from ._validation import (
     check_choice, check_dtype, check_float, check_int,
@@ -593,9 +593,7 @@ class Model:
         the umask).
         """
         self._check_fitted()
-        if not isinstance(path, (str, os.PathLike)):
-            raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
-        path = Path(path)
+        path = as_path(path)
         if path.is_dir():
             raise ValueError(f"{path} is a directory: give a file name for the model")
         if not overwrite and path.exists() and not _is_model_file(path):
@@ -650,9 +648,7 @@ class Model:
         reads): the vectors of the words outside its vocabulary are read from them
         (``ValueError`` when their width differs from the model's).
         """
-        if not isinstance(path, (str, os.PathLike)):
-            raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
-        path = Path(path)
+        path = as_path(path)
         if path.is_dir():
             raise ValueError(f"{path} is a directory, not a fastrnn model file")
         if not path.exists():
