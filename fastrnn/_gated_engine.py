@@ -18,9 +18,7 @@ from ._engine import (
     check_grams, hyperparameters, input_view, predict_ranges, touched_rows,
 )
 from ._validation import check_choice, check_dtype, check_int
-from .kernels import dropin as _dropin
 from .kernels import gated as KG
-from .kernels import ngram as _ngram
 from .kernels import rnn as _rnn
 
 CELLS = KG.CELLS  # ("gru", "lstm")
@@ -126,15 +124,9 @@ class GatedParams(NamedArrays):
     def kernel_tuple(self):
         return (self.WxhT, self.Whh, self.WhhT, self.bih, self.bhh, self.Why, self.by)
 
-    def all_finite(self, U_rows=None):
-        """No NaN or infinity in any parameter; ``U_rows`` (a few validated int64 row ids, see
-        :func:`fastrnn._engine.touched_rows`) limits the check of ``U`` to those rows."""
-        if not _dropin.all_finite_arrays((self.WxhT, self.Whh, self.WhhT, self.Why),
-                                         (self.bih, self.bhh, self.by)):
-            return False
-        if U_rows is not None:  # 2**20 rows took ~200 us per epoch, a tutorial GRU epoch's worth
-            return bool(np.isfinite(self.U.take(U_rows, axis=0)).all())
-        return _ngram.all_finite(self.U)
+    def _finite_groups(self):
+        """``(matrices, vectors)`` for :meth:`NamedArrays.all_finite`."""
+        return (self.WxhT, self.Whh, self.Why), (self.bih, self.bhh, self.by)  # WhhT = Whh.T
 
 
 class GatedTrainer:

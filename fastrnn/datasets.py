@@ -26,7 +26,6 @@ import json
 import numbers
 import os
 import re
-from pathlib import Path
 from typing import List, Union
 
 import numpy as np

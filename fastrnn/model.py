@@ -20,7 +20,6 @@ import math
 import os
 import warnings
 import zipfile
-from pathlib import Path
 
 import numpy as np
 
