@@ -322,6 +322,26 @@ def test_params_all_finite_sees_every_array():
         assert not Q.all_finite(), name
 
 
+@pytest.mark.parametrize("cell", ["tanh", "gru", "lstm"])
+def test_all_finite_sees_every_array_of_every_cell_with_vectors(cell):
+    """The divergence check reads every parameter of every cell, an embedding model's Emb
+    and WpeT and the n-gram table (its given rows only) included."""
+    from fastrnn import _engine as E
+    eng = E.cell_engine(cell)
+    P = eng.initial(4, 3, 2, "xavier", np.random.default_rng(0), np.float32, buckets=8)
+    E.attach_embeddings(P, np.ones((6, 4), np.float32), P.WxhT)
+    assert P.all_finite() and P.all_finite(np.array([1, 5], dtype=np.int64))
+    for name in P.names + ("U",):
+        for bad in (np.nan, -np.inf):
+            Q = P.copy()
+            getattr(Q, name).flat[-1] = bad
+            assert not Q.all_finite(), (name, bad)
+    Q = P.copy()
+    Q.U[5, 0] = np.nan
+    assert not Q.all_finite(np.array([1, 5], dtype=np.int64))
+    assert Q.all_finite(np.array([1, 2], dtype=np.int64))  # an untouched row is not read
+
+
 def test_a_finite_but_diverged_fit_warns():
     """A learning rate far too large can leave the loss finite but huge (no NaN to raise on):
     Model.fit warns with DivergenceWarning naming the loss and the rate; a healthy fit does
