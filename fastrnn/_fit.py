@@ -422,6 +422,11 @@ class FitRun:
         model.history_ = self.history
         model.n_epochs_ = len(self.history)
         model.fit_time_ = self.fit_time
+        problem = divergence(model)
+        if problem is not None:  # Model.fit and train_many alike (stacklevel: Model.fit's caller)
+            warnings.warn(DivergenceWarning(
+                f"{problem}: the model predicts little better than a constant; lower "
+                f"learning_rate (now {model.learning_rate!r})"), stacklevel=3)
         return model
 
 

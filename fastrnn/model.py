@@ -455,12 +455,7 @@ class Model:
                 self.__dict__.pop(a, None)
             self.__dict__.update(saved)
             raise
-        run.apply(self)
-        problem = _fit.divergence(self)
-        if problem is not None:
-            warnings.warn(DivergenceWarning(
-                f"{problem}: the model predicts little better than a constant; lower "
-                f"learning_rate (now {self.learning_rate!r})"), stacklevel=2)
+        run.apply(self)  # warns DivergenceWarning for a finite but diverged fit
         return self
 
     # ------------------------------------------------------------------ inference
