@@ -29,7 +29,7 @@ from . import ngrams as NG
 from . import reference as R
 from .vocab import Vocabulary
 
-__all__ = ["DivergenceWarning", "divergence", "EmptyTextWarning", "FitRun",
+__all__ = ["DivergenceWarning", "divergence", "warn_if_diverged", "EmptyTextWarning", "FitRun",
            "prepare", "epoch_runner", "run", "evaluate",
            "predict_proba", "stratified_split", "count_empty", "FITTED_ATTRIBUTES",
            "load_embeddings", "encode"]
@@ -62,6 +62,17 @@ def divergence(model):
     return (f"training diverged: the training loss of the kept epoch ({model.best_epoch_}) is "
             f"{loss:.3g}, more than {DIVERGED_LOSS_FACTOR:g}x that of a uniform guess "
             f"({chance:.3g})")
+
+
+def warn_if_diverged(model, name=None, stacklevel=2):
+    """Warn :class:`DivergenceWarning` when fitted ``model`` diverged (:func:`divergence`);
+    ``name`` (e.g. ``train_many``'s "model 3 (seed=1, ...)") starts the message."""
+    problem = divergence(model)
+    if problem is not None:
+        warnings.warn(DivergenceWarning(
+            f"{name + ': ' if name else ''}{problem}: the model predicts little better than a "
+            f"constant; lower learning_rate (now {model.learning_rate!r})"),
+            stacklevel=stacklevel + 1)
 
 
 class EmptyTextWarning(UserWarning):
@@ -422,11 +433,6 @@ class FitRun:
         model.history_ = self.history
         model.n_epochs_ = len(self.history)
         model.fit_time_ = self.fit_time
-        problem = divergence(model)
-        if problem is not None:  # Model.fit and train_many alike (stacklevel: Model.fit's caller)
-            warnings.warn(DivergenceWarning(
-                f"{problem}: the model predicts little better than a constant; lower "
-                f"learning_rate (now {model.learning_rate!r})"), stacklevel=3)
         return model
 
 

@@ -127,16 +127,16 @@ def _resolve_preset(ctx, preset, values, embeddings=False):
 
 
 @main.command()
-@click.argument("data", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("data", type=click.Path(path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
               help="Where to write the model (.npz); never an input, an existing file only "
               "with --force.")
 @click.option("--force", is_flag=True, help="Replace an existing --output file.")
 @click.option("--text-col", default="text", show_default=True, help="Text column / key.")
 @click.option("--label-col", default="label", show_default=True, help="Label column / key.")
-@click.option("--validation", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--validation", type=click.Path(path_type=Path), default=None,
               help="Validation data (same format) for early stopping instead of a split.")
-@click.option("--embeddings", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+@click.option("--embeddings", type=click.Path(path_type=Path),
               default=None, help="Pretrained word vectors (GloVe .txt, word2vec/fastText .vec "
               "or .bin, optionally .gz) as the input layer; with --preset, the preset's recipe "
               "for vectors.")
@@ -168,6 +168,9 @@ def train(ctx, data, output, force, text_col, label_col, validation, embeddings,
     if learning_rate <= 0 or not np.isfinite(learning_rate):
         raise click.BadParameter("must be a positive number", param_hint="--learning-rate")
     check_output(output, inputs=(data, validation, embeddings), force=force)
+    if embeddings is not None and not embeddings.is_file():  # before any work is done
+        fail(f"{embeddings}: " + ("is a directory, not a vectors file" if embeddings.is_dir()
+                                  else "no such file"))
     texts, labels = load_data(data, text_col, label_col)
     val = load_data(validation, text_col, label_col) if validation else None
     if val is not None:
@@ -180,7 +183,7 @@ def train(ctx, data, output, force, text_col, label_col, validation, embeddings,
     except FloatingPointError as e:
         reason = str(e) if "diverged" in str(e) else f"training diverged: {e}"
         fail(f"{data}: {reason}; no model written")
-    except (ValueError, TypeError) as e:
+    except (OSError, ValueError, TypeError) as e:
         # a vectors file's own errors name that file and line already
         where = "" if embeddings is not None and str(embeddings) in str(e) else f"{data}: "
         fail(f"{where}{_cli_hint(e)}")
@@ -221,16 +224,21 @@ def _check_known_classes(path, labels, known, known_path):
 @click.argument("model_path", metavar="MODEL", type=click.Path(path_type=Path))
 @click.argument("text", nargs=-1)
 @click.option("--file", "file_", type=click.Path(dir_okay=True, allow_dash=True, path_type=Path),
-              default=None, help="Read texts from this UTF-8 file, one per line ('-' for "
-              "stdin).")
+              default=None, help="Read texts from this UTF-8 file: the --text-col column of a "
+              ".tsv/.csv/.jsonl file with a header (as train reads it), else one text per line "
+              "('-' for stdin).")
+@click.option("--text-col", default="text", show_default=True,
+              help="The text column of a .tsv/.csv/.jsonl --file.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")
-def predict(model_path, text, file_, as_json):
-    """Predict labels for TEXT arguments or the lines of --file."""
+def predict(model_path, text, file_, text_col, as_json):
+    """Predict labels for TEXT arguments or the texts of --file."""
+    from .datasets import is_table, load_texts
     model = load_model(model_path)
     texts = list(text)
     if file_ is not None:
+        table = str(file_) != "-" and is_table(file_)
         try:
-            lines = read_lines(file_)
+            lines = load_texts(file_, text_col) if table else read_lines(file_)
         except (OSError, ValueError) as e:
             fail(e)
         if not lines:
@@ -253,7 +261,7 @@ def predict(model_path, text, file_, as_json):
 
 @main.command()
 @click.argument("model_path", metavar="MODEL", type=click.Path(path_type=Path))
-@click.argument("data", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("data", type=click.Path(path_type=Path))
 @click.option("--text-col", default="text", show_default=True)
 @click.option("--label-col", default="label", show_default=True)
 def evaluate(model_path, data, text_col, label_col):

@@ -38,6 +38,7 @@ __all__ = [
     "load_tsv",
     "load_csv",
     "load_jsonl",
+    "load_texts",
     "make_corpus",
     "load_demo",
     "corpus_words",
@@ -87,9 +88,8 @@ def _labels_array(labels: List[str]) -> np.ndarray:
     return np.array(labels, dtype=str)
 
 
-def _load_delimited(path, text: str, label: str, delimiter: str, quoted: bool, kind: str):
-    p = as_path(path)
-    _check_columns(text, label)
+def _load_delimited(p, text: str, label, delimiter: str, quoted: bool, kind: str):
+    """The reader of :func:`load_tsv`/:func:`load_csv`; ``label=None``: texts only."""
     content = read_text(p)
     # csv's default limit (128 KiB per field) would refuse a long text that load_jsonl and
     # Model.predict accept; the whole file is in memory already, so no field can exceed it.
@@ -122,6 +122,9 @@ def _load_delimited(path, text: str, label: str, delimiter: str, quoted: bool, k
                 header = [h.strip() for h in row]
                 cols = []
                 for name, what in ((text, "text"), (label, "label")):
+                    if name is None:
+                        cols.append(None)
+                        continue
                     if header.count(name) == 0:
                         raise ValueError(
                             f"{p}: no {what} column {name!r}; the header ({where(start)}) "
@@ -140,21 +143,24 @@ def _load_delimited(path, text: str, label: str, delimiter: str, quoted: bool, k
                     f"{p}: {where(start)}: expected {len(header)} fields as in the "
                     f"header, found {len(row)}"
                 )
+            texts.append(row[ti])
+            if li is None:
+                continue
             lab = row[li].strip()
             if not lab:
                 raise ValueError(f"{p}: {where(start)}: blank label")
-            texts.append(row[ti])
             labels.append(lab)
     except csv.Error as exc:
         raise ValueError(f"{p}: {where(line)}: malformed {kind}: {exc}") from None
     finally:
         csv.field_size_limit(limit)
     if header is None:
-        raise ValueError(f"{p}: empty file; expected a header row naming the columns "
-                         f"{text!r} and {label!r}")
+        wanted = f"the columns {text!r} and {label!r}" if label is not None else \
+            f"the column {text!r}"
+        raise ValueError(f"{p}: empty file; expected a header row naming {wanted}")
     if not texts:
         raise ValueError(f"{p}: no data rows, only a header")
-    return texts, _labels_array(labels)
+    return texts, None if label is None else _labels_array(labels)
 
 
 def load_tsv(path: PathLike, text: str = "text", label: str = "label", *, quoted: bool = False):
@@ -199,7 +205,8 @@ def load_tsv(path: PathLike, text: str = "text", label: str = "label", *, quoted
         fields than the header, a blank label, no data rows. The message
         names the file and the line. Blank lines are skipped.
     """
-    return _load_delimited(path, text, label, "\t", quoted, "TSV")
+    _check_columns(text, label)
+    return _load_delimited(as_path(path), text, label, "\t", quoted, "TSV")
 
 
 def load_csv(path: PathLike, text: str = "text", label: str = "label"):
@@ -226,7 +233,8 @@ def load_csv(path: PathLike, text: str = "text", label: str = "label"):
     FileNotFoundError, ValueError
         As :func:`load_tsv`.
     """
-    return _load_delimited(path, text, label, ",", True, "CSV")
+    _check_columns(text, label)
+    return _load_delimited(as_path(path), text, label, ",", True, "CSV")
 
 
 _JSON_TYPES = {
@@ -273,8 +281,12 @@ def load_jsonl(path: PathLike, text: str = "text", label: str = "label"):
         a text that is not a string, a label that is not an integer or a
         non-blank string, no data. The message names the file and the line.
     """
-    p = as_path(path)
     _check_columns(text, label)
+    return _load_jsonl(as_path(path), text, label)
+
+
+def _load_jsonl(p, text: str, label):
+    """The reader of :func:`load_jsonl`; ``label=None``: texts only."""
     content = read_text(p)
     texts: List[str] = []
     labels: List[str] = []
@@ -295,15 +307,19 @@ def load_jsonl(path: PathLike, text: str = "text", label: str = "label"):
                 "(JSON Lines holds one object per line)"
             )
         for key in (text, label):
-            if key not in obj:
+            if key is not None and key not in obj:
                 raise ValueError(
                     f"{p}: line {lineno}: no key {key!r}; the object has keys {list(obj)}"
                 )
-        t, lab = obj[text], obj[label]
+        t = obj[text]
         if not isinstance(t, str):
             raise ValueError(
                 f"{p}: line {lineno}: {text!r} must be a string, got {_json_type(t)}"
             )
+        texts.append(t)
+        if label is None:
+            continue
+        lab = obj[label]
         if isinstance(lab, int) and not isinstance(lab, bool):
             lab = str(lab)
         elif isinstance(lab, str):
@@ -315,11 +331,10 @@ def load_jsonl(path: PathLike, text: str = "text", label: str = "label"):
                 f"{p}: line {lineno}: {label!r} must be an integer or a string, "
                 f"got {_json_type(lab)}"
             )
-        texts.append(t)
         labels.append(lab)
     if not texts:
         raise ValueError(f"{p}: no data (the file has no JSON objects)")
-    return texts, _labels_array(labels)
+    return texts, None if label is None else _labels_array(labels)
 
 
 _LOADERS = {
@@ -329,6 +344,13 @@ _LOADERS = {
     ".ndjson": load_jsonl,
     ".json": load_jsonl,
 }
+#: The same files read without a label column (for :func:`load_texts`).
+_TEXT_READERS = {
+    ".tsv": lambda p, text: _load_delimited(p, text, None, "\t", False, "TSV"),
+    ".csv": lambda p, text: _load_delimited(p, text, None, ",", True, "CSV"),
+    ".jsonl": lambda p, text: _load_jsonl(p, text, None),
+}
+_TEXT_READERS[".ndjson"] = _TEXT_READERS[".json"] = _TEXT_READERS[".jsonl"]
 
 
 def load(path: PathLike, text: str = "text", label: str = "label"):
@@ -359,13 +381,47 @@ def load(path: PathLike, text: str = "text", label: str = "label"):
         No such file.
     """
     p = as_path(path)
+    return _LOADERS[_suffix(p)](p, text=text, label=label)
+
+
+def is_table(path) -> bool:
+    """True when :func:`load` reads ``path`` (its suffix is one of the data-file suffixes)."""
+    return as_path(path).suffix.lower() in _LOADERS
+
+
+def _suffix(p):
+    """``p``'s lower-cased suffix; ``ValueError`` listing the supported ones unless it is one
+    (or naming a directory as one, whatever its name)."""
+    if p.is_dir():
+        raise ValueError(f"{p}: is a directory, not a data file")
     suffix = p.suffix.lower()
     if suffix not in _LOADERS:
         raise ValueError(
             f"{p}: unknown file type {suffix or '(no suffix)'!s}; supported: "
             f"{', '.join(_LOADERS)} (.json must hold JSON Lines)"
         )
-    return _LOADERS[suffix](p, text=text, label=label)
+    return suffix
+
+
+def load_texts(path: PathLike, text: str = "text") -> List[str]:
+    """The texts of a data file without labels: its ``text`` column, read as :func:`load` reads it.
+
+    For files to predict: a ``.tsv``/``.csv``/``.jsonl`` with a header (or keys) naming the text
+    column; a label column may be present and is ignored.
+
+    Returns
+    -------
+    texts : list of str
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        As :func:`load`, except that no label column is needed.
+    """
+    p = as_path(path)
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str (a column name), got {type(text).__name__}")
+    return _TEXT_READERS[_suffix(p)](p, text)[0]
 
 
 # --------------------------------------------------------------------------

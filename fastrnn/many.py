@@ -19,6 +19,7 @@ thread-pool engine), :mod:`fastrnn._many_store` (``output_dir``), :mod:`fastrnn.
 
 from typing import NamedTuple
 
+from ._fit import warn_if_diverged
 from ._many_dask import run_dask
 from ._many_inputs import (_check_spec, _describe, _jsonable, _normalise, _plain_params,
                            _shown, dataset_fingerprint, model_id, param_grid)
@@ -194,6 +195,10 @@ def train_many(data, models, *, validation_data=None, threads=None, client=None,
 
             _train_local(jobs, threads=threads, progress=progress, errors=errors,
                          on_done=done)
+    for s in specs:  # here, not on a pool thread or a Dask worker: the user sees each, named
+        if models_out[s.index] is not None:
+            warn_if_diverged(models_out[s.index],
+                             f"model {s.index} ({_describe(_shown(s.params))})", stacklevel=2)
     return TrainManyResult(models_out, rows)
 
 

@@ -455,7 +455,8 @@ class Model:
                 self.__dict__.pop(a, None)
             self.__dict__.update(saved)
             raise
-        run.apply(self)  # warns DivergenceWarning for a finite but diverged fit
+        run.apply(self)
+        _fit.warn_if_diverged(self, stacklevel=2)  # a finite but diverged fit
         return self
 
     # ------------------------------------------------------------------ inference

@@ -60,7 +60,7 @@ def _fmt(v, spec=".3f"):
 
 
 @click.command()
-@click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("config", type=click.Path(path_type=Path))
 @click.option("--output-dir", required=True, type=click.Path(path_type=Path),
               help="Folder for results.jsonl and the models' .npz files (resumable).")
 @click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",

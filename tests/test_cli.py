@@ -159,6 +159,19 @@ def test_unwritable_output_fails_before_training(runner, data, tmp_path, monkeyp
     assert expect in _one_line_error(r)
 
 
+@pytest.mark.parametrize("name", ["folder", "folder.tsv"])
+def test_a_directory_as_data_is_one_line_naming_it(runner, data, tmp_path, model_file, name):
+    d = tmp_path / name
+    d.mkdir()
+    out = tmp_path / "m.npz"
+    for args in (["train", str(d), "-o", str(out)],
+                 ["train", str(data / "train.tsv"), "--validation", str(d), "-o", str(out)],
+                 ["evaluate", str(model_file), str(d)],
+                 ["predict", str(model_file), "--file", str(d)]):
+        assert f"{d}: is a directory, not a " in _one_line_error(runner.invoke(main, args))
+    assert not out.exists()
+
+
 def test_folder_without_write_permission_fails_before_training(runner, data, tmp_path,
                                                                monkeypatch):
     import tempfile
@@ -196,6 +209,21 @@ def test_predict_file_reads_utf8_with_crlf_and_stdin(runner, model_file, tmp_pat
     assert [line.split("\t")[2] for line in r.output.splitlines()] == ["good", "caf\u00e9 bad"]
     r = runner.invoke(main, ["predict", str(model_file), "--file", "-"], input=b"\xe9\n")
     assert "standard input: line 1: not valid UTF-8" in _one_line_error(r)
+
+
+def test_predict_file_reads_the_text_column_of_a_data_file(runner, model_file, data, tmp_path):
+    r = runner.invoke(main, ["predict", str(model_file), "--file", str(data / "test.tsv")])
+    assert r.exit_code == 0, r.output
+    texts = [line.split("\t", 1)[1] for line in (data / "test.tsv").read_text().splitlines()[1:]]
+    assert [line.split("\t", 2)[2] for line in r.output.splitlines()] == texts  # no header row
+    f = tmp_path / "new.csv"
+    f.write_text('id,review\n1,"good, very good"\n')
+    r = runner.invoke(main, ["predict", str(model_file), "--file", str(f), "--text-col", "review"])
+    assert r.exit_code == 0, r.output
+    assert r.output.splitlines()[0].endswith("\tgood, very good")
+    r = runner.invoke(main, ["predict", str(model_file), "--file", str(f)])
+    assert "new.csv: no text column 'text'; the header (line 1) has columns ['id', 'review']" \
+        in _one_line_error(r)
 
 
 def test_unseen_classes_name_the_right_file_and_few_classes(runner, data, tmp_path, model_file):
@@ -500,9 +528,11 @@ def test_train_with_embeddings_frozen_and_fine_tuned(runner, data, tmp_path):
 
 def test_train_embeddings_bad_input(runner, data, tmp_path):
     out = tmp_path / "m.npz"
-    r = runner.invoke(main, ["train", str(data / "train.tsv"), "-o", str(out),
-                             "--embeddings", str(tmp_path / "nope.txt")])
-    assert r.exit_code == 2 and "--embeddings" in r.output and "Traceback" not in r.output
+    for path, expect in ((tmp_path / "nope.txt", "nope.txt: no such file"),
+                         (tmp_path, "is a directory, not a vectors file")):
+        r = runner.invoke(main, ["train", str(data / "train.tsv"), "-o", str(out),
+                                 "--embeddings", str(path)])
+        assert expect in _one_line_error(r)
     r = runner.invoke(main, ["train", str(data / "train.tsv"), "-o", str(out),
                              "--fine-tune-embeddings"])
     assert r.exit_code == 2 and "need --embeddings" in r.output

@@ -12,6 +12,7 @@ from fastrnn.datasets import (
     load_csv,
     load_demo,
     load_jsonl,
+    load_texts,
     load_tsv,
     make_corpus,
 )
@@ -191,6 +192,42 @@ def test_load_dispatch(tmp_path):
         load(tmp_path / "a.txt")
     with pytest.raises(ValueError, match=r"unknown file type \(no suffix\)"):
         load(tmp_path / "data")
+
+
+def test_load_texts_reads_the_text_column_with_or_without_labels(tmp_path):
+    assert load_texts(write(tmp_path, "a.tsv", "label\ttext\n1\tgood film\n0\t\"so\" bad\n")) \
+        == ["good film", '"so" bad']
+    assert load_texts(write(tmp_path, "b.tsv", "text\n\ngood film\n")) == ["good film"]
+    assert load_texts(write(tmp_path, "c.CSV", 'id,review\n1,"a, b"\n'), "review") == ["a, b"]
+    assert load_texts(write(tmp_path, "d.jsonl", '{"text": "x"}\n{"text": "y", "label": null}\n')) \
+        == ["x", "y"]
+    texts, _ = load(write(tmp_path, "e.tsv", "label\ttext\n1\tx\n0\ty\n"))
+    assert load_texts(tmp_path / "e.tsv") == texts
+
+
+@pytest.mark.parametrize("name, content, kwargs, message", [
+    ("a.tsv", "label\ttext\n1\tx\n", dict(text="review"),
+     r"a\.tsv: no text column 'review'; the header \(line 1\) has columns \['label', 'text'\]"),
+    ("a.tsv", "", {}, r"a\.tsv: empty file; expected a header row naming the column 'text'$"),
+    ("a.tsv", "text\n", {}, r"a\.tsv: no data rows, only a header"),
+    ("a.tsv", "text\tlabel\nx\n", {}, r"a\.tsv: line 2: expected 2 fields"),
+    ("a.jsonl", '{"label": 1}\n', {}, r"a\.jsonl: line 1: no key 'text'"),
+    ("a.jsonl", '{"text": 3}\n', {}, r"a\.jsonl: line 1: 'text' must be a string, got an integer"),
+    ("a.txt", "x\n", {}, r"a\.txt: unknown file type \.txt"),
+])
+def test_load_texts_errors(tmp_path, name, content, kwargs, message):
+    path = write(tmp_path, name, content)
+    with pytest.raises(ValueError, match=message):
+        load_texts(path, **kwargs)
+
+
+def test_load_texts_argument_errors(tmp_path):
+    with pytest.raises(TypeError, match="path must be a str or os.PathLike, got int"):
+        load_texts(3)
+    with pytest.raises(TypeError, match=r"text must be a str \(a column name\), got NoneType"):
+        load_texts(write(tmp_path, "a.tsv", "text\nx\n"), None)
+    with pytest.raises(FileNotFoundError, match=r"nope\.csv: no such file"):
+        load_texts(tmp_path / "nope.csv")
 
 
 @pytest.mark.parametrize("loader", [load_tsv, load_csv, load_jsonl, load])

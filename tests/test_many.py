@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+import fastrnn
 from fastrnn import Ensemble, Model, average_proba, param_grid, train_many
 from fastrnn.cli import main
 from fastrnn.datasets import load_demo
@@ -378,3 +379,22 @@ def test_best_val_accuracy_is_the_kept_epochs():
         kept = m.history_[m.best_epoch_ - 1]["val_accuracy"]
         assert r["best_epoch"] == m.best_epoch_ and r["best_val_accuracy"] == kept
         assert r["val_accuracy"] == m.history_[-1]["val_accuracy"]
+
+
+def test_a_diverged_model_warns_once_by_name_from_train_many(demo):
+    """A finite but diverged model of train_many warns DivergenceWarning naming it (once, on
+    the calling thread, pointing at the caller), as Model.fit warns; the healthy ones do not."""
+    import warnings
+    (tr, ytr), _ = demo
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        models, rows = train_many((tr, ytr), [dict(SMALL, seed=0),
+                                              dict(SMALL, seed=1, learning_rate=1e30)],
+                                  threads=2)
+    diverged = [w for w in caught if issubclass(w.category, fastrnn.DivergenceWarning)]
+    assert len(diverged) == 1, [str(w.message) for w in caught]
+    assert str(diverged[0].message).startswith("model 1 (") and \
+        "learning_rate=1e+30" in str(diverged[0].message)
+    assert "training diverged" in str(diverged[0].message)
+    assert diverged[0].filename == __file__
+    assert rows[1]["status"] == "ok" and models[1] is not None  # kept, as Model.fit keeps it
