@@ -193,11 +193,17 @@ def train(ctx, data, output, force, text_col, label_col, validation, embeddings,
     except (OSError, ValueError) as e:
         fail(f"cannot write {output}: {e}")
     last = model.history_[model.best_epoch_ - 1]
-    msg = f"trained a {model.cell} model on {len(texts)} texts, {len(model.classes_)} " \
-          f"classes, {len(model.vocabulary_)} words; epoch {model.best_epoch_} of {model.n_epochs_}"
+    msg = f"trained a {model.cell} model on {_n(len(texts), 'text')}, " \
+          f"{_n(len(model.classes_), 'class')}, {_n(len(model.vocabulary_), 'word')}; " \
+          f"epoch {model.best_epoch_} of {model.n_epochs_}"
     if "val_accuracy" in last:
         msg += f", validation accuracy {last['val_accuracy']:.3f}"
     click.echo(f"{msg}; {model.fit_time_:.2f} s; saved {output}")
+
+
+def _n(count, noun):
+    """``"1 word"``, ``"2 words"``, ``"3 classes"``."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}{'es' if noun.endswith('s') else 's'}"
 
 
 def _cli_hint(error):
@@ -272,7 +278,7 @@ def evaluate(model_path, data, text_col, label_col):
         r = model.evaluate(texts, labels)
     except (ValueError, TypeError) as e:
         fail(f"{data}: {e}")
-    click.echo(f"{len(texts)} texts: loss {r['loss']:.4f}, accuracy {r['accuracy']:.4f}")
+    click.echo(f"{_n(len(texts), 'text')}: loss {r['loss']:.4f}, accuracy {r['accuracy']:.4f}")
 
 
 OPTIMIZERS = ("sgd", "adagrad", "adam")

@@ -88,6 +88,19 @@ def _labels_array(labels: List[str]) -> np.ndarray:
     return np.array(labels, dtype=str)
 
 
+_SEPARATORS = {"\t": ("tab", ".tsv"), ",": ("comma", ".csv")}
+
+
+def _separator_hint(header, delimiter):
+    """A hint when a one-column header holds the other separator (a CSV named .tsv, ...)."""
+    if len(header) == 1:
+        for sep, (name, suffix) in _SEPARATORS.items():
+            if sep != delimiter and sep in header[0]:
+                return (f" (one column: the header has no {_SEPARATORS[delimiter][0]} but a "
+                        f"{name}; is the file {name}-separated? name it {suffix})")
+    return ""
+
+
 def _load_delimited(p, text: str, label, delimiter: str, quoted: bool, kind: str):
     """The reader of :func:`load_tsv`/:func:`load_csv`; ``label=None``: texts only."""
     content = read_text(p)
@@ -128,7 +141,7 @@ def _load_delimited(p, text: str, label, delimiter: str, quoted: bool, kind: str
                     if header.count(name) == 0:
                         raise ValueError(
                             f"{p}: no {what} column {name!r}; the header ({where(start)}) "
-                            f"has columns {header}"
+                            f"has columns {header}{_separator_hint(header, delimiter)}"
                         )
                     if header.count(name) > 1:
                         raise ValueError(

@@ -392,6 +392,12 @@ class Model:
         if y.ndim != 1 or y.shape[0] != n:
             raise ValueError(f"{name} must be 1-D with one label per text ({n}), got shape "
                              f"{y.shape}")
+        if y.dtype.kind == "U" and not isinstance(labels, np.ndarray):
+            # numpy turns [1, "pos"] into strings ("1", "pos"): refuse as an object array is
+            kinds = {"str" if isinstance(v, str) else type(v).__name__ for v in labels}
+            if len(kinds) > 1 and "str" in kinds:
+                raise TypeError(f"{name} mix strings and other types "
+                                f"({', '.join(sorted(kinds))}); use one kind of label")
         bad = None
         if y.dtype.kind == "f":
             missing = ~np.isfinite(y)
@@ -493,12 +499,16 @@ class Model:
         if not texts:
             return np.zeros((0, len(self.classes_)), dtype=self.params_.dtype)
         tokens, offsets, grams = self._encode(texts)
+        self._warn_empty(texts, tokens, offsets, stacklevel=3)
+        return self._proba_encoded(tokens, offsets, grams)
+
+    def _warn_empty(self, texts, tokens, offsets, stacklevel):
+        """:class:`EmptyTextWarning` with a count when texts tokenise to no word."""
         empty = _fit.count_empty(self.vocabulary_, texts, tokens, offsets)
         if empty:
             warnings.warn(EmptyTextWarning(
                 f"{empty} of {len(texts)} texts tokenise to no word (empty, punctuation or "
-                "symbols only); they all get the same probabilities"), stacklevel=2)
-        return self._proba_encoded(tokens, offsets, grams)
+                "symbols only); they all get the same probabilities"), stacklevel=stacklevel)
 
     def predict(self, texts):
         """Predicted labels (of the same kind as the training labels)."""
@@ -514,19 +524,27 @@ class Model:
         return np.searchsorted(self.classes_, y)
 
     def evaluate(self, texts, labels):
-        """``{"loss": mean cross-entropy, "accuracy": fraction correct}`` on labelled texts."""
+        """``{"loss": mean cross-entropy, "accuracy": fraction correct}`` on labelled texts.
+
+        Texts that tokenise to no word warn :class:`EmptyTextWarning`, as in
+        :meth:`predict_proba`.
+        """
+        return self._evaluate(texts, labels)
+
+    def _evaluate(self, texts, labels):
         self._check_fitted()
         texts = _texts(texts)
         if not texts:
             raise ValueError("cannot evaluate on an empty dataset")
         yi = self._encode_labels(labels, len(texts))
         tokens, offsets, grams = self._encode(texts)
+        self._warn_empty(texts, tokens, offsets, stacklevel=4)
         loss, acc = self._evaluate_encoded(tokens, offsets, yi, grams)
         return {"loss": loss, "accuracy": acc}
 
     def score(self, texts, labels):
         """Accuracy (scikit-learn's classifier ``score``)."""
-        return self.evaluate(texts, labels)["accuracy"]
+        return self._evaluate(texts, labels)["accuracy"]
 
     # ------------------------------------------------------------------ PyTorch export
     def _torch_inexpressible(self):
@@ -626,6 +644,7 @@ class Model:
                                  "ext_words": list(P.ext_words)}
             if not oov_vectors:
                 meta["embedding"]["ext_words"] = []
+                meta["embedding"]["oov_vectors"] = False  # load warns without embeddings=
             elif P.Ext.shape[0]:
                 arrays["Ext"] = P.Ext
         if self.params_.buckets:  # the n-gram table: its non-zero rows only
@@ -681,6 +700,12 @@ class Model:
             _fit.reattach_vectors(model.params_, model.vocabulary_, embeddings, path,
                                   model.freeze_embeddings)
             model.embeddings = embeddings
+        elif (model.params_.Emb is not None and model.freeze_embeddings
+              and (meta.get("embedding") or {}).get("oov_vectors") is False):
+            warnings.warn(
+                f"{path} was saved with oov_vectors=False: words outside its vocabulary get "
+                "no vector at prediction (a frozen model gives them theirs); pass the vectors "
+                "again as Model.load(path, embeddings=...) to restore them", stacklevel=2)
         return model
 
     @classmethod

@@ -261,6 +261,9 @@ def test_not_utf8(tmp_path):
         ("label\ttext\n1\tx\n", dict(text="txt"),
          r"no text column 'txt'; the header \(line 1\) has columns \['label', 'text'\]"),
         ("label\ttext\n1\tx\n", dict(label="y"), r"no label column 'y'"),
+        ("label,text\n1,x\n", {}, r"no text column 'text'; the header \(line 1\) has columns "
+         r"\['label,text'\] \(one column: the header has no tab but a comma; is the file "
+         r"comma-separated\? name it \.csv\)"),
         ("\n\nlabel\ttext\n1\tx\n", dict(label="y"), r"no label column .y.; the header \(line 3\)"),
         ("label\ttext\ttext\n1\tx\ty\n", {}, r"column 'text' appears 2 times in the header"),
         ("label\ttext\n1\tx\n0\ty\tz\n", {}, r"line 3: expected 2 fields as in the header, found 3"),

@@ -1,6 +1,8 @@
 """``Model(embeddings=...)``: pretrained word vectors as the input (kernels vs reference,
 gradients, unseen words, persistence, bad input).  Small generated vectors only."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -224,11 +226,17 @@ def test_save_keeps_a_path_and_load_reattaches_vectors(data, vectors, tmp_path):
     src = write_glove(tmp_path / "v.txt", *vectors)
     m = fastrnn.Model(**dict(FAST, embeddings=src)).fit(texts, labels)
     m.save(tmp_path / "m.npz", oov_vectors=False)
-    small = fastrnn.Model.load(tmp_path / "m.npz")
+    with pytest.warns(UserWarning, match=r"m\.npz was saved with oov_vectors=False: words "
+                      r"outside its vocabulary get no vector.*embeddings=") as rec:
+        small = fastrnn.Model.load(tmp_path / "m.npz")
+    assert rec[0].filename == __file__
     assert small.embeddings == str(src) and small.params_.Ext.shape[0] == 0
     probe = ["w4 zz1"]
     assert not np.allclose(small.predict_proba(probe), m.predict_proba(probe))
-    full = fastrnn.Model.load(tmp_path / "m.npz", embeddings=src)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # given the vectors again: no warning
+        full = fastrnn.Model.load(tmp_path / "m.npz", embeddings=src)
+        fastrnn.Model.load(m.save(tmp_path / "all.npz") or tmp_path / "all.npz")
     np.testing.assert_array_equal(full.predict_proba(probe), m.predict_proba(probe))
     wide = write_glove(tmp_path / "w.txt", VEC_WORDS, np.ones((len(VEC_WORDS), E_DIM + 1)))
     with pytest.raises(ValueError, match=r"w\.txt.*7.*6|width"):

@@ -49,6 +49,18 @@ def test_string_labels_and_three_classes():
     assert m.predict_proba(["good"]).shape == (1, 3)
 
 
+@pytest.mark.parametrize("labels", [[1, "pos"] * 5, ("neg", 0.5) * 5,
+                                    np.array([1, "pos"] * 5, dtype=object)])
+def test_mixed_label_types_are_refused(labels):
+    """numpy would turn [1, "pos"] into the strings "1" and "pos": refused by name instead."""
+    with pytest.raises(TypeError, match=r"labels mix strings and other types \((float|int), "
+                                        r"str\); use one kind of label"):
+        Model(progress=False).fit(["good", "bad"] * 5, labels)
+    m = Model(seed=0, early_stopping=False, epochs=2, hidden_size=8, min_count=1,
+              progress=False).fit(["good", "bad"] * 5, [np.str_("p"), "n"] * 5)
+    assert m.classes_.tolist() == ["n", "p"]  # numpy's str is a str
+
+
 def test_bool_labels():
     m = Model(seed=0, early_stopping=False, epochs=20, hidden_size=8, min_count=1,
               learning_rate=0.1, progress=False).fit(["yes", "no"] * 10, [True, False] * 10)
@@ -111,6 +123,13 @@ def test_unknown_words_at_predict_time(demo):
         p = m.predict_proba(["zzz qqq never seen", "", "!!!"])
     assert p.shape == (3, 2) and np.isfinite(p).all()
     np.testing.assert_array_equal(p[1], p[2])  # every empty text gets the same answer
+    for score in (m.evaluate, m.score):  # scoring warns as predicting does, pointing here
+        with pytest.warns(fastrnn.EmptyTextWarning, match="1 of 2 texts tokenise") as rec:
+            score([tr[0], "!!!"], [ytr[0], ytr[1]])
+        assert rec[0].filename == __file__
+    with pytest.warns(fastrnn.EmptyTextWarning) as rec:
+        m.predict_proba(["", tr[0]])
+    assert rec[0].filename == __file__
 
 
 def test_empty_texts_warn_with_a_count_and_all_empty_is_refused(demo, recwarn):
