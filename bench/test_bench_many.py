@@ -13,6 +13,9 @@ Questions, one ``group`` each (compare rows within a group; ratios from one run)
 * ``many-vs-fit-early-stopping-tutorial`` / ``-mr``: the same on the tutorial's 58 training
   sentences and on the first 2,000 MR training sentences (``../shared/data`` beside the
   repository; skipped when absent).  Bar (issue 13): >= 1.7x on both, bit-identical weights.
+* ``many-frozen-vectors``: 4 models with frozen word vectors from one file through
+  ``train_many`` (the file read once) against 4 ``Model.fit`` calls (each reads it);
+  ``FASTRNN_BENCH_VECTORS=glove.6B.50d.txt`` times a real file.
 * ``many-vs-fit``: 64 models x 50 epochs (the project's PERFORMANCE notes, "Scale and many models") through the public API, ``train_many`` (2 threads)
   against 64 sequential ``Model.fit`` calls, all Python overhead included.  Bar: >= 2x.
 
@@ -203,4 +206,52 @@ def test_many_vs_fit_early_stopping_shared_data(benchmark, how, data):
                    for n in E.Params.names + ("U",))
     benchmark.group = f"many-vs-fit-early-stopping-{data}"
     benchmark.extra_info["epochs"] = sum(m.n_epochs_ for m in models)
+    benchmark.pedantic(run, rounds=3, warmup_rounds=0)
+
+
+#: ``many-frozen-vectors``: a real vectors file (e.g. GloVe 6B 50d's ``.txt``) named by
+#: ``FASTRNN_BENCH_VECTORS``, else a generated GloVe-format file of the corpus's words and
+#: ``OTHER_WORDS`` others (50 dimensions).
+BENCH_VECTORS = os.environ.get("FASTRNN_BENCH_VECTORS")
+OTHER_WORDS = 20_000
+
+
+@pytest.fixture(scope="module")
+def vectors_file(tmp_path_factory):
+    if BENCH_VECTORS:
+        return Path(BENCH_VECTORS)
+    from fastrnn.datasets import corpus_words
+    words = corpus_words() + [f"other{i}" for i in range(OTHER_WORDS)]
+    M = np.random.default_rng(0).standard_normal((len(words), 50)).round(5)
+    path = tmp_path_factory.mktemp("vectors") / "vectors.txt"
+    with open(path, "w", encoding="utf-8") as f:
+        for w, row in zip(words, M):
+            f.write(w + " " + " ".join(map(str, row)) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("how", ["train_many-2-threads", "Model.fit-x4"])
+def test_many_frozen_vectors_read_once(benchmark, how, vectors_file):
+    """``many-frozen-vectors``: 4 default models with frozen ``embeddings=FILE`` (seeds 0..3,
+    3 epochs) on 2,000 built-in sentences: ``train_many(threads=2)`` reads the file once for
+    all four (each picks its rows from memory) against 4 sequential ``Model.fit``, each
+    reading it; weights bit-identical (the CHANGELOG's figures: GloVe 6B 50d)."""
+    from fastrnn.datasets import load_demo
+    (texts, labels), _ = load_demo(n_train=2000, n_test=10, seed=0)
+    configs = [dict(seed=s, epochs=3, early_stopping=False, embeddings=str(vectors_file),
+                    progress=False) for s in range(4)]
+    if how == "Model.fit-x4":
+        def run():
+            return [Model(**c).fit(texts, labels) for c in configs]
+    else:
+        def run():
+            return train_many((texts, labels), configs, threads=2, progress=False).models
+    models = run()  # warm (compile)
+    ref = Model(**configs[2]).fit(texts, labels)
+    names = ref.params_.names
+    assert all(np.array_equal(getattr(models[2].params_, n), getattr(ref.params_, n))
+               for n in names + ("Ext",))
+    benchmark.group = "many-frozen-vectors"
+    benchmark.extra_info["vectors"] = str(vectors_file) if BENCH_VECTORS else \
+        f"generated, {OTHER_WORDS} other words"
     benchmark.pedantic(run, rounds=3, warmup_rounds=0)
