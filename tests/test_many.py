@@ -398,3 +398,23 @@ def test_a_diverged_model_warns_once_by_name_from_train_many(demo):
     assert "training diverged" in str(diverged[0].message)
     assert diverged[0].filename == __file__
     assert rows[1]["status"] == "ok" and models[1] is not None  # kept, as Model.fit keeps it
+
+
+def test_a_dask_result_carries_the_table_rows_not_the_table(demo):
+    """A Dask worker's result holds what Model.save writes (the n-gram table's non-zero rows),
+    not the whole 2**20-row table, and the driver rebuilds the same model from it (run here
+    without a cluster: the worker function and the driver's reader)."""
+    from fastrnn._many_dask import _chunk_worker, _model_from_plain
+    (tr, ytr), (te, _) = demo
+    params = dict(seed=0, epochs=3, progress=False)
+    [res] = _chunk_worker([(0, "id0", params, "d")],
+                          {"d": {"texts": list(tr), "labels": ytr, "validation": None}}, 1)
+    ref = Model(**params).fit(tr, ytr)
+    sent = sum(a.nbytes for a in res["arrays"].values())
+    assert ref.params_.U.nbytes == 2**20 * 2 * 4 and sent < ref.params_.U.nbytes / 20
+    back = _model_from_plain(params, res)
+    assert all(np.array_equal(getattr(back.params_, n), getattr(ref.params_, n))
+               for n in ref.params_.names + ("U",))
+    np.testing.assert_array_equal(back.predict_proba(te), ref.predict_proba(te))
+    assert back.n_epochs_ == ref.n_epochs_ == 3
+    assert [m["loss"] for m in back.history_] == [m["loss"] for m in ref.history_]
