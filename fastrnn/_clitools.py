@@ -40,12 +40,31 @@ def load_data(path, text_col, label_col):
 
 
 def load_model(path):
-    """A :class:`fastrnn.Model` read from ``path``, or a one-line failure naming the file."""
-    from .model import Model
+    """A :class:`fastrnn.Model` read from ``path``, or a one-line failure naming the file.
+
+    A model saved without its unseen-word vectors warns in the CLI's words (the commands
+    cannot re-attach vectors)."""
+    from .model import MissingVectorsWarning, Model
     try:
-        return Model.load(path)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", MissingVectorsWarning)
+            model = Model.load(path)
     except (OSError, ValueError) as e:
         fail(e)
+    for w in caught:
+        if issubclass(w.category, MissingVectorsWarning):
+            warnings.warn(MissingVectorsWarning(
+                f"{path} was saved without the vectors of the words outside its vocabulary "
+                "(oov_vectors=False): such words get no vector here; save the model with its "
+                "vectors (Model.save's default) to keep them"))
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return model
+
+
+def count(n, noun):
+    """``"1 word"``, ``"2 words"``, ``"3 classes"``: a count in the CLI's lines."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}{'es' if noun.endswith('s') else 's'}"
 
 
 def _same_file(a, b):

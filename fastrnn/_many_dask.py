@@ -9,7 +9,7 @@ values; the client rebuilds the models.  A failure's ``kind`` (``"invalid"`` or
 import math
 
 
-from ._many_inputs import _Dataset, _describe, _jsonable, _shown
+from ._many_inputs import _Dataset, _jsonable, model_name
 from ._many_pool import check_threads, train_local
 from .model import Model
 
@@ -24,7 +24,7 @@ def _chunk_worker(items, datasets, threads):
              for k, d in datasets.items()}
     for index, mid, params, dkey in items:
         model = Model(**params)
-        jobs.append(((index, f"model {index} ({_describe(_shown(params))})"), model,
+        jobs.append(((index, model_name(index, params)), model,
                      dsets[dkey]))
     out = []
 

@@ -86,6 +86,13 @@ def _describe(params):
     return ", ".join(f"{k}={v!r}" for k, v in params.items()) or "defaults"
 
 
+def model_name(index, params):
+    """How errors and warnings name a model of a batch: ``model 3 (seed=1, hidden_size=32)``
+    (``progress``, which changes nothing it learns, left out)."""
+    shown = {k: v for k, v in _shown(params).items() if k != "progress"}
+    return f"model {index} ({_describe(shown)})"
+
+
 def dataset_fingerprint(texts, labels):
     """A stable hex digest of a dataset (its texts and labels, in order)."""
     h = hashlib.sha256()
@@ -228,7 +235,7 @@ def _normalise(data, models, validation_data):
 
 def _check_spec(spec):
     """Build (or check) the spec's Model; returns it, or raises ValueError naming the model."""
-    where = f"model {spec.index} ({_describe(_shown(spec.params))})"
+    where = model_name(spec.index, spec.params)
     try:
         unknown = [k for k in spec.params if k not in _PARAMS]
         if unknown:

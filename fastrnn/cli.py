@@ -12,9 +12,10 @@ from pathlib import Path
 
 import click
 import numpy as np
+from click.core import ParameterSource
 
 from . import __version__
-from ._clitools import check_output, fail, load_data, load_model, one_line_warnings
+from ._clitools import check_output, count, fail, load_data, load_model, one_line_warnings
 from ._io import read_lines
 from .datasets import load_demo
 from ._fit import divergence
@@ -170,6 +171,8 @@ def train(ctx, data, output, force, text_col, label_col, validation, embeddings,
     check_output(output, inputs=(data, validation, embeddings), force=force)
     if embeddings is not None and not embeddings.is_file():  # before any work is done
         fail(f"{embeddings}: " + ("is a directory, not a vectors file" if embeddings.is_dir()
+                                  else "not a regular file (a pipe, a device): the vectors "
+                                  "reader needs a file" if embeddings.exists()
                                   else "no such file"))
     texts, labels = load_data(data, text_col, label_col)
     val = load_data(validation, text_col, label_col) if validation else None
@@ -193,17 +196,12 @@ def train(ctx, data, output, force, text_col, label_col, validation, embeddings,
     except (OSError, ValueError) as e:
         fail(f"cannot write {output}: {e}")
     last = model.history_[model.best_epoch_ - 1]
-    msg = f"trained a {model.cell} model on {_n(len(texts), 'text')}, " \
-          f"{_n(len(model.classes_), 'class')}, {_n(len(model.vocabulary_), 'word')}; " \
+    msg = f"trained a {model.cell} model on {count(len(texts), 'text')}, " \
+          f"{count(len(model.classes_), 'class')}, {count(len(model.vocabulary_), 'word')}; " \
           f"epoch {model.best_epoch_} of {model.n_epochs_}"
     if "val_accuracy" in last:
         msg += f", validation accuracy {last['val_accuracy']:.3f}"
     click.echo(f"{msg}; {model.fit_time_:.2f} s; saved {output}")
-
-
-def _n(count, noun):
-    """``"1 word"``, ``"2 words"``, ``"3 classes"``."""
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}{'es' if noun.endswith('s') else 's'}"
 
 
 def _cli_hint(error):
@@ -236,13 +234,22 @@ def _check_known_classes(path, labels, known, known_path):
 @click.option("--text-col", default="text", show_default=True,
               help="The text column of a .tsv/.csv/.jsonl --file.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")
-def predict(model_path, text, file_, text_col, as_json):
-    """Predict labels for TEXT arguments or the texts of --file."""
+@click.pass_context
+def predict(ctx, model_path, text, file_, text_col, as_json):
+    """Predict labels for TEXT arguments or the texts of --file.
+
+    Prints one line per text: label, probability, the text (its tabs and line breaks as \\t,
+    \\n, \\r); --json prints the text as it is.
+    """
     from .datasets import is_table, load_texts
+    table = file_ is not None and str(file_) != "-" and is_table(file_)
+    if not table and ctx.get_parameter_source("text_col") is not ParameterSource.DEFAULT:
+        raise click.UsageError("--text-col applies to a .tsv/.csv/.jsonl --file; "
+                               + ("give one" if file_ is None else
+                                  f"{file_} is read one text per line"))
     model = load_model(model_path)
     texts = list(text)
     if file_ is not None:
-        table = str(file_) != "-" and is_table(file_)
         try:
             lines = load_texts(file_, text_col) if table else read_lines(file_)
         except (OSError, ValueError) as e:
@@ -261,8 +268,8 @@ def predict(model_path, text, file_, text_col, as_json):
             click.echo(json.dumps({"text": t, "label": label, "probability": float(p[i]),
                                    "probabilities": {str(c): float(q) for c, q in
                                                      zip(model.classes_.tolist(), p)}}))
-        else:
-            click.echo(f"{label}\t{p[i]:.3f}\t{t}")
+        else:  # one line per text, whatever the text holds
+            click.echo(f"{label}\t{p[i]:.3f}\t{t.translate(_ONE_LINE)}")
 
 
 @main.command()
@@ -278,8 +285,11 @@ def evaluate(model_path, data, text_col, label_col):
         r = model.evaluate(texts, labels)
     except (ValueError, TypeError) as e:
         fail(f"{data}: {e}")
-    click.echo(f"{_n(len(texts), 'text')}: loss {r['loss']:.4f}, accuracy {r['accuracy']:.4f}")
+    click.echo(f"{count(len(texts), 'text')}: loss {r['loss']:.4f}, accuracy {r['accuracy']:.4f}")
 
+
+#: predict's plain output: a text's tabs and line breaks escaped, so that a line is a text
+_ONE_LINE = str.maketrans({"\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 OPTIMIZERS = ("sgd", "adagrad", "adam")
 #: Sentences of the warm-up corpus: a few dozen to fit, more than the engine's serial-predict

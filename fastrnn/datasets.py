@@ -153,8 +153,8 @@ def _load_delimited(p, text: str, label, delimiter: str, quoted: bool, kind: str
                 continue
             if len(row) != len(header):
                 raise ValueError(
-                    f"{p}: {where(start)}: expected {len(header)} fields as in the "
-                    f"header, found {len(row)}"
+                    f"{p}: {where(start)}: expected {len(header)} "
+                    f"field{'s' if len(header) != 1 else ''} as in the header, found {len(row)}"
                 )
             texts.append(row[ti])
             if li is None:
@@ -222,6 +222,14 @@ def load_tsv(path: PathLike, text: str = "text", label: str = "label", *, quoted
     return _load_delimited(as_path(path), text, label, "\t", quoted, "TSV")
 
 
+#: How each suffix's file is read: ``reader(path, text, label)``, ``label=None`` for texts only
+#: (:func:`load_texts`); the public loaders check their column arguments first.
+_READERS = {
+    ".tsv": lambda p, text, label: _load_delimited(p, text, label, "\t", False, "TSV"),
+    ".csv": lambda p, text, label: _load_delimited(p, text, label, ",", True, "CSV"),
+}
+
+
 def load_csv(path: PathLike, text: str = "text", label: str = "label"):
     """Read a comma-separated file with a header row.
 
@@ -247,7 +255,7 @@ def load_csv(path: PathLike, text: str = "text", label: str = "label"):
         As :func:`load_tsv`.
     """
     _check_columns(text, label)
-    return _load_delimited(as_path(path), text, label, ",", True, "CSV")
+    return _READERS[".csv"](as_path(path), text, label)
 
 
 _JSON_TYPES = {
@@ -296,6 +304,7 @@ def load_jsonl(path: PathLike, text: str = "text", label: str = "label"):
     """
     _check_columns(text, label)
     return _load_jsonl(as_path(path), text, label)
+
 
 
 def _load_jsonl(p, text: str, label):
@@ -350,6 +359,9 @@ def _load_jsonl(p, text: str, label):
     return texts, None if label is None else _labels_array(labels)
 
 
+_READERS[".jsonl"] = _READERS[".ndjson"] = _READERS[".json"] = _load_jsonl
+
+
 _LOADERS = {
     ".tsv": load_tsv,
     ".csv": load_csv,
@@ -357,13 +369,7 @@ _LOADERS = {
     ".ndjson": load_jsonl,
     ".json": load_jsonl,
 }
-#: The same files read without a label column (for :func:`load_texts`).
-_TEXT_READERS = {
-    ".tsv": lambda p, text: _load_delimited(p, text, None, "\t", False, "TSV"),
-    ".csv": lambda p, text: _load_delimited(p, text, None, ",", True, "CSV"),
-    ".jsonl": lambda p, text: _load_jsonl(p, text, None),
-}
-_TEXT_READERS[".ndjson"] = _TEXT_READERS[".json"] = _TEXT_READERS[".jsonl"]
+
 
 
 def load(path: PathLike, text: str = "text", label: str = "label"):
@@ -430,11 +436,13 @@ def load_texts(path: PathLike, text: str = "text") -> List[str]:
     ------
     FileNotFoundError, ValueError
         As :func:`load`, except that no label column is needed.
+    TypeError
+        ``path`` not a str or os.PathLike, or ``text`` not a str.
     """
     p = as_path(path)
     if not isinstance(text, str):
         raise TypeError(f"text must be a str (a column name), got {type(text).__name__}")
-    return _TEXT_READERS[_suffix(p)](p, text)[0]
+    return _READERS[_suffix(p)](p, text, None)[0]
 
 
 # --------------------------------------------------------------------------

@@ -21,8 +21,8 @@ from typing import NamedTuple
 
 from ._fit import warn_if_diverged
 from ._many_dask import run_dask
-from ._many_inputs import (_check_spec, _describe, _jsonable, _normalise, _plain_params,
-                           _shown, dataset_fingerprint, model_id, param_grid)
+from ._many_inputs import (_check_spec, _jsonable, _normalise, _plain_params, _shown,
+                           dataset_fingerprint, model_id, model_name, param_grid)
 from ._many_pool import ThreadsWarning, check_threads, train_local as _train_local
 from ._many_store import RESULTS_FILE, _Store
 from ._progress import enabled as progress_enabled, Progress
@@ -104,6 +104,10 @@ def train_many(data, models, *, validation_data=None, threads=None, client=None,
     TrainManyResult
         ``(models, results)``: fitted models (``None`` where training failed) and one result
         row per model, in the order of the configurations.
+
+    A returned model that diverged (its loss finite but far above a uniform guess's, see
+    :class:`fastrnn.DivergenceWarning`) warns once by name, on this thread, as
+    :meth:`Model.fit` does; a model loaded from ``output_dir`` warns again.
 
     Every model is trained exactly as ``Model(**params).fit(texts, labels)`` would train it:
     the same seed gives bit-identical weights, alone or in a batch of any size, on any number
@@ -187,7 +191,7 @@ def train_many(data, models, *, validation_data=None, threads=None, client=None,
             jobs = []
             for s in todo:
                 # a fresh Model per dict; the user's instance is fitted in place
-                jobs.append(((s.index, f"model {s.index} ({_describe(_shown(s.params))})"),
+                jobs.append(((s.index, model_name(s.index, s.params)),
                              checked[s.index], s.dataset))
 
             def done(key, model, info):
@@ -198,7 +202,7 @@ def train_many(data, models, *, validation_data=None, threads=None, client=None,
     for s in specs:  # here, not on a pool thread or a Dask worker: the user sees each, named
         if models_out[s.index] is not None:
             warn_if_diverged(models_out[s.index],
-                             f"model {s.index} ({_describe(_shown(s.params))})", stacklevel=2)
+                             model_name(s.index, s.params), stacklevel=2)
     return TrainManyResult(models_out, rows)
 
 

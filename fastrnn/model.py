@@ -33,7 +33,8 @@ from ._validation import (
 )
 from .vocab import Vocabulary
 
-__all__ = ["Model", "NotFittedError", "EmptyTextWarning", "DivergenceWarning", "FORMAT_VERSION"]
+__all__ = ["Model", "NotFittedError", "EmptyTextWarning", "DivergenceWarning",
+           "MissingVectorsWarning", "FORMAT_VERSION"]
 
 FORMAT_VERSION = 2  # 2: the cell is stored (gated cells); version 1 files are tanh models
 #: the version of files with pretrained word vectors (Emb, WpeT; one-hot models stay version 2)
@@ -43,6 +44,11 @@ READABLE_VERSIONS = (1, 2, 3)
 
 class NotFittedError(ValueError, AttributeError):
     """Raised when a model is used before :meth:`Model.fit` (scikit-learn's convention)."""
+
+
+class MissingVectorsWarning(UserWarning):
+    """:meth:`Model.load` of a frozen-vectors model saved with ``oov_vectors=False`` and given
+    no ``embeddings=``: the words outside its vocabulary have no vector until it is."""
 
 
 _PARAMS = ("hidden_size", "learning_rate", "epochs", "clip", "clip_norm", "gradient", "pooling",
@@ -73,6 +79,14 @@ def _short(embeddings):
     if isinstance(embeddings, (tuple, list)) and len(embeddings) == 2:
         return f"<(words, matrix) of shape {getattr(embeddings[1], 'shape', '?')}>"
     return f"<{type(embeddings).__name__}>"
+
+
+def _one_kind(labels, name):
+    """``TypeError`` when ``labels`` mix strings with other types (``[1, "pos"]``)."""
+    kinds = {"str" if isinstance(v, str) else type(v).__name__ for v in labels}
+    if len(kinds) > 1 and "str" in kinds:
+        raise TypeError(f"{name} mix strings and other types ({', '.join(sorted(kinds))}); "
+                        "use one kind of label")
 
 
 def _few(classes, k=5):
@@ -393,11 +407,7 @@ class Model:
             raise ValueError(f"{name} must be 1-D with one label per text ({n}), got shape "
                              f"{y.shape}")
         if y.dtype.kind == "U" and not isinstance(labels, np.ndarray):
-            # numpy turns [1, "pos"] into strings ("1", "pos"): refuse as an object array is
-            kinds = {"str" if isinstance(v, str) else type(v).__name__ for v in labels}
-            if len(kinds) > 1 and "str" in kinds:
-                raise TypeError(f"{name} mix strings and other types "
-                                f"({', '.join(sorted(kinds))}); use one kind of label")
+            _one_kind(labels, name)  # numpy turns [1, "pos"] into strings ("1", "pos")
         bad = None
         if y.dtype.kind == "f":
             missing = ~np.isfinite(y)
@@ -417,10 +427,7 @@ class Model:
                 if bad:
                     break
             else:
-                kinds = {type(v).__name__ for v in y.tolist()}
-                if len(kinds) > 1 and "str" in kinds:
-                    raise TypeError(f"{name} mix strings and other types "
-                                    f"({', '.join(sorted(kinds))}); use one kind of label")
+                _one_kind(y.tolist(), name)
         if bad is not None:
             i, what = bad
             raise ValueError(f"{name}[{i}] {what}: every text needs a label (a missing label "
@@ -494,12 +501,15 @@ class Model:
         Texts that tokenise to no word (empty, punctuation or symbols only) warn
         :class:`EmptyTextWarning` with a count: they all get the same probabilities.
         """
+        return self._predict_proba(texts, stacklevel=4)
+
+    def _predict_proba(self, texts, stacklevel):
         self._check_fitted()
         texts = _texts(texts)
         if not texts:
             return np.zeros((0, len(self.classes_)), dtype=self.params_.dtype)
         tokens, offsets, grams = self._encode(texts)
-        self._warn_empty(texts, tokens, offsets, stacklevel=3)
+        self._warn_empty(texts, tokens, offsets, stacklevel=stacklevel)
         return self._proba_encoded(tokens, offsets, grams)
 
     def _warn_empty(self, texts, tokens, offsets, stacklevel):
@@ -512,7 +522,7 @@ class Model:
 
     def predict(self, texts):
         """Predicted labels (of the same kind as the training labels)."""
-        p = self.predict_proba(texts)
+        p = self._predict_proba(texts, stacklevel=4)
         return self.classes_[np.argmax(p, axis=1)]
 
     def _encode_labels(self, labels, n, name="labels"):
@@ -644,7 +654,8 @@ class Model:
                                  "ext_words": list(P.ext_words)}
             if not oov_vectors:
                 meta["embedding"]["ext_words"] = []
-                meta["embedding"]["oov_vectors"] = False  # load warns without embeddings=
+                if P.Ext.shape[0]:  # vectors left out: load warns without embeddings=
+                    meta["embedding"]["oov_vectors"] = False
             elif P.Ext.shape[0]:
                 arrays["Ext"] = P.Ext
         if self.params_.buckets:  # the n-gram table: its non-zero rows only
@@ -660,7 +671,8 @@ class Model:
         ``embeddings``: for a model trained with frozen ``embeddings`` and saved with
         ``oov_vectors=False``, the vectors again (any source :func:`fastrnn.load_vectors`
         reads): the vectors of the words outside its vocabulary are read from them
-        (``ValueError`` when their width differs from the model's).
+        (``ValueError`` when their width differs from the model's).  Without them such a model
+        warns :class:`MissingVectorsWarning`.
         """
         path = as_path(path)
         if path.is_dir():
@@ -702,10 +714,10 @@ class Model:
             model.embeddings = embeddings
         elif (model.params_.Emb is not None and model.freeze_embeddings
               and (meta.get("embedding") or {}).get("oov_vectors") is False):
-            warnings.warn(
-                f"{path} was saved with oov_vectors=False: words outside its vocabulary get "
-                "no vector at prediction (a frozen model gives them theirs); pass the vectors "
-                "again as Model.load(path, embeddings=...) to restore them", stacklevel=2)
+            warnings.warn(MissingVectorsWarning(
+                f"{path} was saved without the vectors of the words outside its vocabulary "
+                "(oov_vectors=False): until they are given again, such words get no vector at "
+                "prediction; Model.load(path, embeddings=...) restores them"), stacklevel=2)
         return model
 
     @classmethod

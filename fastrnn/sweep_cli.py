@@ -19,7 +19,7 @@ from pathlib import Path
 
 import click
 
-from ._clitools import fail, load_data
+from ._clitools import count, fail, load_data
 from ._io import check_folder_writable, read_text
 from .many import param_grid, train_many
 
@@ -152,7 +152,7 @@ def sweep(config, output_dir, scheduler, threads, chunk_size, progress):
                    f"{json.dumps({k: r['params'].get(k) for k in keys if k in r['params']})}")
     failed = [r for r in rows if r["status"] != "ok"]
     cached = sum(bool(r.get("cached")) and r["status"] == "ok" for r in rows)
-    click.echo(f"{len(rows)} models: {len(rows) - cached - len(failed)} trained, {cached} "
+    click.echo(f"{count(len(rows), 'model')}: {len(rows) - cached - len(failed)} trained, {cached} "
                f"already in "
                f"{output_dir}, {len(failed)} failed")
     if failed:

@@ -167,7 +167,8 @@ def test_a_directory_as_data_is_one_line_naming_it(runner, data, tmp_path, model
     for args in (["train", str(d), "-o", str(out)],
                  ["train", str(data / "train.tsv"), "--validation", str(d), "-o", str(out)],
                  ["evaluate", str(model_file), str(d)],
-                 ["predict", str(model_file), "--file", str(d)]):
+                 ["predict", str(model_file), "--file", str(d)],
+                 ["sweep", str(d), "--output-dir", str(tmp_path / "out")]):
         assert f"{d}: is a directory, not a " in _one_line_error(runner.invoke(main, args))
     assert not out.exists()
 
@@ -224,6 +225,19 @@ def test_predict_file_reads_the_text_column_of_a_data_file(runner, model_file, d
     r = runner.invoke(main, ["predict", str(model_file), "--file", str(f)])
     assert "new.csv: no text column 'text'; the header (line 1) has columns ['id', 'review']" \
         in _one_line_error(r)
+    # a text with a line break or a tab stays on its line (escaped); --json keeps it as it is
+    f.write_text('id,review\n1,"good\nfilm\there"\n2,bad\n')
+    r = runner.invoke(main, ["predict", str(model_file), "--file", str(f), "--text-col", "review"])
+    assert [line.split("\t", 2)[2] for line in r.output.splitlines()] == \
+        ["good\\nfilm\\there", "bad"]
+    r = runner.invoke(main, ["predict", str(model_file), "--file", str(f), "--text-col", "review",
+                             "--json"])
+    assert json.loads(r.output.splitlines()[0])["text"] == "good\nfilm\there"
+    # --text-col names a column: refused for a one-text-per-line file or TEXT arguments
+    (tmp_path / "lines.txt").write_text("good\n")
+    for args in (["--file", str(tmp_path / "lines.txt")], ["--file", "-"], ["good"]):
+        r = runner.invoke(main, ["predict", str(model_file), *args, "--text-col", "review"])
+        assert r.exit_code == 2 and "--text-col applies to a .tsv/.csv/.jsonl --file" in r.output
 
 
 def test_unseen_classes_name_the_right_file_and_few_classes(runner, data, tmp_path, model_file):
@@ -261,6 +275,14 @@ def test_long_text_field_is_read_in_every_format(runner, tmp_path, suffix, model
     assert r.exit_code == 0, r.output
 
 
+def _stderr_runner():
+    """A CliRunner whose result has ``stderr`` apart from ``stdout``."""
+    try:
+        return CliRunner(mix_stderr=False)  # click < 8.2
+    except TypeError:
+        return CliRunner()  # click >= 8.2 keeps stderr apart
+
+
 def test_warnings_are_one_line_on_stderr(model_file, monkeypatch):
     import warnings
     from fastrnn import model as M
@@ -270,11 +292,7 @@ def test_warnings_are_one_line_on_stderr(model_file, monkeypatch):
         warnings.warn("2 of 2 texts have no known words\nsecond line", UserWarning)
         return real(self, texts)
     monkeypatch.setattr(M.Model, "predict_proba", warn)
-    try:
-        runner = CliRunner(mix_stderr=False)  # click < 8.2
-    except TypeError:
-        runner = CliRunner()  # click >= 8.2 keeps stderr apart
-    r = runner.invoke(main, ["predict", str(model_file), "great", "good"])
+    r = _stderr_runner().invoke(main, ["predict", str(model_file), "great", "good"])
     assert r.exit_code == 0, r.stderr
     assert r.stderr == "warning: 2 of 2 texts have no known words\n"
     assert len(r.stdout.splitlines()) == 2
@@ -524,6 +542,25 @@ def test_train_with_embeddings_frozen_and_fine_tuned(runner, data, tmp_path):
     _train(runner, data, out, "--embeddings", str(vec), "--preset", "accurate")
     m = Model.load(out)
     assert (m.cell, m.freeze_embeddings) == ("gru", False)
+
+
+def test_a_model_saved_without_its_unseen_word_vectors_warns_in_the_clis_words(runner, data,
+                                                                               tmp_path):
+    from fastrnn import Model
+    vec = _vectors_file(tmp_path / "v.txt", data)
+    with vec.open("a", encoding="utf-8") as f:  # a word the training data never has
+        f.write("unseenword " + " ".join(["0.5"] * 6) + "\n")
+    out = tmp_path / "m.npz"
+    _train(runner, data, out, "--embeddings", str(vec))
+    small = tmp_path / "small.npz"
+    Model.load(out).save(small, oov_vectors=False)
+    r = _stderr_runner().invoke(main, ["predict", str(small), "unseenword good"])
+    assert r.exit_code == 0, r.output
+    assert "warning: " + str(small) + " was saved without the vectors of the words outside " \
+        "its vocabulary (oov_vectors=False): such words get no vector here; save the model " \
+        "with its vectors" in r.stderr
+    r = runner.invoke(main, ["predict", str(out), "unseenword good"])  # saved with them: quiet
+    assert r.exit_code == 0 and "warning" not in r.output
 
 
 def test_train_embeddings_bad_input(runner, data, tmp_path):

@@ -226,8 +226,9 @@ def test_save_keeps_a_path_and_load_reattaches_vectors(data, vectors, tmp_path):
     src = write_glove(tmp_path / "v.txt", *vectors)
     m = fastrnn.Model(**dict(FAST, embeddings=src)).fit(texts, labels)
     m.save(tmp_path / "m.npz", oov_vectors=False)
-    with pytest.warns(UserWarning, match=r"m\.npz was saved with oov_vectors=False: words "
-                      r"outside its vocabulary get no vector.*embeddings=") as rec:
+    with pytest.warns(fastrnn.MissingVectorsWarning,
+                      match=r"m\.npz was saved without the vectors of the words outside its "
+                      r"vocabulary \(oov_vectors=False\).*Model\.load\(path, embeddings=") as rec:
         small = fastrnn.Model.load(tmp_path / "m.npz")
     assert rec[0].filename == __file__
     assert small.embeddings == str(src) and small.params_.Ext.shape[0] == 0
@@ -238,6 +239,16 @@ def test_save_keeps_a_path_and_load_reattaches_vectors(data, vectors, tmp_path):
         full = fastrnn.Model.load(tmp_path / "m.npz", embeddings=src)
         fastrnn.Model.load(m.save(tmp_path / "all.npz") or tmp_path / "all.npz")
     np.testing.assert_array_equal(full.predict_proba(probe), m.predict_proba(probe))
+    # vectors of the vocabulary's words only: nothing left out, nothing to warn about
+    vocab_words = [w for w in VEC_WORDS if w in m.vocabulary_]
+    only = write_glove(tmp_path / "only.txt", vocab_words,
+                       np.ones((len(vocab_words), E_DIM)))
+    m2 = fastrnn.Model(**dict(FAST, embeddings=only)).fit(texts, labels)
+    assert m2.params_.Ext.shape[0] == 0
+    m2.save(tmp_path / "m2.npz", oov_vectors=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fastrnn.Model.load(tmp_path / "m2.npz")
     wide = write_glove(tmp_path / "w.txt", VEC_WORDS, np.ones((len(VEC_WORDS), E_DIM + 1)))
     with pytest.raises(ValueError, match=r"w\.txt.*7.*6|width"):
         fastrnn.Model.load(tmp_path / "m.npz", embeddings=wide)

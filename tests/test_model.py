@@ -127,9 +127,10 @@ def test_unknown_words_at_predict_time(demo):
         with pytest.warns(fastrnn.EmptyTextWarning, match="1 of 2 texts tokenise") as rec:
             score([tr[0], "!!!"], [ytr[0], ytr[1]])
         assert rec[0].filename == __file__
-    with pytest.warns(fastrnn.EmptyTextWarning) as rec:
-        m.predict_proba(["", tr[0]])
-    assert rec[0].filename == __file__
+    for predict in (m.predict_proba, m.predict):
+        with pytest.warns(fastrnn.EmptyTextWarning) as rec:
+            predict(["", tr[0]])
+        assert len(rec) == 1 and rec[0].filename == __file__
 
 
 def test_empty_texts_warn_with_a_count_and_all_empty_is_refused(demo, recwarn):
