@@ -29,7 +29,10 @@ def param_grid(grid):
     """
     if isinstance(grid, dict):
         grid = [grid]
-    if not isinstance(grid, (list, tuple)) or not grid:
+    if not isinstance(grid, (list, tuple)):
+        raise TypeError(f"the grid must be a dict of parameter lists or a list of such dicts, "
+                        f"got {type(grid).__name__}")
+    if not grid:
         raise ValueError("the grid is empty: give a dict of parameter lists or a non-empty list "
                          "of such dicts")
     out = []
@@ -161,6 +164,12 @@ def _is_pair(data):
             and not isinstance(data[0], tuple) and not isinstance(data[1], tuple))
 
 
+def _is_list_of_sets(v):
+    """``[(texts, labels), ...]`` rather than one ``(texts, labels)`` pair."""
+    return (isinstance(v, (list, tuple)) and len(v) > 0 and isinstance(v[0], (list, tuple))
+            and len(v[0]) == 2 and isinstance(v[0][0], (list, tuple, np.ndarray)))
+
+
 def _normalise(data, models, validation_data):
     """Turn the accepted input forms into datasets and specs (raises on malformed input)."""
     if models is None:
@@ -181,6 +190,10 @@ def _normalise(data, models, validation_data):
     # the datasets
     if _is_pair(data):
         datasets = [_Dataset(0, *_as_dataset(0, data), None)]
+        if _is_list_of_sets(validation_data):
+            raise ValueError("validation_data is a list of validation sets but data is one "
+                             "(texts, labels) pair: give one validation pair, or a list of "
+                             "datasets with one validation set each")
         if validation_data is not None:
             datasets[0].validation = _as_dataset(0, validation_data, "validation_data")
         per_model = [0] * len(configs)

@@ -11,9 +11,10 @@ __all__ = ["Progress", "enabled"]
 
 def enabled(show):
     """``show`` as a bool: ``None`` means "only when stderr is a terminal"."""
-    if show is None:
+    from ._validation import check_bool
+    if check_bool("progress", show, allow_none=True) is None:
         return bool(getattr(sys.stderr, "isatty", lambda: False)())
-    return bool(show)
+    return show
 
 
 class Progress:

@@ -13,7 +13,10 @@ FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def check_dtype(dtype):
-    """Return ``np.dtype(dtype)`` if it is float32 or float64, else raise ``TypeError``."""
+    """Return ``np.dtype(dtype)`` if it is float32 or float64, else raise ``TypeError``
+    (``None`` too: numpy would read it as float64)."""
+    if dtype is None:
+        raise TypeError("dtype must be float32 or float64, got None")
     try:
         dt = np.dtype(dtype)
     except TypeError:
@@ -21,6 +24,17 @@ def check_dtype(dtype):
     if dt not in FLOAT_DTYPES:
         raise TypeError(f"dtype must be float32 or float64, got {dt}")
     return dt
+
+
+def check_bool(name, value, allow_none=False):
+    """``value`` as a bool if it is one (numpy's included; ``None`` if allowed), else
+    ``TypeError``: a truthy string such as ``"False"`` must not pass as True."""
+    if value is None and allow_none:
+        return None
+    if not isinstance(value, (bool, np.bool_)):
+        extra = " or None" if allow_none else ""
+        raise TypeError(f"{name} must be True or False{extra}, got {value!r}")
+    return bool(value)
 
 
 def check_int(name, value, minimum=None, maximum=None):

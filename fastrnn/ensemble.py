@@ -16,6 +16,9 @@ class Ensemble:
     """
 
     def __init__(self, models):
+        if isinstance(models, (Model, str, bytes)) or not hasattr(models, "__iter__"):
+            raise TypeError(f"Ensemble takes a list of fitted Models, got "
+                            f"{type(models).__name__}")
         models = list(models)
         if not models:
             raise ValueError("an Ensemble needs at least one fitted model")
@@ -43,7 +46,13 @@ class Ensemble:
         return self.classes_[np.argmax(self.predict_proba(texts), axis=1)]
 
     def score(self, texts, labels):
-        return float(np.mean(self.predict(texts) == np.asarray(labels)))
+        """Accuracy; ``labels`` checked as :meth:`Model.score` checks them (one per text, known
+        classes, no missing label)."""
+        texts = _texts(texts)
+        if not texts:
+            raise ValueError("cannot score on an empty dataset")
+        yi = self.models[0]._encode_labels(labels, len(texts))
+        return float(np.mean(np.argmax(self.predict_proba(texts), axis=1) == yi))
 
 
 def average_proba(models, texts):

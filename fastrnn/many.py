@@ -20,6 +20,8 @@ thread-pool engine), :mod:`fastrnn._many_store` (``output_dir``), :mod:`fastrnn.
 from typing import NamedTuple
 
 from ._fit import warn_if_diverged
+from ._io import as_path, check_folder_writable
+from ._validation import check_float, check_int
 from ._many_dask import run_dask
 from ._many_inputs import (_check_spec, _jsonable, _normalise, _plain_params, _shown,
                            dataset_fingerprint, model_id, model_name, param_grid)
@@ -115,6 +117,16 @@ def train_many(data, models, *, validation_data=None, threads=None, client=None,
     """
     if errors not in ("raise", "record"):
         raise ValueError(f"errors must be 'raise' or 'record', got {errors!r}")
+    progress_enabled(progress)  # its type, before any work
+    if output_dir is not None:
+        output_dir = check_folder_writable(as_path(output_dir), "output_dir")
+    if chunk_size is not None:
+        check_int("chunk_size", chunk_size, 1)
+    check_float("timeout", timeout, positive=True, allow_none=True)
+    if client is not None and not callable(getattr(client, "submit", None)):
+        raise TypeError(f"client must be a dask.distributed Client, got {type(client).__name__}"
+                        + (" (connect first: distributed.Client(address))"
+                           if isinstance(client, str) else ""))
     if client is not None and threads is not None:
         check_threads(threads, warn=False)  # type and sign here; clamped on the worker
     elif client is None:

@@ -29,7 +29,7 @@ from ._fit import DivergenceWarning, EmptyTextWarning
 from ._io import as_path, atomic_write
 from ._progress import Progress, metrics_text
 from ._validation import (
-    check_choice, check_dtype, check_float, check_int,
+    check_bool, check_choice, check_dtype, check_float, check_int,
 )
 from .vocab import Vocabulary
 
@@ -363,8 +363,9 @@ class Model:
             raise ValueError(f"init={self.init!r} is not available with cell={self.cell!r}; "
                              f"choose one of {', '.join(map(repr, eng.inits))}")
         s["wd"] = check_float("weight_decay", self.weight_decay, nonnegative=True)
-        if not isinstance(self.early_stopping, (bool, np.bool_)):
-            raise TypeError(f"early_stopping must be True or False, got {self.early_stopping!r}")
+        check_bool("early_stopping", self.early_stopping)
+        check_bool("shuffle", self.shuffle)
+        check_bool("progress", self.progress, allow_none=True)
         vf = check_float("validation_fraction", self.validation_fraction)
         if not 0 < vf < 1:
             raise ValueError(f"validation_fraction must be in (0, 1), got {vf}")
@@ -383,10 +384,7 @@ class Model:
         s["buckets"] = check_int("buckets", self.buckets, 1, 2**31 - 1)
         s["ngram_lr"] = check_float("ngram_learning_rate", self.ngram_learning_rate,
                                     positive=True, allow_none=True)
-        if not isinstance(self.freeze_embeddings, (bool, np.bool_)):
-            raise TypeError(f"freeze_embeddings must be True or False, got "
-                            f"{self.freeze_embeddings!r}")
-        s["freeze"] = bool(self.freeze_embeddings)
+        s["freeze"] = check_bool("freeze_embeddings", self.freeze_embeddings)
         _fit.check_embeddings_source(self.embeddings)
         return s
 
@@ -453,6 +451,10 @@ class Model:
         exception from ``callback``) leaves the model as it was, fitted with its previous
         weights or unfitted (scikit-learn's behaviour).
         """
+        check_bool("progress", progress, allow_none=True)
+        if callback is not None and not callable(callback):
+            raise TypeError(f"callback must be callable (metrics dict -> bool or None), got "
+                            f"{type(callback).__name__}")
         run = _fit.prepare(self, texts, labels, validation_data)
         show = self.progress if progress is None else progress
         saved = {a: self.__dict__[a] for a in _fit.FITTED_ATTRIBUTES if a in self.__dict__}

@@ -60,8 +60,11 @@ def _encode_sentence(inputs, V, check_range=True):
     if type(inputs) is list and inputs:  # the common fast cases
         kind = type(inputs[0])
         if kind is int:
-            ids = np.array(inputs)
-            if ids.dtype == np.int64 and ids.ndim == 1:
+            try:
+                ids = np.array(inputs)
+            except ValueError:  # ragged: named below
+                ids = np.empty(0)
+            if ids.dtype == np.int64 and ids.ndim == 1 and ids.size:
                 if check_range and (ids.min() < 0 or ids.max() >= V):
                     return _encode_sentence(ids, V)  # for the error message
                 return ids
@@ -72,6 +75,10 @@ def _encode_sentence(inputs, V, check_range=True):
     if isinstance(inputs, np.ndarray) and inputs.ndim == 1:
         seq = inputs
     else:
+        if isinstance(inputs, (str, bytes)):
+            raise TypeError("inputs must be a list of one-hot (input_size, 1) vectors or a 1-D "
+                            f"sequence of word indices, got {type(inputs).__name__} (encode "
+                            "the words first)")
         try:
             seq = list(inputs)
         except TypeError:
@@ -80,8 +87,16 @@ def _encode_sentence(inputs, V, check_range=True):
     if len(seq) == 0:
         raise ValueError("inputs is empty: a sentence needs at least one word")
     first = seq[0]
+    if isinstance(first, (numbers.Number, str, bytes)) and not isinstance(
+            first, (numbers.Integral, np.integer)):
+        raise TypeError(f"word indices must be integers, got {type(first).__name__} "
+                        f"{first!r}")
     if isinstance(seq, np.ndarray) or isinstance(first, (numbers.Integral, np.integer)):
-        ids = np.asarray(seq)
+        try:
+            ids = np.asarray(seq)
+        except ValueError:
+            raise ValueError("inputs mix word indices with vectors or sequences: give word "
+                             "indices only, or one-hot vectors only") from None
         if ids.dtype == np.bool_ or not np.issubdtype(ids.dtype, np.integer):
             raise TypeError(f"word indices must be integers, got dtype {ids.dtype}")
         if ids.ndim != 1:
@@ -288,8 +303,11 @@ class RNN:
         if type(inputs) is list and inputs:  # the tutorial's inputs: no general dispatch
             kind = type(inputs[0])
             if kind is int:
-                tokens = np.array(inputs)
-                if tokens.dtype != np.int64 or tokens.ndim != 1:
+                try:
+                    tokens = np.array(inputs)
+                except ValueError:  # ragged: _encode_sentence names the problem
+                    tokens = None
+                if tokens is not None and (tokens.dtype != np.int64 or tokens.ndim != 1):
                     tokens = None
             elif kind is np.ndarray:
                 tokens = _onehot_list_ids(inputs, inputs[0].shape, V)

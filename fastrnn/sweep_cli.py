@@ -111,6 +111,15 @@ def sweep(config, output_dir, scheduler, threads, chunk_size, progress):
         fail(f"{config}: {e}")
     points = [dict(shared, **g) for g in grid]
     keys = sorted(set().union(*grid))
+    from .model import Model
+    valid = Model().get_params()
+    unknown = sorted({k for g in points for k in g} - set(valid))
+    if unknown:  # before any file is read or written: a typo would fail every model
+        fail(f"{config}: unknown Model parameter(s) {', '.join(map(repr, unknown))} in "
+             f"'params'/'grid'; valid: {', '.join(valid)}")
+    for g in points:  # a vectors file named in the config is relative to it, as the data
+        if isinstance(g.get("embeddings"), str) and not Path(g["embeddings"]).is_absolute():
+            g["embeddings"] = str(base / g["embeddings"])
 
     datasets = [load_data(p, text, label) for p in data_paths]
     vals = [load_data(p, text, label) for p in val_paths] if val_paths else None

@@ -192,6 +192,8 @@ def source_kind(source, name):
     source :func:`load_vectors` reads ``source`` as; ``TypeError`` naming ``name`` for any
     other object (checked before anything is read)."""
     if isinstance(source, (str, os.PathLike)):
+        if not os.fspath(source):
+            raise ValueError(f"{name} is an empty path: name a vectors file")
         return "path"
     if isinstance(source, WordVectors):
         return "word_vectors"
@@ -200,6 +202,11 @@ def source_kind(source, name):
         return "pair"
     if hasattr(source, "index_to_key") and hasattr(source, "vectors"):
         return "keyed"
+    if hasattr(source, "index_to_key") or hasattr(source, "vectors"):
+        have, lacks = (("index_to_key", "vectors") if hasattr(source, "index_to_key")
+                       else ("vectors", "index_to_key"))
+        raise TypeError(f"{name}: the {type(source).__name__} object has {have} but no "
+                        f"{lacks} attribute (a KeyedVectors-like object needs both)")
     raise TypeError(f"{name} must be a path to a vectors file, a (words, matrix) pair, an "
                     "object with index_to_key and vectors attributes (gensim KeyedVectors) "
                     f"or a fastrnn.WordVectors, got {type(source).__name__}")
@@ -238,6 +245,9 @@ def _missing(wanted, index):
 
 def _from_table(words, matrix, wanted, dt, what, names):
     nw, nm = names
+    if isinstance(words, (str, bytes)):
+        raise TypeError(f"{what}: {nw} must be a sequence of str, got {type(words).__name__} "
+                        "(one string is not a list of words)")
     try:
         words = list(words)
     except TypeError:
@@ -246,7 +256,11 @@ def _from_table(words, matrix, wanted, dt, what, names):
     for i, w in enumerate(words):
         if not isinstance(w, str):
             raise TypeError(f"{what}: {nw}[{i}] must be a str, got {type(w).__name__} {w!r}")
-    M = np.asarray(matrix)
+    try:
+        M = np.asarray(matrix)
+    except ValueError:  # ragged rows
+        raise ValueError(f"{what}: {nm} must be 2-D (words, dim) with rows of one width; its "
+                         "rows differ in length") from None
     if M.dtype == np.bool_ or not (np.issubdtype(M.dtype, np.integer)
                                    or np.issubdtype(M.dtype, np.floating)):
         raise TypeError(f"{what}: {nm} must hold real numbers, got dtype {M.dtype}")

@@ -227,13 +227,13 @@ def _write_config(tmp_path, grid, **extra):
 
 def test_sweep_cli(tmp_path):
     cfg = _write_config(tmp_path, [{"seed": [0, 1], "hidden_size": [8], "epochs": [2]},
-                                   {"lr": [0.1], "epochs": [2]}], params={"min_count": 1})
+                                   {"hidden_size": [0], "epochs": [2]}], params={"min_count": 1})
     out = tmp_path / "out"
     r = CliRunner().invoke(main, ["sweep", str(cfg), "--output-dir", str(out), "--threads", "1"])
-    # one config carries an unknown parameter: recorded, the others trained, exit code 1
+    # one config carries a bad value: recorded, the others trained, exit code 1
     assert r.exit_code == 1, r.output
     assert "3 models: 2 trained, 0 already in" in r.output and "1 failed" in r.output
-    assert "unknown parameter 'lr'" in r.output.splitlines()[-1]
+    assert "hidden_size must be >= 1" in r.output.splitlines()[-1]
     cfg.write_text(json.dumps({"data": "train.jsonl", "params": {"min_count": 1},
                                "grid": {"seed": [0, 1], "hidden_size": [8], "epochs": [2]}}))
     # the same grid without the bad config: both models are already there, exit code 0
@@ -248,6 +248,10 @@ def test_sweep_cli(tmp_path):
     ('{"data": "nope.csv", "grid": {"seed": [0]}}', "nope.csv"),
     ('{"data": "train.jsonl", "grid": {"seed": []}}', "grid is empty"),
     ('{"data": "train.jsonl", "grid": {}, "colour": 1}', "unknown key(s) 'colour'"),
+    ('{"data": "train.jsonl", "grid": "seed"}', "the grid must be a dict of parameter lists "
+                                                "or a list of such dicts, got str"),
+    ('{"data": "train.jsonl", "params": {"bogus": 1}, "grid": [{"seed": [0]}, {"lr": [1]}]}',
+     "unknown Model parameter(s) 'bogus', 'lr' in 'params'/'grid'"),
 ])
 def test_sweep_cli_bad_config_is_one_line(tmp_path, content, message):
     cfg = _write_config(tmp_path, {})
@@ -255,6 +259,24 @@ def test_sweep_cli_bad_config_is_one_line(tmp_path, content, message):
     r = CliRunner().invoke(main, ["sweep", str(cfg), "--output-dir", str(tmp_path / "o")])
     assert r.exit_code != 0 and message in r.output, r.output
     assert len(r.output.strip().splitlines()) == 1 and "Traceback" not in r.output
+    assert not (tmp_path / "o").exists()  # refused before anything is written
+
+
+def test_sweep_cli_reads_a_vectors_file_relative_to_the_config(tmp_path, monkeypatch):
+    from fastrnn.datasets import corpus_words
+    folder = tmp_path / "cfg"
+    folder.mkdir()
+    cfg = _write_config(folder, {"seed": [0]}, params={"embeddings": "v.txt", "epochs": 1,
+                                                       "hidden_size": 8})
+    rng = np.random.default_rng(0)
+    (folder / "v.txt").write_text("".join(w + " " + " ".join("%.4f" % x for x in
+                                                             rng.standard_normal(4)) + "\n"
+                                          for w in corpus_words()))
+    monkeypatch.chdir(tmp_path)  # not the config's folder
+    r = CliRunner().invoke(main, ["sweep", str(cfg), "--output-dir", str(tmp_path / "o")])
+    assert r.exit_code == 0, r.output
+    row = json.loads((tmp_path / "o" / "results.jsonl").read_text().splitlines()[0])
+    assert row["status"] == "ok" and row["params"]["embeddings"] == str(folder.resolve() / "v.txt")
 
 
 def _chunks(dask_scheduler):
@@ -418,3 +440,47 @@ def test_a_dask_result_carries_the_table_rows_not_the_table(demo):
     np.testing.assert_array_equal(back.predict_proba(te), ref.predict_proba(te))
     assert back.n_epochs_ == ref.n_epochs_ == 3
     assert [m["loss"] for m in back.history_] == [m["loss"] for m in ref.history_]
+
+
+def test_bad_train_many_options_are_refused_before_training(demo, tmp_path, monkeypatch):
+    (tr, ytr), _ = demo
+    monkeypatch.setattr("fastrnn._many_pool._fit_one", lambda *a, **k: pytest.fail("trained"))
+    afile = tmp_path / "afile"
+    afile.write_text("notes\n")
+    cases = [
+        (dict(output_dir=afile), ValueError, r"cannot use output_dir .*afile is a file, not a folder"),
+        (dict(output_dir=afile / "sub"), ValueError, r"afile is a file, not a folder"),
+        (dict(output_dir=5), TypeError, r"path must be a str or os.PathLike, got int"),
+        (dict(chunk_size=0), ValueError, r"chunk_size must be >= 1"),
+        (dict(chunk_size="a"), TypeError, r"chunk_size must be an integer"),
+        (dict(timeout=-1), ValueError, r"timeout must be > 0"),
+        (dict(client="tcp://127.0.0.1:1"), TypeError,
+         r"client must be a dask.distributed Client, got str \(connect first"),
+        (dict(progress="abc"), TypeError, r"progress must be True or False or None"),
+        (dict(validation_data=[(tr[:5], ytr[:5]), (tr[:5], ytr[:5])]), ValueError,
+         r"validation_data is a list of validation sets but data is one \(texts, labels\) pair"),
+    ]
+    for kwargs, exc, match in cases:
+        with pytest.raises(exc, match=match):
+            train_many((tr, ytr), [dict(SMALL, seed=0), dict(SMALL, seed=1)], **kwargs)
+    assert afile.read_text() == "notes\n"
+    for grid in ("seed", None, 3):
+        with pytest.raises(TypeError, match=r"the grid must be a dict of parameter lists or a "
+                                            r"list of such dicts, got"):
+            param_grid(grid)
+
+
+def test_ensemble_checks_its_input_and_labels(demo):
+    (tr, ytr), (te, yte) = demo
+    models = [Model(seed=s, **SMALL).fit(tr, ytr) for s in (0, 1)]
+    for bad in (None, models[0], "models"):
+        with pytest.raises(TypeError, match="Ensemble takes a list of fitted Models, got"):
+            Ensemble(bad)
+    ens = Ensemble(models)
+    with pytest.raises(ValueError, match=r"labels must be 1-D with one label per text \(2\)"):
+        ens.score(list(te[:2]), [1])
+    with pytest.raises(ValueError, match=r"classes the model was not trained on: 1 \(7\)"):
+        ens.score(list(te[:2]), [7, 1])
+    with pytest.raises(ValueError, match="cannot score on an empty dataset"):
+        ens.score([], [])
+    assert ens.score(te, yte) == np.mean(ens.predict(te) == yte)

@@ -418,3 +418,33 @@ def test_labels_that_look_like_texts_are_refused_by_name():
     m = fastrnn.Model(seed=0, epochs=2, progress=False, min_count=1)
     m.fit(texts, [i % 3 for i in range(40)])
     assert m.classes_.tolist() == [0, 1, 2]
+
+
+@pytest.mark.parametrize("kwargs, exc, match", [
+    (dict(validation_data=([], [])), ValueError, r"validation_data holds no texts: give at "
+                                                 r"least one, or None"),
+    (dict(validation_data=["good", "bad", "fun"]), ValueError,
+     r"validation_data must be a \(texts, labels\) pair, got a list of 3"),
+    (dict(validation_data={"texts": []}), ValueError,
+     r"validation_data must be a \(texts, labels\) pair, got dict"),
+    (dict(callback=3), TypeError, r"callback must be callable .*, got int"),
+    (dict(progress="no"), TypeError, r"progress must be True or False or None, got 'no'"),
+])
+def test_bad_fit_arguments_are_refused_before_training(kwargs, exc, match, monkeypatch):
+    """Before, empty validation data trained on NaN scores, a non-pair failed on unpacking and
+    a bad callback only after the first epoch."""
+    monkeypatch.setattr(fastrnn._fit, "run", lambda *a, **k: pytest.fail("trained"))
+    with pytest.raises(exc, match=match):
+        Model(progress=False).fit(["good fun", "bad dull"] * 5, [1, 0] * 5, **kwargs)
+
+
+@pytest.mark.parametrize("name, value, match", [
+    ("shuffle", "False", r"shuffle must be True or False, got 'False'"),
+    ("shuffle", None, r"shuffle must be True or False, got None"),
+    ("progress", -1, r"progress must be True or False or None, got -1"),
+    ("dtype", None, r"dtype must be float32 or float64, got None"),
+])
+def test_flags_and_dtype_are_checked(name, value, match):
+    with pytest.raises(TypeError, match=match):
+        Model(**{name: value}).fit(["good fun", "bad dull"] * 5, [1, 0] * 5)
+    assert Model(shuffle=np.bool_(False), progress=None)._validate()  # numpy's bool is a bool

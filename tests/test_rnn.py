@@ -180,6 +180,10 @@ def test_float32():
     ([np.ones((V, 1))], ValueError, "not a one-hot"),
     ([np.zeros((V + 1, 1))], ValueError, "shape"),
     (5, TypeError, "list of one-hot"),
+    ("good film", TypeError, r"got str \(encode the words first\)"),
+    ([0.5, 1.0], TypeError, "word indices must be integers, got float 0.5"),
+    ([0, np.eye(V)[:, :1]], ValueError, "inputs mix word indices with vectors"),
+    ([0, [1, 2]], ValueError, "inputs mix word indices with vectors"),
 ])
 def test_bad_inputs(inputs, exc, match):
     with pytest.raises(exc, match=match):

@@ -402,6 +402,11 @@ BAD_TABLE = [
     ((["a", "b"], np.array([["x", "y"], ["z", "w"]])), TypeError, r"must hold real numbers"),
     ((["a", "b"], np.ones((2, 2), bool)), TypeError, r"must hold real numbers"),
     ((5, np.zeros((2, 2))), TypeError, r"words must be a sequence of str, got int"),
+    (("abc", np.zeros((3, 2))), TypeError, r"words must be a sequence of str, got str \(one "
+                                          r"string is not a list of words\)"),
+    ((["a", "b", "c"], [[1, 2], [3], [4, 5]]), ValueError,
+     r"pair: matrix must be 2-D \(words, dim\) with rows of one width; its rows differ"),
+    ("", ValueError, r"source is an empty path: name a vectors file"),
 ]
 
 
@@ -421,7 +426,10 @@ def test_bad_keyed_and_source_type():
     class NoVectors:
         index_to_key = ["a"]
 
-    for bad in (NoVectors(), 42, {"a": [1.0]}, ("only-one",), b"path-as-bytes"):
+    with pytest.raises(TypeError, match=r"source: the NoVectors object has index_to_key but no "
+                                        r"vectors attribute"):
+        load_vectors(NoVectors())
+    for bad in (42, {"a": [1.0]}, ("only-one",), b"path-as-bytes"):
         with pytest.raises(TypeError, match=r"source must be a path to a vectors file, a "
                                             r"\(words, matrix\) pair, an object with "
                                             r"index_to_key and vectors .* or a "
