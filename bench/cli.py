@@ -130,6 +130,13 @@ def list_cmd():
         vals = sc.values()
         click.echo("%-9s %s [%s: %s]" % (name, sc.help, sc.param or "samples",
                                          ",".join(map(str, vals))))
+    for name, text in (("cells", "tanh, GRU and LSTM per-sample SGD: numba vs the numpy "
+                                 "reference vs torch [H: 32,64]"),
+                       ("real", "fastrnn.Model recipes on --data DIR (or the built-in corpus) "
+                                "with fastText and bag-of-words peers (when installed)"),
+                       ("firstcall", "cold and warm first-call seconds in fresh processes: "
+                                     "demo, import, fit, train_many, predict")):
+        click.echo("%-9s %s" % (name, text))
     for name in B.BACKENDS:
         ok, why = B.make_backend(name).available()
         click.echo("backend %-6s %s" % (name, "available" if ok else "unavailable: " + why))
@@ -156,6 +163,9 @@ def list_cmd():
               "cell and backend as CSV.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="plot throughput "
               "and speed-up vs the swept parameter (needs matplotlib).")
+@click.option("--force", is_flag=True, help="replace existing --json/--csv/--plot/--markdown "
+              "files that are not fastrnn-bench outputs (its own earlier results are replaced "
+              "without it).")
 @click.option("--data", "data_dir", type=click.Path(exists=True, file_okay=False),
               help="real scenario: a folder with train.tsv and test.tsv (label, text).")
 @click.option("--seeds", type=click.IntRange(min=1, max=1000), help="real scenario: fits per "
@@ -188,8 +198,8 @@ def list_cmd():
               help="measure numba compile time in subprocesses (cold: fresh NUMBA_CACHE_DIR; "
               "cached).")
 def run(scenarios, backend_names, reference, dtypes, values, hidden, vocab, length, samples,
-        epochs, seed, repeats, json_path, csv_path, data_dir, plot_path, seeds, peers, md_path,
-        recipes, embeddings, params, kernels, threads, fit, quick, compile_times):
+        epochs, seed, repeats, json_path, csv_path, force, data_dir, plot_path, seeds, peers,
+        md_path, recipes, embeddings, params, kernels, threads, fit, quick, compile_times):
     """Time SCENARIOS (default: tutorial) on every backend and print a table.
 
     Scenarios: tutorial, hidden, length, vocab, infer, threads, cells (tanh, GRU and LSTM
@@ -255,7 +265,17 @@ def run(scenarios, backend_names, reference, dtypes, values, hidden, vocab, leng
                               ("--kernels", kernels, True), ("--param", params, ())):
         if val != default and not do_real:
             raise click.BadParameter("%s is for the 'real' scenario" % opt, param_hint=opt)
+    if values is not None and not do_cells and not any(S.SCENARIOS[n].param for n in scenarios):
+        raise click.BadParameter("--values is for the swept scenarios (%s) and cells; %s "
+                                 "sweeps nothing" % (", ".join(n for n, sc in S.SCENARIOS.items()
+                                                              if sc.param),
+                                                     ", ".join(scenarios) or "real/firstcall"),
+                                 param_hint="--values")
     if recipes is not None:
+        if not _split([recipes]):
+            raise click.BadParameter("names no recipe; choose from %s"
+                                     % ", ".join(real.recipe_names(embeddings is not None)),
+                                     param_hint="--recipes")
         try:
             recipes = real.check_recipes(_split([recipes]), embeddings is not None)
         except ValueError as exc:
@@ -267,6 +287,10 @@ def run(scenarios, backend_names, reference, dtypes, values, hidden, vocab, leng
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--param") from None
         model_params[k] = v
+    for k, opt, val in (("epochs", "--epochs", epochs), ("hidden_size", "--hidden", hidden)):
+        if k in model_params and val is not None:
+            raise click.BadParameter("--param %s=... and %s both set it; give one"
+                                     % (k, opt), param_hint="--param")
     if model_params:
         from fastrnn import Model
         try:  # a bad value is one line now, not a failed row after the other fits
@@ -278,7 +302,7 @@ def run(scenarios, backend_names, reference, dtypes, values, hidden, vocab, leng
     seen = set()
     for p, what in outputs:
         try:
-            full = R.check_writable(p, what)
+            full = R.check_replaceable(R.check_writable(p, what), what, force)
         except R.BenchError as exc:
             raise click.BadParameter(str(exc).split(": ", 1)[1], param_hint=what) from None
         if full in seen:
@@ -453,7 +477,9 @@ def profile(scenario, value, dtype, hidden, vocab, length, samples, epochs, seed
 @click.argument("runs", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="write the markdown here (atomically) instead of to stdout.")
-def perf_cmd(runs, output):
+@click.option("--force", is_flag=True, help="replace an existing --output file that is not "
+              "an earlier `fastrnn-bench perf` output.")
+def perf_cmd(runs, output, force):
     """The README's performance tables (markdown) from saved runs (run --json files).
 
     Every figure is read from the RUNS files (the first run holding a scenario wins); nothing is
@@ -468,6 +494,11 @@ def perf_cmd(runs, output):
     if output is not None and any(os.path.exists(output) and os.path.samefile(output, r)
                                   for r in runs):
         fail("%s is one of the input runs; choose another --output" % output)
+    if output is not None:
+        try:
+            R.check_replaceable(output, "--output", force)
+        except R.BenchError as exc:
+            fail(exc)
     try:
         text = render(runs)
     except R.BenchError as exc:

@@ -103,6 +103,9 @@ def test_profile():
 def test_list():
     res = invoke("list")
     assert res.exit_code == 0 and "tutorial" in res.output and "backend numba" in res.output
+    from fastrnn.bench import scenarios as S
+    names = [line.split()[0] for line in res.output.splitlines() if line.split()]
+    assert set(S.SCENARIOS) | {"cells", "real", "firstcall"} <= set(names)  # every run name
 
 
 @pytest.mark.parametrize("args, message", [
@@ -136,6 +139,11 @@ def test_list():
     (["run", "models", "--threads", "999"], "out of range"),
     (["run", "tutorial", "--threads", "1"], "--threads is for the 'models' scenario"),
     (["run", "tutorial", "--fit"], "--fit is for the 'models' scenario"),
+    (["run", "tutorial", "--values", "16"], "--values is for the swept scenarios"),
+    (["run", "real", "--recipes", ""], "names no recipe; choose from default"),
+    (["run", "real", "--recipes", " , "], "names no recipe"),
+    (["run", "real", "--param", "epochs=3", "--epochs", "1"],
+     "--param epochs=... and --epochs both set it"),
 ])
 def test_bad_input(args, message, tmp_path):
     res = invoke(*args)
@@ -157,6 +165,35 @@ def test_unwritable_output_checked_before_running(tmp_path):
         assert "µs/sample" not in res.output  # nothing ran
     finally:
         os.chmod(ro, 0o700)
+
+
+def test_outputs_replace_earlier_results_but_not_a_users_file(saved_run, tmp_path):
+    """A run replaces its own earlier --json/--csv (the README's regenerate commands); any
+    other existing file is refused before anything runs, unless --force."""
+    js, cs, _ = saved_run
+    mine_js, mine_cs = tmp_path / "r.json", tmp_path / "r.csv"
+    mine_js.write_bytes(js.read_bytes())
+    mine_cs.write_bytes(cs.read_bytes())
+    res = invoke("run", "--quick", *TINY, "--json", str(mine_js), "--csv", str(mine_cs))
+    assert res.exit_code == 0, res.output
+    assert R.load_json(mine_js)["started"] != R.load_json(js)["started"]
+    for opt, name in (("--json", "notes.json"), ("--csv", "data.csv"), ("--plot", "pic.png"),
+                      ("--markdown", "doc.md")):
+        user = tmp_path / name
+        user.write_text('{"keep": "me"}\n')
+        args = ("real", "--quick", "--no-peers", "--no-kernels") if opt == "--markdown" else \
+            ("--quick", *TINY)
+        res = invoke("run", *args, opt, str(user))
+        assert res.exit_code == 2 and "exists and is not a fastrnn-bench" in res.output \
+            and "--force replaces it" in res.output, res.output
+        assert user.read_text() == '{"keep": "me"}\n' and "µs/sample" not in res.output
+    user = tmp_path / "notes.json"
+    res = invoke("run", "--quick", *TINY, "--json", str(user), "--force")
+    assert res.exit_code == 0 and R.load_json(user)["schema"] == R.SCHEMA
+    res = invoke("perf", str(js), "-o", str(tmp_path / "doc.md"))
+    assert res.exit_code == 1 and "doc.md exists and is not a fastrnn-bench output file: not " \
+        "overwritten" in res.output, res.output
+    assert (tmp_path / "doc.md").read_text() == '{"keep": "me"}\n'
 
 
 def test_permission_denied_message(tmp_path, monkeypatch):
