@@ -118,8 +118,12 @@ def sweep(config, output_dir, scheduler, threads, chunk_size, progress):
         fail(f"{config}: unknown Model parameter(s) {', '.join(map(repr, unknown))} in "
              f"'params'/'grid'; valid: {', '.join(valid)}")
     for g in points:  # a vectors file named in the config is relative to it, as the data
-        if isinstance(g.get("embeddings"), str) and not Path(g["embeddings"]).is_absolute():
-            g["embeddings"] = str(base / g["embeddings"])
+        if isinstance(g.get("embeddings"), str):
+            if not Path(g["embeddings"]).is_absolute():
+                g["embeddings"] = str(base / g["embeddings"])
+            if not Path(g["embeddings"]).is_file():
+                fail(f"{config}: vectors file {g['embeddings']} (embeddings) does not exist or "
+                     "is not a file")
 
     datasets = [load_data(p, text, label) for p in data_paths]
     vals = [load_data(p, text, label) for p in val_paths] if val_paths else None

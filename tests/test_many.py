@@ -252,6 +252,8 @@ def test_sweep_cli(tmp_path):
                                                 "or a list of such dicts, got str"),
     ('{"data": "train.jsonl", "params": {"bogus": 1}, "grid": [{"seed": [0]}, {"lr": [1]}]}',
      "unknown Model parameter(s) 'bogus', 'lr' in 'params'/'grid'"),
+    ('{"data": "train.jsonl", "grid": {"embeddings": ["nope.txt"]}}',
+     "nope.txt (embeddings) does not exist or is not a file"),
 ])
 def test_sweep_cli_bad_config_is_one_line(tmp_path, content, message):
     cfg = _write_config(tmp_path, {})
