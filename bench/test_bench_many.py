@@ -126,20 +126,29 @@ def _texts(seed):
     return texts, d.labels
 
 
+def _timed_call(how, texts, labels, configs):
+    """The timed call of a many-vs-fit row: ``train_many(threads=2)`` of ``configs``, or one
+    ``Model.fit`` per config in turn (``how`` starts with "Model.fit")."""
+    if how.startswith("Model.fit"):
+        return lambda: [Model(**c).fit(texts, labels) for c in configs]
+    return lambda: train_many((texts, labels), configs, threads=2, progress=False).models
+
+
+def _check_bitwise(models, configs, texts, labels, indices, extra=()):
+    """Models ``indices`` of a row equal, bit for bit, the same config fitted alone."""
+    for i in indices:
+        ref = Model(**configs[i]).fit(texts, labels)
+        assert all(np.array_equal(getattr(models[i].params_, n), getattr(ref.params_, n))
+                   for n in ref.params_.names + tuple(extra)), i
+
+
 @pytest.mark.parametrize("how", ["train_many-2-threads", "Model.fit-x64"])
 def test_many_vs_fit(benchmark, how):
     texts, labels = _texts(0)
     configs = [dict(TUTORIAL, seed=s, epochs=EPOCHS, dtype="float64") for s in range(M)]
-    if how == "Model.fit-x64":
-        def run():
-            return [Model(**c).fit(texts, labels) for c in configs]
-    else:
-        def run():
-            return train_many((texts, labels), configs, threads=2, progress=False).models
+    run = _timed_call(how, texts, labels, configs)
     models = run()  # warm (compile)
-    ref = Model(**configs[5]).fit(texts, labels)
-    assert all(np.array_equal(getattr(models[5].params_, n), getattr(ref.params_, n))
-               for n in E.Params.names)
+    _check_bitwise(models, configs, texts, labels, [5])
     benchmark.group = "many-vs-fit"
     benchmark.extra_info["samples"] = M * EPOCHS * len(labels)
     benchmark.pedantic(run, rounds=5, warmup_rounds=1)
@@ -154,16 +163,9 @@ def test_many_vs_fit_early_stopping(benchmark, how):
     from fastrnn.datasets import load_demo
     (texts, labels), _ = load_demo(n_train=2000, n_test=10, seed=0)
     configs = [dict(seed=s, progress=False) for s in range(16)]
-    if how == "Model.fit-x16":
-        def run():
-            return [Model(**c).fit(texts, labels) for c in configs]
-    else:
-        def run():
-            return train_many((texts, labels), configs, threads=2, progress=False).models
+    run = _timed_call(how, texts, labels, configs)
     models = run()  # warm (compile)
-    ref = Model(**configs[3]).fit(texts, labels)
-    assert all(np.array_equal(getattr(models[3].params_, n), getattr(ref.params_, n))
-               for n in E.Params.names)
+    _check_bitwise(models, configs, texts, labels, [3])
     benchmark.group = "many-vs-fit-early-stopping"
     benchmark.extra_info["epochs"] = sum(m.n_epochs_ for m in models)
     benchmark.pedantic(run, rounds=3, warmup_rounds=0)
@@ -193,17 +195,9 @@ def test_many_vs_fit_early_stopping_shared_data(benchmark, how, data):
     16 sequential ``Model.fit``; every model's weights (and n-gram table) bit-identical."""
     texts, labels = _shared(data, None if data == "tutorial" else 2000)
     configs = [dict(seed=s, progress=False) for s in range(16)]
-    if how == "Model.fit-x16":
-        def run():
-            return [Model(**c).fit(texts, labels) for c in configs]
-    else:
-        def run():
-            return train_many((texts, labels), configs, threads=2, progress=False).models
+    run = _timed_call(how, texts, labels, configs)
     models = run()  # warm (compile)
-    for i in (0, 7):
-        ref = Model(**configs[i]).fit(texts, labels)
-        assert all(np.array_equal(getattr(models[i].params_, n), getattr(ref.params_, n))
-                   for n in E.Params.names + ("U",))
+    _check_bitwise(models, configs, texts, labels, [0, 7], extra=("U",))
     benchmark.group = f"many-vs-fit-early-stopping-{data}"
     benchmark.extra_info["epochs"] = sum(m.n_epochs_ for m in models)
     benchmark.pedantic(run, rounds=3, warmup_rounds=0)
@@ -240,17 +234,9 @@ def test_many_frozen_vectors_read_once(benchmark, how, vectors_file):
     (texts, labels), _ = load_demo(n_train=2000, n_test=10, seed=0)
     configs = [dict(seed=s, epochs=3, early_stopping=False, embeddings=str(vectors_file),
                     progress=False) for s in range(4)]
-    if how == "Model.fit-x4":
-        def run():
-            return [Model(**c).fit(texts, labels) for c in configs]
-    else:
-        def run():
-            return train_many((texts, labels), configs, threads=2, progress=False).models
+    run = _timed_call(how, texts, labels, configs)
     models = run()  # warm (compile)
-    ref = Model(**configs[2]).fit(texts, labels)
-    names = ref.params_.names
-    assert all(np.array_equal(getattr(models[2].params_, n), getattr(ref.params_, n))
-               for n in names + ("Ext",))
+    _check_bitwise(models, configs, texts, labels, [2], extra=("Ext",))
     benchmark.group = "many-frozen-vectors"
     benchmark.extra_info["vectors"] = str(vectors_file) if BENCH_VECTORS else \
         f"generated, {OTHER_WORDS} other words"
