@@ -415,8 +415,8 @@ def check_replaceable(path, what, force=False):
     if force or not os.path.isfile(path):
         return path
     try:
-        with open(path, "rb") as f:
-            head = f.read(4096)
+        with open(path, "rb") as f:  # a PDF names its producer near its end: read a plot whole
+            head = f.read(1 << 24 if what == "--plot" else 4096)
     except OSError as exc:
         raise BenchError("%s: cannot read %s (%s)" % (what, path, exc.strerror or exc)) from None
     if not _OWN_MARKS[what](head):

@@ -577,3 +577,20 @@ def test_run_honours_columns(tmp_path):
     assert res.exit_code == 0, res.output
     assert max(map(len, res.output.splitlines())) <= 80
     assert "hidden at 80 columns" in res.output
+
+
+@pytest.mark.parametrize("fmt", ["png", "pdf", "svg"])
+def test_a_plot_of_its_own_is_replaceable_in_every_format(tmp_path, fmt):
+    """A PDF names matplotlib near its end: the whole plot is read, not its first bytes."""
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    path = tmp_path / f"p.{fmt}"
+    fig = plt.figure()
+    fig.gca().plot([1, 2])
+    fig.savefig(path)
+    plt.close(fig)
+    assert R.check_replaceable(str(path), "--plot") == str(path)
+    path.write_bytes(b"%PDF-1.4 a user's document\n")
+    with pytest.raises(R.BenchError, match=r"exists and is not a fastrnn-bench plot file"):
+        R.check_replaceable(str(path), "--plot")
