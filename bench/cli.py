@@ -233,6 +233,7 @@ def run(scenarios, backend_names, reference, dtypes, values, hidden, vocab, leng
     known = (list(S.SCENARIOS) + ["cells"] + (["real"] if real.available() else [])
              + ["firstcall"])
     scenarios = list(scenarios) or ["tutorial"]
+    asked = list(scenarios)
     for name in scenarios:
         if name not in known:
             raise click.BadParameter("unknown scenario %r; choose from %s"
@@ -266,10 +267,10 @@ def run(scenarios, backend_names, reference, dtypes, values, hidden, vocab, leng
         if val != default and not do_real:
             raise click.BadParameter("%s is for the 'real' scenario" % opt, param_hint=opt)
     if values is not None and not do_cells and not any(S.SCENARIOS[n].param for n in scenarios):
-        raise click.BadParameter("--values is for the swept scenarios (%s) and cells; %s "
-                                 "sweeps nothing" % (", ".join(n for n, sc in S.SCENARIOS.items()
+        raise click.BadParameter("--values is for the swept scenarios (%s) and cells, not "
+                                 "%s" % (", ".join(n for n, sc in S.SCENARIOS.items()
                                                               if sc.param),
-                                                     ", ".join(scenarios) or "real/firstcall"),
+                                                     ", ".join(asked)),
                                  param_hint="--values")
     if recipes is not None:
         if not _split([recipes]):

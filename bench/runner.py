@@ -412,7 +412,7 @@ def check_replaceable(path, what, force=False):
     """Raise :class:`BenchError` when ``path`` exists and is not a fastrnn-bench output of the
     kind ``what`` (an option name), unless ``force``: a run replaces its own earlier results,
     never a user's file."""
-    if force or not os.path.isfile(path):
+    if force or not os.path.isfile(path) or os.path.getsize(path) == 0:  # nothing to lose
         return path
     try:
         with open(path, "rb") as f:  # a PDF names its producer near its end: read a plot whole

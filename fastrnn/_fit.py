@@ -472,12 +472,11 @@ def prepare(model, texts, labels, validation_data=None, vectors=None):
     val = None
     train_idx = np.arange(len(texts))
     if validation_data is not None:
-        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+        seq = isinstance(validation_data, (tuple, list, np.ndarray))
+        if not seq or len(validation_data) != 2:
             raise ValueError("validation_data must be a (texts, labels) pair, got "
-                             + (f"a {type(validation_data).__name__} of "
-                                f"{len(validation_data)}" if isinstance(validation_data,
-                                                                        (tuple, list))
-                                else type(validation_data).__name__))
+                             + (f"a {type(validation_data).__name__} of {len(validation_data)}"
+                                if seq else type(validation_data).__name__))
         vt, vl = validation_data
         vt = _texts(vt, "validation texts")
         if not vt:

@@ -27,14 +27,17 @@ def check_dtype(dtype):
 
 
 def check_bool(name, value, allow_none=False):
-    """``value`` as a bool if it is one (numpy's included; ``None`` if allowed), else
-    ``TypeError``: a truthy string such as ``"False"`` must not pass as True."""
+    """``value`` as a bool if it is one (numpy's included, and the integers 0 and 1; ``None``
+    if allowed), else ``TypeError``: a truthy string such as ``"False"`` must not pass as
+    True."""
     if value is None and allow_none:
         return None
-    if not isinstance(value, (bool, np.bool_)):
-        extra = " or None" if allow_none else ""
-        raise TypeError(f"{name} must be True or False{extra}, got {value!r}")
-    return bool(value)
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, numbers.Integral) and value in (0, 1):
+        return bool(value)
+    extra = " or None" if allow_none else ""
+    raise TypeError(f"{name} must be True or False{extra}, got {value!r}")
 
 
 def check_int(name, value, minimum=None, maximum=None):

@@ -15,6 +15,7 @@ Relative paths are relative to the CONFIG file.  Results stream to ``DIR/results
 """
 
 import json
+import os
 from pathlib import Path
 
 import click
@@ -119,9 +120,12 @@ def sweep(config, output_dir, scheduler, threads, chunk_size, progress):
              f"'params'/'grid'; valid: {', '.join(valid)}")
     for g in points:  # a vectors file named in the config is relative to it, as the data
         if isinstance(g.get("embeddings"), str):
+            if not g["embeddings"].strip():
+                fail(f"{config}: 'embeddings' is an empty path: name a vectors file")
             if not Path(g["embeddings"]).is_absolute():
-                g["embeddings"] = str(base / g["embeddings"])
-            if not Path(g["embeddings"]).is_file():
+                g["embeddings"] = os.path.normpath(base / g["embeddings"])
+            # here, not on a Dask cluster's workers, which may hold files this machine has not
+            if scheduler is None and not Path(g["embeddings"]).is_file():
                 fail(f"{config}: vectors file {g['embeddings']} (embeddings) does not exist or "
                      "is not a file")
 

@@ -172,11 +172,13 @@ def test_outputs_replace_earlier_results_but_not_a_users_file(saved_run, tmp_pat
     other existing file is refused before anything runs, unless --force."""
     js, cs, _ = saved_run
     mine_js, mine_cs = tmp_path / "r.json", tmp_path / "r.csv"
-    mine_js.write_bytes(js.read_bytes())
-    mine_cs.write_bytes(cs.read_bytes())
+    earlier = dict(R.load_json(js), started="an earlier run")
+    mine_js.write_text(json.dumps(earlier))
+    mine_cs.write_bytes(cs.read_bytes() + b"an earlier row\n")
     res = invoke("run", "--quick", *TINY, "--json", str(mine_js), "--csv", str(mine_cs))
     assert res.exit_code == 0, res.output
-    assert R.load_json(mine_js)["started"] != R.load_json(js)["started"]
+    assert R.load_json(mine_js)["started"] != "an earlier run"
+    assert b"an earlier row" not in mine_cs.read_bytes()
     for opt, name in (("--json", "notes.json"), ("--csv", "data.csv"), ("--plot", "pic.png"),
                       ("--markdown", "doc.md")):
         user = tmp_path / name
@@ -187,6 +189,9 @@ def test_outputs_replace_earlier_results_but_not_a_users_file(saved_run, tmp_pat
         assert res.exit_code == 2 and "exists and is not a fastrnn-bench" in res.output \
             and "--force replaces it" in res.output, res.output
         assert user.read_text() == '{"keep": "me"}\n' and "µs/sample" not in res.output
+    empty = tmp_path / "empty.json"  # e.g. from mktemp: nothing to lose
+    empty.write_bytes(b"")
+    assert R.check_replaceable(str(empty), "--json") == str(empty)
     user = tmp_path / "notes.json"
     res = invoke("run", "--quick", *TINY, "--json", str(user), "--force")
     assert res.exit_code == 0 and R.load_json(user)["schema"] == R.SCHEMA

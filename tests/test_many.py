@@ -254,6 +254,8 @@ def test_sweep_cli(tmp_path):
      "unknown Model parameter(s) 'bogus', 'lr' in 'params'/'grid'"),
     ('{"data": "train.jsonl", "grid": {"embeddings": ["nope.txt"]}}',
      "nope.txt (embeddings) does not exist or is not a file"),
+    ('{"data": "train.jsonl", "grid": {"embeddings": [""]}}',
+     "'embeddings' is an empty path: name a vectors file"),
 ])
 def test_sweep_cli_bad_config_is_one_line(tmp_path, content, message):
     cfg = _write_config(tmp_path, {})
@@ -268,8 +270,8 @@ def test_sweep_cli_reads_a_vectors_file_relative_to_the_config(tmp_path, monkeyp
     from fastrnn.datasets import corpus_words
     folder = tmp_path / "cfg"
     folder.mkdir()
-    cfg = _write_config(folder, {"seed": [0]}, params={"embeddings": "v.txt", "epochs": 1,
-                                                       "hidden_size": 8})
+    cfg = _write_config(folder, {"seed": [0]}, params={"embeddings": "../cfg/./v.txt",
+                                                       "epochs": 1, "hidden_size": 8})
     rng = np.random.default_rng(0)
     (folder / "v.txt").write_text("".join(w + " " + " ".join("%.4f" % x for x in
                                                              rng.standard_normal(4)) + "\n"

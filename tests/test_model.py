@@ -447,4 +447,8 @@ def test_bad_fit_arguments_are_refused_before_training(kwargs, exc, match, monke
 def test_flags_and_dtype_are_checked(name, value, match):
     with pytest.raises(TypeError, match=match):
         Model(**{name: value}).fit(["good fun", "bad dull"] * 5, [1, 0] * 5)
-    assert Model(shuffle=np.bool_(False), progress=None)._validate()  # numpy's bool is a bool
+    # numpy's bools and the integers 0/1 are bools (files saved with shuffle=1 load)
+    assert Model(shuffle=np.bool_(False), progress=None)._validate()
+    assert Model(shuffle=1, progress=0, early_stopping=np.int64(1))._validate()
+    with pytest.raises(TypeError, match="shuffle must be True or False, got 2"):
+        Model(shuffle=2)._validate()
