@@ -245,7 +245,7 @@ def predict(ctx, model_path, text, file_, text_col, as_json):
     table = file_ is not None and str(file_) != "-" and is_table(file_)
     if not table and ctx.get_parameter_source("text_col") is not ParameterSource.DEFAULT:
         raise click.UsageError("--text-col applies to a .tsv/.csv/.jsonl --file; "
-                               + ("give one" if file_ is None else
+                               + ("no --file is given" if file_ is None else
                                   f"{file_} is read one text per line"))
     model = load_model(model_path)
     texts = list(text)
