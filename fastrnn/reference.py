@@ -29,6 +29,8 @@ Works in float32 and float64 (arithmetic stays in the arrays' dtype) on numpy 1.
 ``(V, H)`` input gradient built, clipped and applied for every sample.
 """
 
+import functools
+
 import numpy as np
 
 # the mode strings, by kernel code (kernels.rnn is imported for its constants only)
@@ -69,6 +71,23 @@ def ngram_logits(ngram, O, dtype):
     return out
 
 
+def ignores_blas_invalid_flag(f):
+    """Run ``f`` with numpy's "invalid value" warnings off.
+
+    OpenBLAS's matrix-vector kernels can leave the FE_INVALID flag set for finite inputs and
+    outputs (numpy/numpy#24067, OpenMathLib/OpenBLAS#1924), and numpy then warns "invalid
+    value encountered in matmul". The fresh-clone CI saw this at random in float32 GRU runs of
+    this reference, whose results were finite. The reference does not rely on those warnings:
+    a NaN or inf in its weights is found by explicit finiteness checks. One ``errstate`` per
+    call (a sentence), not per product, keeps it out of the timed loops.
+    """
+    @functools.wraps(f)
+    def wrapper(*args, **kwargs):
+        with np.errstate(invalid="ignore"):
+            return f(*args, **kwargs)
+    return wrapper
+
+
 def ngram_grad_rows(ngram, dy):
     """The linear path's gradient: dict bucket -> (O,) row ``(c_u / n) * dy``."""
     if ngram is None or ngram[3] == 0:
@@ -82,6 +101,7 @@ def ngram_grad_rows(ngram, dy):
 EMBEDDING_NAMES = ("Emb", "WpeT")
 
 
+@ignores_blas_invalid_flag
 def embed_sentence(sent, Emb, WpeT):
     """``(words, local, X)``: the sentence's distinct word ids, the sentence re-numbered into
     them, and their projected input rows ``X = Emb[words] @ WpeT`` -- the one-hot model's
@@ -90,6 +110,7 @@ def embed_sentence(sent, Emb, WpeT):
     return words, local.reshape(-1), Emb[words] @ WpeT
 
 
+@ignores_blas_invalid_flag
 def chain_input_grads(words, rows, Emb, WpeT):
     """``(dWpeT, {word: dEmb row})`` from the input-row gradients ``rows`` ({local row: (HX,)},
     as :func:`backward` returns them for :func:`embed_sentence`'s rows):
@@ -103,6 +124,7 @@ def chain_input_grads(words, rows, Emb, WpeT):
     return dWpeT, dE
 
 
+@ignores_blas_invalid_flag
 def forward(tokens, WxhT, Whh, bh, Why, by, pooling="last", ngram=None):
     """Forward pass over one sentence.
 
@@ -158,6 +180,7 @@ def add_pool_share(dh, dr, t, T, pooling, amax):
     return dh + np.where(amax == t, dr, 0).astype(dh.dtype)
 
 
+@ignores_blas_invalid_flag
 def backward(tokens, hs, pooled, amax, Whh, Why, dy, pooling="last", gradient="exact"):
     """Back-propagation through time for one sentence.
 

@@ -101,6 +101,7 @@ def sigmoid(x):
     return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype)
 
 
+@_tanh_ref.ignores_blas_invalid_flag
 def forward(tokens, params, cell, pooling="last", ngram=None):
     """Forward pass of a GRU or LSTM over one sentence (``ngram``: the linear n-gram path's
     ``(U, g, c, n)`` of this sentence, or None).
@@ -150,6 +151,7 @@ def forward(tokens, params, cell, pooling="last", ngram=None):
     return hs, cs, gates, pooled, amax, y
 
 
+@_tanh_ref.ignores_blas_invalid_flag
 def backward(tokens, params, cell, hs, cs, gates, pooled, amax, dy, pooling="last"):
     """Exact back-propagation through time for one sentence.
 
