@@ -219,8 +219,9 @@ def real_markdown(run):
     info = run.real or {}
     rows = [r for r in run.results if r["scenario"] == "real"]
     m = run.machine
-    out = ["<!-- fastrnn-bench run: %s -->" % " ".join(["fastrnn-bench"] + run.to_json()[
-        "command"][1:]),
+    from .runner import MARKDOWN_MARK
+    command = " ".join(["fastrnn-bench"] + run.to_json()["command"][1:])
+    out = ["%s %s -->" % (MARKDOWN_MARK, command),
            "Data: %s, %s training / %s test sentences; seeds %s; %s; %s; BLAS threads %s."
            % (info.get("data"), info.get("n_train"), info.get("n_test"), info.get("seeds"),
               run.started[:10], "%s, %s cores, numpy %s, numba %s, %s"

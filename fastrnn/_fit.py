@@ -27,6 +27,7 @@ import numpy as np
 from . import _engine as E
 from . import ngrams as NG
 from . import reference as R
+from ._validation import check_pair
 from .vocab import Vocabulary
 
 __all__ = ["DivergenceWarning", "divergence", "warn_if_diverged", "EmptyTextWarning", "FitRun",
@@ -472,12 +473,7 @@ def prepare(model, texts, labels, validation_data=None, vectors=None):
     val = None
     train_idx = np.arange(len(texts))
     if validation_data is not None:
-        seq = isinstance(validation_data, (tuple, list, np.ndarray))
-        if not seq or len(validation_data) != 2:
-            raise ValueError("validation_data must be a (texts, labels) pair, got "
-                             + (f"a {type(validation_data).__name__} of {len(validation_data)}"
-                                if seq else type(validation_data).__name__))
-        vt, vl = validation_data
+        vt, vl = check_pair("validation_data", validation_data)
         vt = _texts(vt, "validation texts")
         if not vt:
             raise ValueError("validation_data holds no texts: give at least one, or None "

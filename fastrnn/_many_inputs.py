@@ -12,6 +12,7 @@ import reprlib
 
 import numpy as np
 
+from ._validation import check_pair
 from .model import Model, _PARAMS, _texts
 
 __all__ = ["param_grid", "model_id", "dataset_fingerprint"]
@@ -148,9 +149,7 @@ class _Spec:
 
 
 def _as_dataset(i, data, what="data"):
-    if not isinstance(data, (tuple, list)) or len(data) != 2:
-        raise ValueError(f"{what} must be a (texts, labels) pair")
-    texts, labels = data
+    texts, labels = check_pair(what, data, (tuple, list))
     texts = _texts(texts, f"{what} texts")
     labels = np.asarray(labels)
     if labels.ndim != 1 or len(labels) != len(texts):

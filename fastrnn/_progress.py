@@ -6,12 +6,13 @@ disabled, it does nothing.  ``advance`` may be called from any thread (rich lock
 
 import sys
 
+from ._validation import check_bool
+
 __all__ = ["Progress", "enabled"]
 
 
 def enabled(show):
     """``show`` as a bool: ``None`` means "only when stderr is a terminal"."""
-    from ._validation import check_bool
     if check_bool("progress", show, allow_none=True) is None:
         return bool(getattr(sys.stderr, "isatty", lambda: False)())
     return show

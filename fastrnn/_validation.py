@@ -40,6 +40,16 @@ def check_bool(name, value, allow_none=False):
     raise TypeError(f"{name} must be True or False{extra}, got {value!r}")
 
 
+def check_pair(name, value, kinds=(tuple, list, np.ndarray)):
+    """``value`` as ``(texts, labels)``: one of ``kinds`` holding two items, else a
+    ``ValueError`` naming ``name`` and what it got."""
+    seq = isinstance(value, kinds)
+    if not seq or len(value) != 2:
+        got = f"a {type(value).__name__} of {len(value)}" if seq else type(value).__name__
+        raise ValueError(f"{name} must be a (texts, labels) pair, got {got}")
+    return value[0], value[1]
+
+
 def check_int(name, value, minimum=None, maximum=None):
     """An integer (not bool) within bounds, returned as ``int``."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):

@@ -306,7 +306,6 @@ def load_jsonl(path: PathLike, text: str = "text", label: str = "label"):
     return _load_jsonl(as_path(path), text, label)
 
 
-
 def _load_jsonl(p, text: str, label):
     """The reader of :func:`load_jsonl`; ``label=None``: texts only."""
     content = read_text(p)
@@ -369,7 +368,6 @@ _LOADERS = {
     ".ndjson": load_jsonl,
     ".json": load_jsonl,
 }
-
 
 
 def load(path: PathLike, text: str = "text", label: str = "label"):

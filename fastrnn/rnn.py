@@ -63,8 +63,8 @@ def _encode_sentence(inputs, V, check_range=True):
             try:
                 ids = np.array(inputs)
             except ValueError:  # ragged: named below
-                ids = np.empty(0)
-            if ids.dtype == np.int64 and ids.ndim == 1 and ids.size:
+                ids = None
+            if ids is not None and ids.dtype == np.int64 and ids.ndim == 1:
                 if check_range and (ids.min() < 0 or ids.max() >= V):
                     return _encode_sentence(ids, V)  # for the error message
                 return ids

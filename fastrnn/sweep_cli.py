@@ -112,12 +112,11 @@ def sweep(config, output_dir, scheduler, threads, chunk_size, progress):
         fail(f"{config}: {e}")
     points = [dict(shared, **g) for g in grid]
     keys = sorted(set().union(*grid))
-    from .model import Model
-    valid = Model().get_params()
-    unknown = sorted({k for g in points for k in g} - set(valid))
+    from .model import _PARAMS
+    unknown = sorted({k for g in points for k in g} - set(_PARAMS))
     if unknown:  # before any file is read or written: a typo would fail every model
         fail(f"{config}: unknown Model parameter(s) {', '.join(map(repr, unknown))} in "
-             f"'params'/'grid'; valid: {', '.join(valid)}")
+             f"'params'/'grid'; valid: {', '.join(_PARAMS)}")
     for g in points:  # a vectors file named in the config is relative to it, as the data
         if isinstance(g.get("embeddings"), str):
             if not g["embeddings"].strip():
