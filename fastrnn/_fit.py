@@ -257,7 +257,7 @@ def _loss_accuracy(p, yi, flat):
     n = len(yi)
     pc = p.reshape(-1).take(flat).astype(np.float64)
     loss = float(-(np.add.reduce(np.log(np.maximum(pc, _TINY, out=pc), out=pc)) / n))
-    return loss, np.count_nonzero(p.argmax(axis=1) == yi) / n
+    return loss, int(np.count_nonzero(p.argmax(axis=1) == yi)) / n  # Python floats
 
 
 class _Validation:

@@ -9,7 +9,7 @@ values; the client rebuilds the models.  A failure's ``kind`` (``"invalid"`` or
 import math
 
 
-from ._many_inputs import _Dataset, _jsonable, model_name
+from ._many_inputs import _Dataset, model_name, plain_history
 from ._many_pool import check_threads, train_local
 from .model import Model
 
@@ -43,7 +43,7 @@ def _chunk_worker(items, datasets, threads):
 def _plain_info(info):
     return {"status": info["status"], "kind": info["kind"], "error": info["error"],
             "time": info["time"], "n_train": info["n_train"],
-            "history": [{k: _jsonable(v) for k, v in m.items()} for m in info["history"]]}
+            "history": plain_history(info["history"])}
 
 
 def _model_from_plain(params, res):

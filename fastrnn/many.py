@@ -23,8 +23,9 @@ from ._fit import warn_if_diverged
 from ._io import as_path, check_folder_writable
 from ._validation import check_float, check_int
 from ._many_dask import run_dask
-from ._many_inputs import (_check_spec, _jsonable, _normalise, _plain_params, _shown,
-                           dataset_fingerprint, model_id, model_name, param_grid)
+from ._many_inputs import (_check_spec, _normalise, _plain_params, _shown,
+                           dataset_fingerprint, model_id, model_name, param_grid,
+                           plain_history)
 from ._many_pool import ThreadsWarning, check_threads, train_local as _train_local
 from ._many_store import RESULTS_FILE, _Store
 from ._progress import enabled as progress_enabled, Progress
@@ -167,7 +168,7 @@ def train_many(data, models, *, validation_data=None, threads=None, client=None,
                 model = spec.model
         else:
             row.update(_summary(None, []))
-        row["history"] = [{k: _jsonable(v) for k, v in m.items()} for m in info["history"]]
+        row["history"] = plain_history(info["history"])
         row["cached"] = False
         if store is not None:
             store.write(row, model)

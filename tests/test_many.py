@@ -407,6 +407,24 @@ def test_best_val_accuracy_is_the_kept_epochs():
         assert r["val_accuracy"] == m.history_[-1]["val_accuracy"]
 
 
+def test_result_rows_copy_the_history_as_plain_values():
+    """A row's history is a copy of the model's (not the same dicts), in JSON-safe values:
+    numpy scalars become Python numbers, plain rows are copied as they are."""
+    from fastrnn._many_inputs import plain_history
+    history = [{"epoch": 1, "loss": 0.5, "val_accuracy": np.float64(0.25), "n": np.int64(3)},
+               {"epoch": 2, "loss": 0.4, "val_accuracy": 0.5}]
+    rows = plain_history(history)
+    assert rows == [{"epoch": 1, "loss": 0.5, "val_accuracy": 0.25, "n": 3},
+                    {"epoch": 2, "loss": 0.4, "val_accuracy": 0.5}]
+    assert [type(v) for v in rows[0].values()] == [int, float, float, int]
+    assert all(a is not b for a, b in zip(rows, history))
+    (texts, labels), _ = load_demo(n_train=200, n_test=10, seed=0)
+    models, result = train_many((texts, labels), [dict(seed=0, epochs=3, progress=False)],
+                                threads=1, progress=False)
+    assert result[0]["history"] == models[0].history_
+    assert result[0]["history"][0] is not models[0].history_[0]
+
+
 def test_a_diverged_model_warns_once_by_name_from_train_many(demo):
     """A finite but diverged model of train_many warns DivergenceWarning naming it (once, on
     the calling thread, pointing at the caller), as Model.fit warns; the healthy ones do not."""

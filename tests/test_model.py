@@ -34,6 +34,8 @@ def test_fit_predict_shapes_and_history(demo):
     assert set(np.unique(m.predict(te))) <= {0, 1}
     assert 1 <= len(m.history_) <= 3
     assert {"epoch", "loss", "accuracy", "val_loss", "val_accuracy"} <= set(m.history_[0])
+    # plain Python numbers (val_accuracy was a numpy float64 among Python floats)
+    assert {type(v) for h in m.history_ for v in h.values()} <= {int, float}
     ev = m.evaluate(te, yte)
     assert ev["accuracy"] == m.score(te, yte)
     assert ev["loss"] > 0
