@@ -180,6 +180,18 @@ def call(dispatcher, *args, what, about=None):
         return dispatcher(*args)
 
 
+def ensure(dispatcher, *args, what, about=None):
+    """Make ``dispatcher`` ready for the argument types of ``args`` (compiled or loaded from
+    the cache), announcing a compile as :func:`call` does, once per process and label: it
+    calls ``dispatcher(*args)``, which the caller makes a no-op (e.g. an empty range).  For
+    kernels whose real calls run where a notice cannot go first (the predict kernels' thread
+    pool) or that are called every epoch (a validation set's predict)."""
+    if (dispatcher, what) in _seen:
+        return
+    with compiling(dispatcher, args, what, about):
+        dispatcher(*args)
+
+
 def kernel_dispatchers():
     """Every Numba dispatcher defined in :mod:`fastrnn.kernels` (name -> dispatcher)."""
     import importlib

@@ -540,16 +540,28 @@ def predict_proba(params, tokens, offsets, pooling="last", grams=None):
     P = params
     ng = (P.U,) + check_grams(grams, P, offsets)
     args = (tokens, offsets, P.WxhT, P.WhhT, P.bh, P.Why, P.by) + ng + (code, out)
-    predict_ranges(K.rnn.predict_proba_range, args, n)
+    predict_ranges(K.rnn.predict_proba_range, args, n, predict_what(P))
     return out
 
 
-def predict_ranges(range_kernel, args, n):
+def predict_what(params):
+    """The compile notice's name for ``params``' predict kernel: "float32 predict kernel",
+    "GRU float64 predict kernel" (what selects the compilation: the cell and the dtype)."""
+    cell = "" if params.cell == "tanh" else params.cell.upper() + " "
+    return "%s%s predict kernel" % (cell, params.dtype.name)
+
+
+def predict_ranges(range_kernel, args, n, what, serial=False):
     """Run ``range_kernel(*args, s0, s1)`` over the sentences ``0 <= s < n``: on the calling
-    thread below :data:`SERIAL_PREDICT_BELOW` sentences, else in contiguous ranges on the
-    predict thread pool (the bits do not depend on the split)."""
+    thread below :data:`SERIAL_PREDICT_BELOW` sentences (or with ``serial``), else in
+    contiguous ranges on the predict thread pool (the bits do not depend on the split).
+
+    The first call in a process for ``what`` (:func:`predict_what`) compiles or loads the
+    kernel on the calling thread, with the compile notice (``fastrnn._compile``): a cold
+    predict kernel takes ~1.5-2 s, which used to pass without a word."""
+    _compile.ensure(range_kernel, *args, 0, 0, what=what, about=2)
     threads = min(numba.get_num_threads(), numba.config.NUMBA_NUM_THREADS)
-    if n < SERIAL_PREDICT_BELOW or threads <= 1:
+    if serial or n < SERIAL_PREDICT_BELOW or threads <= 1:
         # a hand-off to threads costs more than a few hundred sentences take on one thread
         range_kernel(*args, 0, n)
         return
@@ -608,9 +620,10 @@ class _TanhEngine:
         if params.embedded:
             params, tokens = input_view(params, tokens)
         P = params
-        K.rnn.predict_proba_range(tokens, offsets, P.WxhT, P.WhhT, P.bh, P.Why, P.by, P.U,
-                                  *check_grams(grams, P, offsets), POOLINGS.index(pooling), out,
-                                  0, out.shape[0])
+        args = (tokens, offsets, P.WxhT, P.WhhT, P.bh, P.Why, P.by, P.U,
+                *check_grams(grams, P, offsets), POOLINGS.index(pooling), out)
+        predict_ranges(K.rnn.predict_proba_range, args, out.shape[0], predict_what(P),
+                       serial=True)
 
     def reference_predict(self, params, tokens, offsets, pooling, grams=None):
         from . import reference as R
@@ -663,10 +676,10 @@ class _GatedEngine:
     def predict_proba_serial(self, params, tokens, offsets, pooling, out, grams=None):
         if params.embedded:
             params, tokens = input_view(params, tokens)
-        rng_kernel = self._ge().KG.PREDICT[params.code]
-        rng_kernel(tokens, offsets, params.kernel_tuple(), params.U,
-                   *check_grams(grams, params, offsets), POOLINGS.index(pooling), out, 0,
-                   out.shape[0])
+        args = (tokens, offsets, params.kernel_tuple(), params.U,
+                *check_grams(grams, params, offsets), POOLINGS.index(pooling), out)
+        predict_ranges(self._ge().KG.PREDICT[params.code], args, out.shape[0],
+                       predict_what(params), serial=True)
 
     def reference_predict(self, params, tokens, offsets, pooling, grams=None):
         from . import reference_gated as RG

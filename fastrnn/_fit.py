@@ -277,12 +277,20 @@ class _Validation:
         self.rest = E.check_grams(run.val_grams, P, offsets) + (E.POOLINGS.index(run.pooling),
                                                                self.out, 0, n)
         self.parallel = not run.serial and n >= E.SERIAL_PREDICT_BELOW
+        self.what = E.predict_what(P)
+        # compiled (announced) now, not inside the first epoch's validation
+        E._compile.ensure(E.K.rnn.predict_proba_range, *self._args(), 0, 0, what=self.what,
+                          about=2)
+
+    def _args(self):
+        P = self.params
+        return self.corpus + (P.WxhT, P.WhhT, P.bh, P.Why, P.by, P.U) + self.rest[:-2]
 
     def __call__(self):
         P = self.params
         if self.parallel:  # the thread-pool path of Model.fit's larger validation sets
-            args = self.corpus + (P.WxhT, P.WhhT, P.bh, P.Why, P.by, P.U) + self.rest[:-2]
-            E.predict_ranges(E.K.rnn.predict_proba_range, args, self.out.shape[0])
+            E.predict_ranges(E.K.rnn.predict_proba_range, self._args(), self.out.shape[0],
+                             self.what)
         else:
             E.K.rnn.predict_proba_range(*self.corpus, P.WxhT, P.WhhT, P.bh, P.Why, P.by, P.U,
                                         *self.rest)

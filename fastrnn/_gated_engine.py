@@ -15,7 +15,7 @@ import numpy as np
 from . import _compile
 from ._engine import (
     OPTIMIZERS, POOLINGS, EmbeddingInput, NamedArrays, aligned_copy, aligned_zeros,
-    check_grams, hyperparameters, input_view, predict_ranges, touched_rows,
+    check_grams, hyperparameters, input_view, predict_ranges, predict_what, touched_rows,
 )
 from ._validation import check_choice, check_dtype, check_int
 from .kernels import gated as KG
@@ -248,5 +248,5 @@ def gated_predict_proba(params, tokens, offsets, pooling="last", grams=None):
     # the nogil range kernel on the predict thread pool, as for the tanh cell
     ng = (params.U,) + check_grams(grams, params, offsets)
     predict_ranges(KG.PREDICT[params.code], (tokens, offsets, params.kernel_tuple()) + ng
-                   + (code, out), n)
+                   + (code, out), n, predict_what(params))
     return out

@@ -189,15 +189,19 @@ def test_check_cost_when_compiled(benchmark, tmp_path, monkeypatch, capsys):
 
 @pytest.mark.slow
 def test_real_epoch_kernel_notice_cold_then_warm(tmp_path):
-    """The engine's own wiring: a cold fit names the epoch kernel it compiles, a warm one is quiet."""
+    """The engine's own wiring: a cold fit names the epoch kernel it compiles, the first
+    predict the predict kernel (each once: 10 predictions, one notice); a warm run is quiet."""
     script = textwrap.dedent("""
         import fastrnn
         texts = ["good fine great", "bad awful poor", "great good", "poor bad"] * 5
-        fastrnn.Model(epochs=2, early_stopping=False, min_count=1).fit(texts, [1, 0, 1, 0] * 5)
+        m = fastrnn.Model(epochs=2, early_stopping=False, min_count=1).fit(texts, [1, 0, 1, 0] * 5)
+        for _ in range(10):
+            m.predict(texts)
         print("ok")
     """)
     outs = [run_python(script, cache=tmp_path / "cache") for _ in range(2)]
     cold = [ln for ln in outs[0].stderr.splitlines() if "compiling" in ln]
-    assert len(cold) == 1, outs[0].stderr
+    assert len(cold) == 2, outs[0].stderr
     assert "compiling the adagrad float32 epoch kernel (first run only" in cold[0]
+    assert "compiling the float32 predict kernel (first run only" in cold[1]
     assert "compiling" not in outs[1].stderr
