@@ -88,6 +88,20 @@ KERNEL_DEPENDENCIES = (_ngram,)
 # epochs ran no slower (5-15 % faster).
 # Pass row indices and counts as variables, not literals: a literal argument compiles the
 # callee once more for that value.
+# Tried since and measured slower (cold float32 Adagrad epoch kernel, ~10-11.6 s today, against
+# an unchanged copy compiled side by side in the same run): per-optimizer copies of
+# update_rows/_whh_fused picked by a literal overload (+1.2 s) or by an inline selector whose
+# other branches numba prunes (+0.3 s; only the optimizer's copy compiled), a tuple of them
+# indexed by the optimizer (+0.4-1.2 s, and numba makes it a table of function pointers);
+# the divergence check moved into the epoch kernel (-4 us of GIL-held time per epoch, but
+# +0.9-1.6 s inlined, +0.6-1.4 s as one non-inline call); _apply_update_v not inlined
+# (+0.5-1.0 s); NUMBA_OPT=1/2 (no change).  Each call site added to the epoch kernel costs
+# numba passes over the whole of it.  Only deleting code helped (SGD's short-sentence passes,
+# Adam's update, the clip_norm pass and the unused pooling/gradient branches together:
+# -1.6 to -3.5 s), which would mean one kernel per combination of those options.
+# Where the epoch kernel's own ~8.8 s go (its callees cached): LLVM ~3 s, numba's IR inlining
+# 1.4-1.8 s (it deep-copies each inlined function's blocks with its whole scope), typing
+# ~1.3 s, the typed inlining of overloads ~0.7 s.
 
 
 # --------------------------------------------------------------------------------------------
