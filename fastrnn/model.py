@@ -438,8 +438,9 @@ class Model:
         ``validation_data=(texts, labels)`` is scored every epoch (and used for early stopping);
         ``callback(metrics: dict)`` is called after every epoch with ``epoch``, ``loss``,
         ``accuracy``, ``time`` (seconds since the start), ``epoch_s`` (seconds of this epoch's
-        training pass) and, with validation, ``val_loss`` and ``val_accuracy``; returning
-        ``False`` stops training.  Returns ``self``; per-epoch metrics are in ``history_``.
+        training pass) and, with validation, ``val_loss`` and ``val_accuracy`` (Python numbers);
+        returning ``False`` stops training.  Returns ``self``; per-epoch metrics are in
+        ``history_``.
 
         Inside ``callback`` the model holds the weights of the epoch just finished, so
         ``self.evaluate``/``predict`` work there.  Texts that tokenise to no word warn
