@@ -93,14 +93,42 @@ def in_disk_cache(dispatcher, sig):
         return False
 
 
+def _actual_cache_path():
+    """The folder Numba caches the kernels in (asked of one of them), or None."""
+    from . import kernels
+    path = getattr(getattr(kernels.rnn.predict_proba_range, "_cache", None), "_cache_path", None)
+    return os.path.abspath(path) if path else None
+
+
+def _inside(path, folder):
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
 def cache_dir():
-    """Where compiled kernels are cached: ``NUMBA_CACHE_DIR`` when set, else the
-    ``__pycache__`` folder beside the kernels' source files."""
+    """Where compiled kernels are cached: ``NUMBA_CACHE_DIR`` when set and usable, else the
+    folder Numba really uses (the ``__pycache__`` folder beside the kernels' source files, or
+    Numba's user-wide cache): when ``NUMBA_CACHE_DIR`` cannot be made or written, Numba falls
+    back to those without a word (see :func:`unused_cache_setting`)."""
     import numba
-    if numba.config.CACHE_DIR:
-        return os.path.abspath(numba.config.CACHE_DIR)
+    wanted = os.path.abspath(numba.config.CACHE_DIR) if numba.config.CACHE_DIR else None
+    actual = _actual_cache_path()
+    if wanted and (actual is None or _inside(actual, wanted)):
+        return wanted
+    if actual:
+        return actual
     from . import kernels
     return os.path.join(os.path.dirname(os.path.abspath(kernels.__file__)), "__pycache__")
+
+
+def unused_cache_setting():
+    """``NUMBA_CACHE_DIR`` when it is set but Numba cannot use it (it caches in
+    :func:`cache_dir` instead), else None."""
+    import numba
+    if not numba.config.CACHE_DIR:
+        return None
+    wanted = os.path.abspath(numba.config.CACHE_DIR)
+    actual = _actual_cache_path()
+    return None if actual is None or _inside(actual, wanted) else wanted
 
 
 def _to_logging():

@@ -9,6 +9,10 @@
   file gets (``0o666`` minus the umask), not ``mkstemp``'s private ``0o600``.
 - :func:`check_writable` proves, before any work is done, that a file can be created in the
   target's folder.
+
+An existing target that is a symbolic link is written through (its target file is replaced, the
+link kept), as a shell's ``>`` does; one that is not a regular file (a pipe, a device, a
+socket) is refused, ``overwrite`` or not: replacing ``/dev/null`` with a model is never meant.
 """
 
 import io
@@ -17,7 +21,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-__all__ = ["as_path", "read_text", "read_lines", "decode_text", "atomic_write", "check_writable", "check_folder_writable", "new_file_mode"]
+__all__ = ["as_path", "read_text", "read_lines", "decode_text", "atomic_write", "check_writable",
+           "check_folder_writable", "new_file_mode", "not_regular", "write_target"]
 
 
 def as_path(path) -> Path:
@@ -32,6 +37,8 @@ def decode_text(data, name):
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
+        if data.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+            raise ValueError(f"{name}: the file is UTF-32; save it as UTF-8") from None
         if data.startswith((b"\xff\xfe", b"\xfe\xff")):
             raise ValueError(f"{name}: the file is UTF-16; save it as UTF-8") from None
         line = data.count(b"\n", 0, exc.start) + 1
@@ -84,6 +91,39 @@ def _folder(path):
     return path.parent if str(path.parent) else Path(".")
 
 
+def not_regular(path):
+    """A phrase for what ``path`` is when it exists but is not a regular file (following
+    symbolic links): "a pipe", "a device", "a socket", "a directory"; else None."""
+    import stat
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None  # missing (or a dangling link): nothing there to replace
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a pipe"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a device"
+
+
+def write_target(path):
+    """The file a write to ``path`` replaces: ``path``, or, for a symbolic link, the file it
+    points to (resolved), so that the link is kept and its target updated."""
+    path = Path(path)
+    return Path(os.path.realpath(path)) if path.is_symlink() else path
+
+
+def _name_max(folder):
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (AttributeError, OSError, ValueError):
+        return 255
+
+
 def check_writable(path, what="output"):
     """Check that ``path`` can be written (created or replaced) before any work is done.
 
@@ -92,20 +132,27 @@ def check_writable(path, what="output"):
     read-only file system).  Nothing is left behind.
     """
     path = Path(path)
-    folder = _folder(path)
-    if path.is_dir():
+    kind = not_regular(path)
+    if kind == "a directory":
         raise ValueError(f"cannot write {what} {path}: it is a directory")
+    if kind is not None:
+        raise ValueError(f"cannot write {what} {path}: it is {kind}, not a regular file")
+    target = write_target(path)
+    folder = _folder(target)
     if not folder.exists():
         raise ValueError(f"cannot write {what} {path}: folder {folder} does not exist")
     if not folder.is_dir():
         raise ValueError(f"cannot write {what} {path}: {folder} is not a folder")
+    if len(os.fsencode(target.name)) > _name_max(folder):
+        raise ValueError(f"cannot write {what} {path}: the file name is longer than the "
+                         f"{_name_max(folder)} bytes the file system allows")
     try:
         with tempfile.TemporaryFile(dir=folder):
             pass
     except OSError as exc:
         raise ValueError(f"cannot write {what} {path}: folder {folder} is not writable "
                          f"({exc.strerror or exc})") from None
-    if path.exists() and not os.access(path, os.W_OK):
+    if target.exists() and not os.access(target, os.W_OK):
         raise ValueError(f"cannot write {what} {path}: the file is read-only")
     return path
 
@@ -132,17 +179,27 @@ def check_folder_writable(folder, what="output folder"):
 
 
 def atomic_write(path, write, mode="wb"):
-    """Call ``write(fileobj)`` on a temporary file beside ``path``, then rename it to ``path``.
+    """Call ``write(fileobj)`` on a temporary file beside ``path``, then rename it to ``path``
+    (a symbolic link: to the file it points to).
 
     The file is opened with ``mode`` (``"wb"`` or ``"w"``; text is UTF-8 with ``"\\n"`` line
     ends) and gets ``0o666 & ~umask`` permissions, as any new file.  On any error, the temporary
     file is removed and ``path`` is left as it was.  Returns ``path`` as a ``Path``.
     """
     path = Path(path)
-    folder = _folder(path)
-    if not folder.is_dir():
+    kind = not_regular(path)
+    if kind is not None:
+        raise ValueError(f"cannot write {path}: it is {kind}, not a regular file")
+    target = write_target(path)
+    folder = _folder(target)
+    if not folder.exists():
         raise FileNotFoundError(f"cannot write {path}: folder {folder} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix="." + path.name + ".", suffix=".tmp", dir=folder)
+    if not folder.is_dir():
+        raise NotADirectoryError(f"cannot write {path}: {folder} is not a folder")
+    try:  # a short name of its own: the target's name + a suffix could pass the length limit
+        fd, tmp = tempfile.mkstemp(prefix=".fastrnn-", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise type(exc)(exc.errno, f"cannot write {path}: {exc.strerror or exc}") from None
     try:
         if hasattr(os, "fchmod"):
             os.fchmod(fd, new_file_mode())
@@ -151,12 +208,14 @@ def atomic_write(path, write, mode="wb"):
             write(f)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
+        os.replace(tmp, target)
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(exc, OSError) and exc.errno is not None:  # name the target, not tmp
+            raise type(exc)(exc.errno, f"cannot write {path}: {exc.strerror or exc}") from None
         raise
     return path
 

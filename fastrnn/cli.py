@@ -112,6 +112,12 @@ def _model_options(f):
     return f
 
 
+def _given(ctx, name):
+    """Whether option ``name`` was given on the command line (not its default)."""
+    return ctx.get_parameter_source(name) not in (ParameterSource.DEFAULT,
+                                                  ParameterSource.DEFAULT_MAP)
+
+
 def _resolve_preset(ctx, preset, values, embeddings=False):
     """``values`` (option name -> value) with the preset's settings in place of every option
     the user did not give on the command line (the Model keyword arguments of ``train``);
@@ -121,8 +127,7 @@ def _resolve_preset(ctx, preset, values, embeddings=False):
     out = dict(values)
     for name, value in Model._preset_settings(preset, embeddings).items():
         # a preset setting with no option of its own applies as it is
-        if name not in out or ctx.get_parameter_source(name) in (
-                click.core.ParameterSource.DEFAULT, click.core.ParameterSource.DEFAULT_MAP):
+        if name not in out or not _given(ctx, name):
             out[name] = value
     return out
 
@@ -157,6 +162,8 @@ def train(ctx, data, output, force, text_col, label_col, validation, embeddings,
     """
     if freeze_embeddings is not None and embeddings is None:
         raise click.UsageError("--freeze-embeddings/--fine-tune-embeddings need --embeddings")
+    if ngrams == 0 and _given(ctx, "buckets"):
+        raise click.UsageError("--buckets sizes the n-gram table, which --ngrams 0 turns off")
     settings = _resolve_preset(ctx, preset, {
         "epochs": epochs, "hidden_size": hidden_size, "learning_rate": learning_rate,
         "early_stopping": early_stopping, "dtype": dtype, "cell": cell, "ngrams": ngrams,
@@ -194,7 +201,7 @@ def train(ctx, data, output, force, text_col, label_col, validation, embeddings,
     try:
         model.save(output, overwrite=True)  # check_output has refused what --force must allow
     except (OSError, ValueError) as e:
-        fail(f"cannot write {output}: {e}")
+        fail(e if str(e).startswith("cannot write") else f"cannot write {output}: {e}")
     last = model.history_[model.best_epoch_ - 1]
     msg = f"trained a {model.cell} model on {count(len(texts), 'text')}, " \
           f"{count(len(model.classes_), 'class')}, {count(len(model.vocabulary_), 'word')}; " \
@@ -333,13 +340,17 @@ def warmup(dtypes, optimizers, cells):
     second instead of compiling for 10-20 s.  The cache is per NUMBA_CACHE_DIR: a program run
     with another one compiles again.
     """
-    from ._compile import cache_dir
+    from ._compile import cache_dir, unused_cache_setting
     from .datasets import make_corpus
     dts = ("float32", "float64") if dtypes == "all" else (dtypes,)
     opts = OPTIMIZERS if optimizers == "all" else (optimizers,)
     cell_list = CELLS if cells == "all" else (cells,)
     texts, labels = make_corpus(WARMUP_PREDICT, seed=0)
     fit_texts, fit_labels = texts[:WARMUP_FIT], labels[:WARMUP_FIT]
+    unused = unused_cache_setting()
+    if unused is not None:
+        click.echo(f"warning: NUMBA_CACHE_DIR={unused} cannot be used (not a folder that can be "
+                   f"made and written): Numba caches in {cache_dir()} instead", err=True)
     click.echo(f"fastrnn warmup: kernel cache {cache_dir()}")
     t_all = time.perf_counter()
     compiled = 0

@@ -15,6 +15,7 @@ stopping on validation loss).  The tutorial's recipe is one set of arguments awa
           dtype="float64")
 """
 
+import io
 import json
 import math
 import os
@@ -26,7 +27,7 @@ import numpy as np
 from . import _engine as E
 from . import _fit
 from ._fit import DivergenceWarning, EmptyTextWarning
-from ._io import as_path, atomic_write
+from ._io import as_path, atomic_write, not_regular, write_target
 from ._progress import Progress, metrics_text
 from ._validation import (
     check_bool, check_choice, check_dtype, check_float, check_int,
@@ -96,13 +97,21 @@ def _few(classes, k=5):
 
 
 def _is_model_file(path):
-    """True when ``path`` looks like a file :meth:`Model.save` wrote (an .npz with ``meta``)."""
+    """True when ``path`` is a file :meth:`Model.save` wrote: a regular file, an .npz whose
+    ``meta`` says ``"format": "fastrnn.Model"`` (any other archive with a ``meta`` array, your
+    own ``np.savez(..., meta=...)``, is not one)."""
+    if not_regular(path) is not None or not os.path.isfile(path):
+        return False  # (a pipe: is_zipfile would block reading it)
     try:
         if not zipfile.is_zipfile(path):
             return False
         with zipfile.ZipFile(path) as z:
-            return "meta.npy" in z.namelist()
-    except OSError:
+            if "meta.npy" not in z.namelist() or z.getinfo("meta.npy").file_size > 1 << 26:
+                return False
+            raw = np.load(io.BytesIO(z.read("meta.npy")), allow_pickle=False)
+        meta = json.loads(bytes(raw).decode("utf-8"))
+        return isinstance(meta, dict) and meta.get("format") == "fastrnn.Model"
+    except (OSError, ValueError, TypeError, zipfile.BadZipFile, EOFError, UnicodeDecodeError):
         return False
 
 
@@ -620,11 +629,21 @@ class Model:
         """
         self._check_fitted()
         path = as_path(path)
-        if path.is_dir():
+        check_bool("oov_vectors", oov_vectors)
+        check_bool("overwrite", overwrite)
+        kind = not_regular(path)
+        if kind == "a directory":
             raise ValueError(f"{path} is a directory: give a file name for the model")
+        if kind is not None:  # overwrite or not: a model never replaces /dev/null
+            raise ValueError(f"{path} is {kind}, not a regular file: a model is not written "
+                             "there")
         if not overwrite and path.exists() and not _is_model_file(path):
             raise ValueError(f"{path} exists and is not a fastrnn model file: not overwritten "
                              "(pass overwrite=True to replace it)")
+        target = write_target(path)
+        if not overwrite and target.exists() and not os.access(target, os.W_OK):
+            raise ValueError(f"{path} is read-only: not overwritten (pass overwrite=True to "
+                             "replace it)")
         if self.tokenizer is not None:
             raise ValueError("a model with a custom tokenizer cannot be saved: the tokenizer is "
                              "code; save with the default tokenizer")
@@ -682,6 +701,9 @@ class Model:
             raise ValueError(f"{path} is a directory, not a fastrnn model file")
         if not path.exists():
             raise FileNotFoundError(f"model file {path} does not exist")
+        kind = not_regular(path)
+        if kind is not None:  # a pipe would block; a model is read twice (check, then load)
+            raise ValueError(f"{path} is {kind}, not a regular file: give the model file itself")
         try:
             is_zip = zipfile.is_zipfile(path)
         except OSError as e:
@@ -736,6 +758,13 @@ class Model:
             model = cls(**params)
             vocab = Vocabulary.from_dict(meta["vocabulary"])
             classes = np.array(meta["classes"], dtype=np.dtype(meta["classes_dtype"]))
+            if classes.ndim != 1 or len(np.unique(classes)) != len(classes):
+                raise ValueError(f"the classes {classes.tolist()} are not distinct")
+            for name, a in data.items():  # weights are real numbers (np.savez keeps any dtype)
+                if a.dtype.kind not in "biuf":
+                    raise ValueError(f"array {name!r} holds {a.dtype} values, not numbers")
+            if data["Why"].ndim != 2:
+                raise ValueError(f"array 'Why' has {data['Why'].ndim} dimensions, not 2")
             s = model._validate()
             params = E.cell_engine(s["cell"]).from_arrays(
                 data, dtype=model.dtype, U=_load_table(data, model, data["Why"].shape[0]))
@@ -754,7 +783,10 @@ class Model:
                                      "vectors")
                 params.ext_words = words
                 params.emb_lowercase = bool(info.get("lowercase", False))
-        except (KeyError, TypeError, ValueError) as e:
+        except KeyError as e:  # a missing array or field: say which, not just its name
+            raise ValueError(f"{where} is not a valid fastrnn model file: it has no "
+                             f"{e.args[0]!r}") from None
+        except (TypeError, ValueError, IndexError, AttributeError) as e:
             raise ValueError(f"{where} is not a valid fastrnn model file: {e}") from None
         model.vocabulary_ = vocab
         model.classes_ = classes

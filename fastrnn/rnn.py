@@ -125,6 +125,13 @@ def _encode_sentence(inputs, V, check_range=True):
     return ids.astype(np.int64)
 
 
+def _refuse_read_only(names):
+    raise ValueError(f"{', '.join(names)} {'is' if len(names) == 1 else 'are'} read-only "
+                     "(a memory-mapped or broadcast array, or setflags(write=False)): training "
+                     "updates the weights in place; assign writable copies, e.g. "
+                     f"rnn.{names[0]} = rnn.{names[0]}.copy()")
+
+
 class RNN:
     """A many-to-one vanilla RNN with the tutorial's interface, backed by Numba kernels.
 
@@ -211,8 +218,10 @@ class RNN:
         expected = {"Whh": (H, H), "Wxh": (H, V), "Why": (O, H), "bh": (H, 1), "by": (O, 1)}
         for name, shape in expected.items():
             a = getattr(self, name)
-            if not isinstance(a, np.ndarray):
-                raise TypeError(f"{name} must be a numpy array, got {type(a).__name__}")
+            if type(a) is not np.ndarray:  # a subclass (np.matrix) breaks the kernels' typing
+                raise TypeError(f"{name} must be a numpy array, got {type(a).__module__}."
+                                f"{type(a).__name__}" if isinstance(a, np.ndarray) else
+                                f"{name} must be a numpy array, got {type(a).__name__}")
             if None in shape or a.shape != shape:
                 raise ValueError(f"{name} has shape {a.shape}; expected {shape} from Whh "
                                  f"{np.shape(self.Whh)}, Wxh {np.shape(self.Wxh)}, "
@@ -282,8 +291,10 @@ class RNN:
         they are now, checked; remembered while they are the same objects and plain views."""
         H, V, O = self._check_weights()
         a = self._kernel_arrays()
+        read_only = [n for n in ("Whh", "Wxh", "Why", "bh", "by")
+                     if not getattr(self, n).flags.writeable]
         state = (self.Whh, self.Wxh, self.Why, self.bh, self.by,
-                 (a["Wxh"], a["Whh"], a["bh"], a["Why"], a["by"]), (H, V, O), a)
+                 (a["Wxh"], a["Whh"], a["bh"], a["Why"], a["by"]), (H, V, O), a, read_only)
         self._fast = state if self._views is not None else None
         return state
 
@@ -363,6 +374,8 @@ class RNN:
         if (f is None or f[0] is not self.Whh or f[1] is not self.Wxh or f[2] is not self.Why
                 or f[3] is not self.bh or f[4] is not self.by):
             f = self._fast_state()
+        if f[8]:  # before anything is updated (forward and predict need no writable weights)
+            _refuse_read_only(f[8])
         H, V, O = f[6]
         dy = d_y
         if type(dy) is not np.ndarray or dy.shape != (O, 1) or dy.dtype != self.dtype:
@@ -394,7 +407,10 @@ class RNN:
                         dtype=self.dtype)
 
     def _corpus(self, sentences, V):
-        if isinstance(sentences, tuple) and len(sentences) == 2:
+        # the flat form is a pair of numpy arrays: a tuple of two sentences (zip(*pairs) makes
+        # one) is two sentences, as a list of them is
+        if (isinstance(sentences, tuple) and len(sentences) == 2
+                and all(isinstance(x, np.ndarray) for x in sentences)):
             return check_corpus(sentences[0], sentences[1], V)
         sents = [_encode_sentence(s, V) for s in sentences]
         if not sents:
@@ -406,13 +422,18 @@ class RNN:
         """One epoch of the tutorial's per-sample training in a single kernel call.
 
         Same updates as calling :meth:`forward`, softmax and :meth:`backprop` for each sentence
-        in ``order`` (default: as given).  ``sentences`` is a list of sentences (one-hot lists or
-        word-index sequences) or a flat ``(tokens, offsets)`` pair; ``targets`` the class indices.
+        in ``order`` (default: as given).  ``sentences`` is a list (or tuple) of sentences (one-hot
+        lists or word-index sequences) or a flat ``(tokens, offsets)`` pair of numpy arrays;
+        ``targets`` the class indices.
         Returns ``(mean loss, accuracy)`` like the tutorial's ``processData``.
         """
         lr = check_float("learn_rate", learn_rate, positive=True)
         H, V, O = self._check_weights()
         self._check_finite()
+        read_only = [n for n in ("Whh", "Wxh", "Why", "bh", "by")
+                     if not getattr(self, n).flags.writeable]
+        if read_only:
+            _refuse_read_only(read_only)
         tokens, offsets = self._corpus(sentences, V)
         n = len(offsets) - 1
         labels = check_labels(targets, n, O)

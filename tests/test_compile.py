@@ -155,11 +155,18 @@ def test_logger_level_silences(capsys, monkeypatch):
 
 
 def test_cache_dir_and_kernel_counts(monkeypatch):
+    """cache_dir() is the folder Numba really caches in: NUMBA_CACHE_DIR when the kernels'
+    cache is under it, else where Numba fell back to (unused_cache_setting names the setting)."""
     import numba
+    actual = C._actual_cache_path()
+    assert actual and os.path.isabs(actual)
     monkeypatch.setattr(numba.config, "CACHE_DIR", "")
-    assert C.cache_dir().endswith(os.path.join("kernels", "__pycache__"))
+    assert C.cache_dir() == actual and C.unused_cache_setting() is None
+    parent = os.path.dirname(actual)
+    monkeypatch.setattr(numba.config, "CACHE_DIR", parent)
+    assert C.cache_dir() == parent and C.unused_cache_setting() is None
     monkeypatch.setattr(numba.config, "CACHE_DIR", "/some/where")
-    assert C.cache_dir() == "/some/where"
+    assert C.cache_dir() == actual and C.unused_cache_setting() == "/some/where"
     names = C.kernel_dispatchers()
     assert "rnn.predict_proba_range" in names and "rnn.train_epoch_adagrad" in names
     hits, misses = C.cache_counts()

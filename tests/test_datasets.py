@@ -669,3 +669,12 @@ def test_read_lines_universal_newlines_only(tmp_path):
     assert read_lines(f) == ["a\u2028b", "c", "d", "", "e"]
     f.write_bytes(b"")
     assert read_lines(f) == []
+
+
+def test_a_utf32_file_is_named_as_such(tmp_path):
+    """A UTF-32 file was reported as UTF-16 (its byte order mark starts with UTF-16's)."""
+    from fastrnn.datasets import load_tsv
+    p = tmp_path / "d.tsv"
+    p.write_bytes("label\ttext\n1\tgood\n".encode("utf-32"))
+    with pytest.raises(ValueError, match="the file is UTF-32; save it as UTF-8"):
+        load_tsv(p)

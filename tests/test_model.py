@@ -1,5 +1,9 @@
 """fastrnn.Model: fitting, prediction, determinism, backends, persistence, bad input."""
 
+import json
+import os
+import warnings
+
 import numpy as np
 import pytest
 
@@ -380,6 +384,87 @@ def test_a_finite_but_diverged_fit_warns():
         warnings.simplefilter("error", fastrnn.DivergenceWarning)
         ok = fastrnn.Model(**kw).fit(texts, labels)
     assert fastrnn._fit.divergence(ok) is None
+
+
+def _tiny_model():
+    texts = ["good fun film", "bad dull film", "fun good", "dull bad"] * 5
+    return fastrnn.Model(seed=0, epochs=2, early_stopping=False, progress=False,
+                         min_count=1).fit(texts, [1, 0, 1, 0] * 5), texts
+
+
+def test_save_replaces_only_files_that_say_they_are_fastrnn_models(tmp_path):
+    """An .npz of the user's own with a ``meta`` array is not a model file: not replaced (it
+    was, taken for one).  ``overwrite``/``oov_vectors`` are bools, checked."""
+    m, _ = _tiny_model()
+    own = tmp_path / "mine.npz"
+    np.savez(own, meta=np.arange(3), data=np.ones(5))
+    before = own.read_bytes()
+    with pytest.raises(ValueError, match="exists and is not a fastrnn model file"):
+        m.save(own)
+    assert own.read_bytes() == before
+    for kw in ({"overwrite": "no"}, {"oov_vectors": "no"}):
+        with pytest.raises(TypeError, match=f"{next(iter(kw))} must be True or False"):
+            m.save(tmp_path / "new.npz", **kw)
+    assert not (tmp_path / "new.npz").exists()
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs POSIX named pipes")
+def test_save_and_load_refuse_a_pipe_and_write_through_a_link(tmp_path):
+    """A named pipe is neither read (is_zipfile blocked on it) nor replaced, overwrite or not;
+    a symbolic link is written through (its target updated, the link kept); a long legal file
+    name saves (the temporary name used to pass the length limit); no temporary file is left."""
+    m, texts = _tiny_model()
+    fifo = tmp_path / "pipe.npz"
+    os.mkfifo(fifo)
+    with pytest.raises(ValueError, match="is a pipe, not a regular file"):
+        fastrnn.Model.load(fifo)
+    for kw in ({}, {"overwrite": True}):
+        with pytest.raises(ValueError, match="is a pipe, not a regular file"):
+            m.save(fifo, **kw)
+    real = tmp_path / "real.npz"
+    m.save(real)
+    link = tmp_path / "link.npz"
+    link.symlink_to(real)
+    m2 = fastrnn.Model(seed=1, epochs=1, early_stopping=False, progress=False,
+                       min_count=1).fit(texts, [1, 0, 1, 0] * 5)
+    m2.save(link)
+    assert link.is_symlink()
+    assert np.array_equal(fastrnn.Model.load(real).params_.Whh, m2.params_.Whh)
+    long_name = tmp_path / ("b" * 250 + ".npz")
+    m.save(long_name)
+    assert fastrnn.Model.load(long_name).predict(texts).tolist() == m.predict(texts).tolist()
+    assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
+
+
+def _edited(tmp_path, edit):
+    m, _ = _tiny_model()
+    good = tmp_path / "good.npz"
+    m.save(good)
+    with np.load(good) as z:
+        data = {k: z[k] for k in z.files}
+    meta = json.loads(bytes(data["meta"]).decode())
+    edit(meta, data)
+    data["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, **data)
+    return bad
+
+
+@pytest.mark.parametrize("edit, match", [
+    (lambda meta, d: d.pop("Whh"), "it has no 'Whh'"),
+    (lambda meta, d: d.__setitem__("Why", np.float32(1)), "'Why' has 0 dimensions"),
+    (lambda meta, d: d.__setitem__("by", d["by"].astype(str)), "'by' holds <U"),
+    (lambda meta, d: d.__setitem__("bh", d["bh"].astype(np.complex64)), "'bh' holds complex"),
+    (lambda meta, d: meta.__setitem__("classes", [1, 1]), r"classes \[1, 1\] are not distinct"),
+])
+def test_load_names_what_is_wrong_in_an_edited_file(tmp_path, edit, match):
+    """Edited files that got past the checks (an IndexError, strings read as numbers, a
+    complex warning, duplicate classes predicting one class) are one ValueError naming it."""
+    bad = _edited(tmp_path, edit)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match=match):
+            fastrnn.Model.load(bad)
 
 
 def test_save_never_replaces_a_file_that_is_not_a_model(tmp_path):

@@ -370,3 +370,40 @@ def test_whh_edits_between_calls_take_effect(gradient):
     yc, hc = c.forward([0, 6])
     np.testing.assert_array_equal(yc, ya)
     np.testing.assert_array_equal(hc, ha)
+
+
+def test_a_tuple_of_two_sentences_is_two_sentences():
+    """Only a pair of numpy arrays is the flat (tokens, offsets) form: a tuple of two sentences
+    (what zip(*pairs) gives) was read as one, silently giving other probabilities."""
+    pair = ([4, 5, 1], [0, 1, 3])
+    a, b = RNN(6, 2, 4, seed=0), RNN(6, 2, 4, seed=0)
+    np.testing.assert_array_equal(a.predict_proba(pair), b.predict_proba(list(pair)))
+    assert a.train_epoch(pair, (0, 1)) == b.train_epoch(list(pair), [0, 1])
+    np.testing.assert_array_equal(a.Whh, b.Whh)
+
+
+@pytest.mark.parametrize("name", ["Whh", "Wxh", "bh"])
+def test_read_only_weights_are_refused_before_any_update(name):
+    """A read-only weight (memory-mapped, broadcast, setflags(write=False)) is a ValueError
+    naming it before anything changes; it was a Numba TypingError, or numpy's error after the
+    other weights had been updated.  forward and predict_proba need no writable weights."""
+    rnn = RNN(6, 2, 4, seed=0)
+    ro = getattr(rnn, name).copy()
+    ro.setflags(write=False)
+    setattr(rnn, name, ro)
+    rnn.forward([1, 2])
+    rnn.predict_proba([[1, 2]])
+    before = {n: getattr(rnn, n).copy() for n in ("Whh", "Wxh", "Why", "bh", "by")}
+    for call in (lambda: rnn.backprop(np.ones((2, 1))), lambda: rnn.train_epoch([[1, 2]], [0])):
+        with pytest.raises(ValueError, match=f"{name} is read-only"):
+            call()
+        for n, v in before.items():
+            np.testing.assert_array_equal(getattr(rnn, n), v)
+
+
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")  # numpy's about np.matrix
+def test_a_numpy_matrix_weight_is_named():
+    rnn = RNN(6, 2, 4, seed=0)
+    rnn.bh = np.asmatrix(rnn.bh)
+    with pytest.raises(TypeError, match="bh must be a numpy array, got numpy.matrix"):
+        rnn.forward([1, 2])

@@ -71,3 +71,18 @@ def test_warmup_cell_option():
     res = invoke("warmup", "--cell", "rnn")
     assert res.exit_code == 2 and "Invalid value" in res.output and "--cell" in res.output
     assert "--cell [tanh|gru|lstm|all]" in invoke("warmup", "--help").output
+
+
+def test_warmup_says_when_numba_cannot_use_numba_cache_dir(tmp_path):
+    """A NUMBA_CACHE_DIR under a file cannot be made: Numba falls back to another folder
+    without a word, and warmup used to print the unusable one as the kernel cache."""
+    from conftest import run_python
+    blocker = tmp_path / "notes.txt"
+    blocker.write_text("x")
+    out = run_python("from fastrnn import _compile as C; print(C.unused_cache_setting()); "
+                     "print(C.cache_dir())", cache=blocker / "sub")
+    unused, used = out.stdout.split()
+    assert unused == str(blocker / "sub") and used != unused
+    out = run_python("from fastrnn import _compile as C; print(C.unused_cache_setting()); "
+                     "print(C.cache_dir())", cache=tmp_path / "ok")
+    assert out.stdout.split() == ["None", str(tmp_path / "ok")]
