@@ -678,3 +678,14 @@ def test_a_utf32_file_is_named_as_such(tmp_path):
     p.write_bytes("label\ttext\n1\tgood\n".encode("utf-32"))
     with pytest.raises(ValueError, match="the file is UTF-32; save it as UTF-8"):
         load_tsv(p)
+
+
+def test_a_repeated_header_row_is_named(tmp_path):
+    """Two files joined (the second's header in the middle): the header's label became a
+    class of its own, and fastrnn train blamed the validation split for 3 classes."""
+    from fastrnn.datasets import load_csv, load_tsv
+    for loader, sep, name in ((load_tsv, "\t", "d.tsv"), (load_csv, ",", "d.csv")):
+        p = tmp_path / name
+        p.write_text(f"label{sep}text\n1{sep}good\nlabel{sep}text\n0{sep}bad\n")
+        with pytest.raises(ValueError, match="line 3 repeats the header row"):
+            loader(p)
