@@ -82,8 +82,6 @@ def check_output(path, inputs=(), force=False, what="output"):
       is a decision, say ``--force``);
     - a directory, a missing folder, a folder that cannot be written: refused.
     """
-    if str(path) == "-":
-        fail(f"a model file cannot go to standard output ({what} -); give a file name")
     path = Path(path)
     for p in inputs:
         if p is not None and path.exists() and _same_file(path, p):

@@ -118,10 +118,12 @@ def write_target(path):
 
 
 def _name_max(folder):
+    """The longest file name (bytes) the folder's file system takes, None where the OS does
+    not say (Windows: no pathconf; NTFS counts UTF-16 characters, not bytes)."""
     try:
         return os.pathconf(folder, "PC_NAME_MAX")
     except (AttributeError, OSError, ValueError):
-        return 255
+        return None
 
 
 def check_writable(path, what="output"):
@@ -143,9 +145,10 @@ def check_writable(path, what="output"):
         raise ValueError(f"cannot write {what} {path}: folder {folder} does not exist")
     if not folder.is_dir():
         raise ValueError(f"cannot write {what} {path}: {folder} is not a folder")
-    if len(os.fsencode(target.name)) > _name_max(folder):
+    limit = _name_max(folder)
+    if limit is not None and len(os.fsencode(target.name)) > limit:
         raise ValueError(f"cannot write {what} {path}: the file name is longer than the "
-                         f"{_name_max(folder)} bytes the file system allows")
+                         f"{limit} bytes the file system allows")
     try:
         with tempfile.TemporaryFile(dir=folder):
             pass
@@ -188,8 +191,8 @@ def atomic_write(path, write, mode="wb"):
     """
     path = Path(path)
     kind = not_regular(path)
-    if kind is not None:
-        raise ValueError(f"cannot write {path}: it is {kind}, not a regular file")
+    if kind is not None:  # an OSError, as every other failure to write here
+        raise OSError(f"cannot write {path}: it is {kind}, not a regular file")
     target = write_target(path)
     folder = _folder(target)
     if not folder.exists():

@@ -201,7 +201,8 @@ def train(ctx, data, output, force, text_col, label_col, validation, embeddings,
     try:
         model.save(output, overwrite=True)  # check_output has refused what --force must allow
     except (OSError, ValueError) as e:
-        fail(e if str(e).startswith("cannot write") else f"cannot write {output}: {e}")
+        msg = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        fail(msg if msg.startswith("cannot write") else f"cannot write {output}: {msg}")
     last = model.history_[model.best_epoch_ - 1]
     msg = f"trained a {model.cell} model on {count(len(texts), 'text')}, " \
           f"{count(len(model.classes_), 'class')}, {count(len(model.vocabulary_), 'word')}; " \

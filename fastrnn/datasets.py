@@ -156,13 +156,13 @@ def _load_delimited(p, text: str, label, delimiter: str, quoted: bool, kind: str
                     f"{p}: {where(start)}: expected {len(header)} "
                     f"field{'s' if len(header) != 1 else ''} as in the header, found {len(row)}"
                 )
-            if li is not None and [h.strip() for h in row] == header:
-                raise ValueError(f"{p}: {where(start)} repeats the header row (two files "
-                                 "joined?): its label would be a class of its own")
             texts.append(row[ti])
             if li is None:
                 continue
             lab = row[li].strip()
+            if lab == header[li] and [h.strip() for h in row] == header:
+                raise ValueError(f"{p}: {where(start)} repeats the header row (two files "
+                                 "joined?): its label would be a class of its own")
             if not lab:
                 raise ValueError(f"{p}: {where(start)}: blank label")
             labels.append(lab)

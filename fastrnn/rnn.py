@@ -218,7 +218,8 @@ class RNN:
         expected = {"Whh": (H, H), "Wxh": (H, V), "Why": (O, H), "bh": (H, 1), "by": (O, 1)}
         for name, shape in expected.items():
             a = getattr(self, name)
-            if type(a) is not np.ndarray:  # a subclass (np.matrix) breaks the kernels' typing
+            if not isinstance(a, np.ndarray) or isinstance(a, np.matrix):  # np.matrix breaks
+                # the kernels' typing (a memmap, another subclass, is fine)
                 raise TypeError(f"{name} must be a numpy array, got {type(a).__module__}."
                                 f"{type(a).__name__}" if isinstance(a, np.ndarray) else
                                 f"{name} must be a numpy array, got {type(a).__name__}")
@@ -407,11 +408,14 @@ class RNN:
                         dtype=self.dtype)
 
     def _corpus(self, sentences, V):
-        # the flat form is a pair of numpy arrays: a tuple of two sentences (zip(*pairs) makes
-        # one) is two sentences, as a list of them is
-        if (isinstance(sentences, tuple) and len(sentences) == 2
-                and all(isinstance(x, np.ndarray) for x in sentences)):
-            return check_corpus(sentences[0], sentences[1], V)
+        # a tuple of two is the flat (tokens, offsets) pair, as it always was; pass two
+        # sentences as a list (zip(*pairs) gives tuples: list() them)
+        if isinstance(sentences, tuple) and len(sentences) == 2:
+            try:
+                return check_corpus(sentences[0], sentences[1], V)
+            except (TypeError, ValueError) as e:
+                raise type(e)(f"{e} (a tuple of two is read as the flat (tokens, offsets) "
+                              "pair; give sentences as a list)") from None
         sents = [_encode_sentence(s, V) for s in sentences]
         if not sents:
             raise ValueError("no sentences given")
@@ -422,9 +426,9 @@ class RNN:
         """One epoch of the tutorial's per-sample training in a single kernel call.
 
         Same updates as calling :meth:`forward`, softmax and :meth:`backprop` for each sentence
-        in ``order`` (default: as given).  ``sentences`` is a list (or tuple) of sentences (one-hot
-        lists or word-index sequences) or a flat ``(tokens, offsets)`` pair of numpy arrays;
-        ``targets`` the class indices.
+        in ``order`` (default: as given).  ``sentences`` is a list of sentences (one-hot lists or
+        word-index sequences) or a flat ``(tokens, offsets)`` pair (a tuple of two: two
+        sentences go in a list); ``targets`` the class indices.
         Returns ``(mean loss, accuracy)`` like the tutorial's ``processData``.
         """
         lr = check_float("learn_rate", learn_rate, positive=True)

@@ -116,16 +116,14 @@ TRAIN = ["--epochs", "2", "--hidden-size", "8"]
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs POSIX named pipes")
 def test_train_refuses_outputs_that_are_not_files(runner, data, tmp_path):
-    """``-o -`` (a model is no text for standard output; a file named "-" was written), a
-    named pipe even with --force (a device such as /dev/null was replaced by a regular file),
-    and --buckets with --ngrams 0 (the option did nothing): one line each, before training."""
+    """A named pipe even with --force (a device such as /dev/null was replaced by a regular
+    file) and --buckets with --ngrams 0 (the option did nothing): one line each, before
+    training."""
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
-    for out, extra, match in (("-", [], "cannot go to standard output"),
-                              (str(fifo), ["--force"], "is a pipe, not a regular file")):
-        r = runner.invoke(main, ["train", str(data / "train.tsv"), "-o", out] + TRAIN + extra)
-        assert match in _one_line_error(r)
-    assert not (tmp_path / "-").exists() and not os.path.exists("-")
+    r = runner.invoke(main, ["train", str(data / "train.tsv"), "-o", str(fifo), "--force"]
+                      + TRAIN)
+    assert "is a pipe, not a regular file" in _one_line_error(r)
     r = runner.invoke(main, ["train", str(data / "train.tsv"), "-o", str(tmp_path / "m.npz"),
                              "--ngrams", "0", "--buckets", "64"] + TRAIN)
     assert r.exit_code == 2 and "--ngrams 0 turns off" in r.output

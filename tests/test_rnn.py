@@ -372,14 +372,15 @@ def test_whh_edits_between_calls_take_effect(gradient):
     np.testing.assert_array_equal(hc, ha)
 
 
-def test_a_tuple_of_two_sentences_is_two_sentences():
-    """Only a pair of numpy arrays is the flat (tokens, offsets) form: a tuple of two sentences
-    (what zip(*pairs) gives) was read as one, silently giving other probabilities."""
-    pair = ([4, 5, 1], [0, 1, 3])
+def test_a_tuple_of_two_is_the_flat_pair_and_its_errors_say_so():
+    """A tuple of two is the flat (tokens, offsets) pair, lists or arrays (as before); when it
+    does not fit, the error says how it was read: two sentences go in a list."""
     a, b = RNN(6, 2, 4, seed=0), RNN(6, 2, 4, seed=0)
-    np.testing.assert_array_equal(a.predict_proba(pair), b.predict_proba(list(pair)))
-    assert a.train_epoch(pair, (0, 1)) == b.train_epoch(list(pair), [0, 1])
-    np.testing.assert_array_equal(a.Whh, b.Whh)
+    np.testing.assert_array_equal(a.predict_proba(([1, 2, 3, 4], [0, 1, 4])),
+                                  b.predict_proba([[1], [2, 3, 4]]))
+    with pytest.raises(ValueError, match=r"read as the flat \(tokens, offsets\) pair; give "
+                                         r"sentences as a list"):
+        a.predict_proba(([4, 5], [0, 1, 3]))  # two sentences in a tuple
 
 
 @pytest.mark.parametrize("name", ["Whh", "Wxh", "bh"])
