@@ -60,8 +60,8 @@ _PLAIN_TYPES = frozenset((int, float, str, bool, type(None)))
 def plain_history(history):
     """Copies of a fit's history rows (``Model.history_``) as JSON-safe values: numpy scalars
     become Python numbers.  Rows that hold plain values already (a numba fit's) are copied
-    as they are: checking the types is ~8x cheaper than converting every value, which cost
-    train_many's calling thread ~0.7 ms per tutorial-sized model."""
+    as they are: checking the types is cheaper than converting every value on the calling
+    thread (cProfile, 16 tutorial-sized models: 12 -> 4 ms)."""
     out = []
     for m in history:
         if all(type(v) in _PLAIN_TYPES for v in m.values()):

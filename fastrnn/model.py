@@ -109,10 +109,23 @@ def _is_model_file(path):
             if "meta.npy" not in z.namelist() or z.getinfo("meta.npy").file_size > 1 << 26:
                 return False
             raw = np.load(io.BytesIO(z.read("meta.npy")), allow_pickle=False)
-        meta = json.loads(bytes(raw).decode("utf-8"))
-        return isinstance(meta, dict) and meta.get("format") == "fastrnn.Model"
-    except (OSError, ValueError, TypeError, zipfile.BadZipFile, EOFError, UnicodeDecodeError):
+        _model_meta(raw, path)
+        return True
+    except (OSError, ValueError, TypeError, zipfile.BadZipFile, EOFError):
         return False
+
+
+def _model_meta(raw, path):
+    """The metadata dict of a saved model from its ``meta`` array (UTF-8 JSON bytes), or a
+    ``ValueError`` saying ``path`` is not a fastrnn model file: :meth:`Model.load`'s test,
+    and what :func:`_is_model_file` asks before ``save`` replaces a file."""
+    try:
+        meta = json.loads(bytes(raw).decode("utf-8"))
+    except (ValueError, TypeError, UnicodeDecodeError):
+        raise ValueError(f"{path} is not a fastrnn model file (no readable metadata)") from None
+    if not isinstance(meta, dict) or meta.get("format") != "fastrnn.Model":
+        raise ValueError(f"{path} is not a fastrnn model file")
+    return meta
 
 
 def _load_table(data, model, O):
@@ -718,12 +731,9 @@ class Model:
             if "pickle" in reason:
                 reason = "it holds pickled objects, which fastrnn never writes"
             raise ValueError(f"{path} is not a readable fastrnn model file ({reason})") from None
-        try:
-            meta = json.loads(bytes(data.pop("meta")).decode("utf-8"))
-        except (KeyError, ValueError, UnicodeDecodeError):
-            raise ValueError(f"{path} is not a fastrnn model file (no readable metadata)") from None
-        if not isinstance(meta, dict) or meta.get("format") != "fastrnn.Model":
-            raise ValueError(f"{path} is not a fastrnn model file")
+        if "meta" not in data:
+            raise ValueError(f"{path} is not a fastrnn model file (no readable metadata)")
+        meta = _model_meta(data.pop("meta"), path)
         if meta.get("format_version") not in READABLE_VERSIONS:
             raise ValueError(f"{path} has model format version {meta.get('format_version')!r}; "
                              f"this fastrnn reads versions "

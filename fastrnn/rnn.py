@@ -125,7 +125,12 @@ def _encode_sentence(inputs, V, check_range=True):
     return ids.astype(np.int64)
 
 
-def _refuse_read_only(names):
+def _refuse_read_only(rnn):
+    """``ValueError`` naming the weights of ``rnn`` that cannot be written, if any (training
+    updates them in place; forward and predict need no writable weights)."""
+    names = [n for n in ("Whh", "Wxh", "Why", "bh", "by") if not getattr(rnn, n).flags.writeable]
+    if not names:
+        return names
     raise ValueError(f"{', '.join(names)} {'is' if len(names) == 1 else 'are'} read-only "
                      "(a memory-mapped or broadcast array, or setflags(write=False)): training "
                      "updates the weights in place; assign writable copies, e.g. "
@@ -218,11 +223,11 @@ class RNN:
         expected = {"Whh": (H, H), "Wxh": (H, V), "Why": (O, H), "bh": (H, 1), "by": (O, 1)}
         for name, shape in expected.items():
             a = getattr(self, name)
-            if not isinstance(a, np.ndarray) or isinstance(a, np.matrix):  # np.matrix breaks
-                # the kernels' typing (a memmap, another subclass, is fine)
-                raise TypeError(f"{name} must be a numpy array, got {type(a).__module__}."
-                                f"{type(a).__name__}" if isinstance(a, np.ndarray) else
-                                f"{name} must be a numpy array, got {type(a).__name__}")
+            if not isinstance(a, np.ndarray) or isinstance(a, np.matrix):
+                # np.matrix breaks the kernels' typing (a memmap, another subclass, is fine)
+                got = (f"{type(a).__module__}.{type(a).__name__}" if isinstance(a, np.ndarray)
+                       else type(a).__name__)
+                raise TypeError(f"{name} must be a numpy array, got {got}")
             if None in shape or a.shape != shape:
                 raise ValueError(f"{name} has shape {a.shape}; expected {shape} from Whh "
                                  f"{np.shape(self.Whh)}, Wxh {np.shape(self.Wxh)}, "
@@ -292,10 +297,10 @@ class RNN:
         they are now, checked; remembered while they are the same objects and plain views."""
         H, V, O = self._check_weights()
         a = self._kernel_arrays()
-        read_only = [n for n in ("Whh", "Wxh", "Why", "bh", "by")
-                     if not getattr(self, n).flags.writeable]
+        writable = all(getattr(self, n).flags.writeable
+                       for n in ("Whh", "Wxh", "Why", "bh", "by"))
         state = (self.Whh, self.Wxh, self.Why, self.bh, self.by,
-                 (a["Wxh"], a["Whh"], a["bh"], a["Why"], a["by"]), (H, V, O), a, read_only)
+                 (a["Wxh"], a["Whh"], a["bh"], a["Why"], a["by"]), (H, V, O), a, writable)
         self._fast = state if self._views is not None else None
         return state
 
@@ -375,8 +380,8 @@ class RNN:
         if (f is None or f[0] is not self.Whh or f[1] is not self.Wxh or f[2] is not self.Why
                 or f[3] is not self.bh or f[4] is not self.by):
             f = self._fast_state()
-        if f[8]:  # before anything is updated (forward and predict need no writable weights)
-            _refuse_read_only(f[8])
+        if not f[8]:  # before anything is updated
+            _refuse_read_only(self)
         H, V, O = f[6]
         dy = d_y
         if type(dy) is not np.ndarray or dy.shape != (O, 1) or dy.dtype != self.dtype:
@@ -434,10 +439,7 @@ class RNN:
         lr = check_float("learn_rate", learn_rate, positive=True)
         H, V, O = self._check_weights()
         self._check_finite()
-        read_only = [n for n in ("Whh", "Wxh", "Why", "bh", "by")
-                     if not getattr(self, n).flags.writeable]
-        if read_only:
-            _refuse_read_only(read_only)
+        _refuse_read_only(self)
         tokens, offsets = self._corpus(sentences, V)
         n = len(offsets) - 1
         labels = check_labels(targets, n, O)
