@@ -404,7 +404,7 @@ class Trainer:
         self.dWhy = aligned_zeros((O, H), dt)
         self.rows = np.arange(max(H, O), dtype=np.int64)
         self.hs = None
-        self._corpus_args = self._what = None
+        self._corpus_args = self._what = self._kernel = None
         self._grow(1)
 
     def _grow(self, max_len):
@@ -453,13 +453,20 @@ class Trainer:
             ngrams = (P.U, self.SU) + check_grams(grams, P, offsets) + (self.nhp,)
             c = self._corpus_args = (tokens, offsets, grams, P.U, ngrams)
         args = self.kernel_args(tokens, offsets, labels, order, grams, ngrams=c[4])
-        # the optimizer's own entry point: a cold start compiles only its update code
+        # the optimizer's own entry point (the default recipe's has its modes compiled in): a
+        # cold start compiles only the code it runs
         if self._what is None:
-            self._what = "%s %s epoch kernel%s" % (OPTIMIZERS[self.optimizer], P.dtype.name,
-                                                   "" if self.inp is None else " (word vectors)")
-        kernels = (K.rnn.TRAIN_EPOCH_BY_OPTIMIZER if self.inp is None
-                   else K.rnn.TRAIN_EPOCH_EMB_BY_OPTIMIZER)
-        loss, correct = _compile.call(kernels[self.optimizer], *args, what=self._what, about=10)
+            self._kernel = K.rnn.epoch_kernel(self.optimizer, self.gradient, self.pooling,
+                                              self.hp[K.rnn.HP_CLIP_NORM], self.inp is not None)
+            self._what = "%s %s epoch kernel%s" % (
+                OPTIMIZERS[self.optimizer], P.dtype.name,
+                " (word vectors)" if self.inp is not None
+                else "" if self._kernel is K.rnn.train_epoch_adagrad_default
+                or self.optimizer != K.OPT_ADAGRAD
+                else " for %s pooling, %s gradient%s" % (
+                    POOLINGS[self.pooling], GRADIENTS[self.gradient],
+                    ", clip_norm" if self.hp[K.rnn.HP_CLIP_NORM] > 0 else ""))
+        loss, correct = _compile.call(self._kernel, *args, what=self._what, about=10)
         if not math.isfinite(loss) or not self.params.all_finite(self._touched_rows(grams)):
             raise TrainingDiverged(
                 "training diverged: the loss or the weights became NaN or infinite; lower the "

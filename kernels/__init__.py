@@ -10,7 +10,7 @@ from .rnn import (
     HP_FIELDS, N_VECS, EPOCH_BUNDLES, TRAIN_EPOCH_BY_OPTIMIZER,
     rnn_step, pool_states, readout, softmax_loss, forward, backward_steps,
     accumulate_gradients, backward, apply_update, train_epoch_sgd, train_epoch_adagrad,
-    train_epoch_adam, predict_proba_range,
+    train_epoch_adam, train_epoch_adagrad_default, epoch_kernel, predict_proba_range,
 )
 
 __all__ = [
@@ -20,5 +20,5 @@ __all__ = [
     "HP_FIELDS", "N_VECS", "EPOCH_BUNDLES", "TRAIN_EPOCH_BY_OPTIMIZER",
     "rnn_step", "pool_states", "readout", "softmax_loss", "forward", "backward_steps",
     "accumulate_gradients", "backward", "apply_update", "train_epoch_sgd", "train_epoch_adagrad",
-    "train_epoch_adam", "predict_proba_range",
+    "train_epoch_adam", "train_epoch_adagrad_default", "epoch_kernel", "predict_proba_range",
 ]

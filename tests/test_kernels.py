@@ -295,6 +295,73 @@ def test_one_compilation_per_dtype():
         assert {s[1][0].dtype.name for s in sigs} == {"float32", "float64"}  # weights[0]
 
 
+def _epoch_with(kernel, P, corpus, orders, grams, **kw):
+    """Run ``kernel`` (an epoch entry point) on a Trainer's arguments; returns the results, the
+    trainer and its parameters."""
+    tokens, offsets, labels = corpus
+    tr = E.Trainer(P, **kw)
+    tr._grow(int(np.diff(offsets).max()))
+    out = [kernel(*tr.kernel_args(tokens, offsets, labels, o, grams)) for o in orders]
+    return out, tr
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("H", [5, 32, 37])
+@pytest.mark.parametrize("with_ngrams", [False, True], ids=["onehot", "ngrams"])
+def test_default_recipe_kernel_equals_general_kernel_bitwise(dtype, H, with_ngrams):
+    """``train_epoch_adagrad_default`` (modes compiled in, no clip_norm pass) gives the general
+    Adagrad kernel's results bit for bit on the default recipe, with and without the n-gram
+    path, weight decay included; so the reference tests of either cover both."""
+    from fastrnn import ngrams as NG
+    corpus = make_corpus(n=14, V=11, min_len=1, max_len=9, O=3, seed=4)
+    offsets = corpus[1]
+    B = 17
+    grams = None
+    U = None
+    if with_ngrams:
+        h = np.random.default_rng(3).integers(0, 2**62, offsets[-1]).astype(np.uint64)
+        grams = NG.ngram_arrays(h, offsets, 2, B)
+        U = np.random.default_rng(5).normal(0, 0.3, (B, 3))
+    orders = [np.random.default_rng(e).permutation(14) for e in range(3)]
+    kw = dict(lr=0.1, optimizer="adagrad", pooling="mean", gradient="exact", clip=0.5,
+              weight_decay=1e-3)
+    runs = []
+    for kernel in (K.rnn.train_epoch_adagrad, K.rnn.train_epoch_adagrad_default):
+        P = E.Params(*make_params(11, H, 3, dtype, scale=1.0).arrays(), dtype=dtype, U=U)
+        out, tr = _epoch_with(kernel, P, corpus, orders, grams, **kw)
+        runs.append((out, P, tr))
+    (out_g, P_g, tr_g), (out_d, P_d, tr_d) = runs
+    assert out_g == out_d
+    for name in P_g.names + ("U", "WhhT"):
+        np.testing.assert_array_equal(getattr(P_g, name), getattr(P_d, name), err_msg=name)
+    for a, b in zip(tr_g.state + (tr_g.SU, tr_g.counters), tr_d.state + (tr_d.SU, tr_d.counters)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_epoch_kernel_picks_the_default_kernel_only_for_the_default_recipe():
+    """The default recipe's kernel ignores ``modes`` and ``clip_norm``: any other setting must
+    get the general kernel of its optimizer."""
+    pick = K.rnn.epoch_kernel
+    ex, tu = K.GRADIENT_EXACT, K.GRADIENT_TUTORIAL
+    assert pick(K.OPT_ADAGRAD, ex, K.POOL_MEAN, 0.0) is K.rnn.train_epoch_adagrad_default
+    assert pick(K.OPT_ADAGRAD, ex, K.POOL_MEAN, 0.5) is K.train_epoch_adagrad
+    assert pick(K.OPT_ADAGRAD, tu, K.POOL_MEAN, 0.0) is K.train_epoch_adagrad
+    for pooling in (K.POOL_LAST, K.POOL_MAX):
+        assert pick(K.OPT_ADAGRAD, ex, pooling, 0.0) is K.train_epoch_adagrad
+    assert pick(K.OPT_SGD, ex, K.POOL_MEAN, 0.0) is K.train_epoch_sgd
+    assert pick(K.OPT_ADAM, ex, K.POOL_MEAN, 0.0) is K.train_epoch_adam
+    assert pick(K.OPT_ADAGRAD, ex, K.POOL_MEAN, 0.0, embedded=True) \
+        is K.rnn.train_epoch_emb_adagrad
+    # through the Trainer: the settings it was made with decide
+    corpus = make_corpus(n=3, V=6)
+    for kw, want in ((dict(pooling="mean"), K.rnn.train_epoch_adagrad_default),
+                     (dict(pooling="mean", clip_norm=1.0), K.train_epoch_adagrad),
+                     (dict(pooling="max"), K.train_epoch_adagrad)):
+        _, tr = run_kernel_epochs(make_params(6, 4, 2), corpus, [np.arange(3)], lr=0.1,
+                                  optimizer="adagrad", **kw)
+        assert tr._kernel is want, kw
+
+
 def test_aligned_buffers():
     P = make_params(5, 7, 3)
     for a in P.arrays() + (P.WhhT,):

@@ -462,7 +462,8 @@ def test_save_load_roundtrip_and_bad_tables(fitted, tmp_path):
 
 def test_epoch_and_predict_kernels_are_keyed_on_the_ngram_source():
     from fastrnn.kernels import _cache, dropin, ngram, rnn
-    for d in rnn.TRAIN_EPOCH_BY_OPTIMIZER + (rnn.predict_proba_range,):
+    for d in rnn.TRAIN_EPOCH_BY_OPTIMIZER + (rnn.train_epoch_adagrad_default,
+                                              rnn.predict_proba_range):
         assert _cache.is_dependency_cached(d, ngram), d
     # kernels keyed on rnn.py embed its n-gram code too: keyed on ngram.py as well
     assert _cache.is_dependency_cached(dropin.dropin_backprop, ngram)
