@@ -7,11 +7,12 @@ records of a chunk and :func:`gather_records` copies their little-endian float32
 validation and no messages here: the kernels return codes and positions, and
 :mod:`fastrnn.vectors` explains them.
 
-Numbers are parsed exactly: a decimal with at most 15 significant digits and a power of ten
-within 1e+-22 is ``m * 10**e`` or ``m / 10**-e`` with both operands exact in float64, so one IEEE
-operation gives the correctly rounded float64 (Clinger's fast path), the same value as Python's
-``float(text)``.  Anything else (more digits, larger exponents) is handed back to the caller
-(:data:`PARSE_SLOW`), which parses that line with ``float``.  float32 output is the float64 value
+Numbers are parsed exactly, one pass per field (:func:`_parse_field`, inlined into the row
+loop): a decimal whose digits (at most 18) form an integer ``m <= 2**53`` and whose power of ten
+is within 1e+-22 is ``m * 10**e`` or ``m / 10**-e`` with both operands exact in float64, so one
+IEEE operation gives the correctly rounded float64 (Clinger's fast path), the same value as
+Python's ``float(text)``.  Anything else (more digits, larger exponents) is handed back to the
+caller (:data:`PARSE_SLOW`), which parses that line with ``float``.  float32 output is the float64 value
 rounded to float32, as ``np.float32(float(text))``.
 """
 
@@ -66,95 +67,92 @@ def _is_space(c):
     return c == 32 or c == 9 or c == 13 or c == 11 or c == 12
 
 
-@njit(**_opts)
-def _parse_number(buf, p, end, res):
-    """Parse one whitespace-free token ``buf[p:end]``; ``res[0]`` gets the value.
-
-    Returns 0 (parsed exactly), 1 (not a number) or 2 (a number for the slow path).
-    """
+@njit(inline="always", **_opts)
+def _parse_word(buf, p, end):
+    """``buf[p:end]`` (a field that is not a plain decimal) as ``nan``, ``inf`` or ``infinity``
+    in any case, with an optional sign: returns ``(0, value)``, else ``(1, 0.0)`` (not a
+    number).  Kept out of line: it is rarely called, and the hot loop stays small."""
     neg = False
     c = buf[p]
     if c == 45 or c == 43:  # - +
         neg = c == 45
         p += 1
-        if p == end:
-            return 1
-    # nan / inf / infinity, any case: parsed so that the caller reports a non-finite value
-    c = buf[p] | 32
-    if c == 110 or c == 105:  # n i
-        n = end - p
-        if n == 3 and (buf[p] | 32) == 110 and (buf[p + 1] | 32) == 97 and (buf[p + 2] | 32) == 110:
-            res[0] = np.nan
-            return 0
-        if (n == 3 or n == 8) and (buf[p] | 32) == 105 and (buf[p + 1] | 32) == 110 \
-                and (buf[p + 2] | 32) == 102:
-            if n == 8:
-                for k in range(5):
-                    if (buf[p + 3 + k] | 32) != _INITY[k]:
-                        return 1
-            res[0] = -np.inf if neg else np.inf
-            return 0
-        return 1
+    n = end - p
+    if n == 3 and (buf[p] | 32) == 110 and (buf[p + 1] | 32) == 97 and (buf[p + 2] | 32) == 110:
+        return 0, np.nan
+    if (n == 3 or n == 8) and (buf[p] | 32) == 105 and (buf[p + 1] | 32) == 110 \
+            and (buf[p + 2] | 32) == 102:
+        if n == 8:
+            for k in range(5):
+                if (buf[p + 3 + k] | 32) != _INITY[k]:
+                    return 1, 0.0
+        return 0, -np.inf if neg else np.inf
+    return 1, 0.0
+
+
+@njit(inline="always", **_opts)
+def _parse_field(buf, p, end):
+    """Parse the field that starts at ``buf[p]`` (not a space) and ends at the next space or
+    at ``end``, in one pass.  Returns ``(code, value, position after the field)``: code 0
+    (parsed exactly), 1 (not a number) or 2 (a number for the slow path).
+
+    A decimal ``[+-]digits[.digits][(e|E)[+-]digits]`` is parsed here; any other field goes to
+    :func:`_parse_word` (nan, inf, or not a number).
+    """
+    start = p
+    neg = False
+    c = buf[p]
+    if c == 45 or c == 43:  # - +
+        neg = c == 45
+        p += 1
     mant = 0
-    digits = 0      # significant digits kept in mant (leading zeros not counted)
-    exp10 = 0
-    any_digit = False
-    slow = False
-    while p < end and 48 <= buf[p] <= 57:
-        any_digit = True
+    nd = 0          # digits seen, leading zeros included
+    point = -1      # digits seen when the decimal point came; -1: none
+    while p < end:
         d = buf[p] - 48
-        if digits < 19:
-            if mant != 0 or d != 0:
-                mant = mant * 10 + d
-                digits += 1
+        if 0 <= d <= 9:
+            mant = mant * 10 + d
+            nd += 1
+        elif d == -2 and point < 0:  # .
+            point = nd
         else:
-            exp10 += 1
-            if d != 0:
-                slow = True
+            break
         p += 1
-    if p < end and buf[p] == 46:  # .
-        p += 1
-        while p < end and 48 <= buf[p] <= 57:
-            any_digit = True
-            d = buf[p] - 48
-            if digits < 19:
-                if mant != 0 or d != 0:
-                    mant = mant * 10 + d
-                    digits += 1
-                exp10 -= 1
-            elif d != 0:
-                slow = True
-            p += 1
-    if not any_digit:
-        return 1
-    if p < end and (buf[p] | 32) == 101:  # e E
+    any_digit = nd > 0
+    exp10 = 0 if point < 0 else point - nd
+    clean = any_digit
+    if clean and p < end and (buf[p] | 32) == 101:  # e E
         p += 1
         eneg = False
         if p < end and (buf[p] == 45 or buf[p] == 43):
             eneg = buf[p] == 45
             p += 1
-        if p == end:
-            return 1
         e = 0
+        edigits = 0
         while p < end and 48 <= buf[p] <= 57:
             if e < 100000:
                 e = e * 10 + (buf[p] - 48)
+            edigits += 1
             p += 1
+        clean = edigits > 0
         exp10 += -e if eneg else e
-    if p != end:
-        return 1
+    if not clean or (p < end and not _is_space(buf[p])):
+        while p < end and not _is_space(buf[p]):
+            p += 1
+        r, v = _parse_word(buf, start, p)
+        return r, v, p
+    if nd > 18:                 # mant may have overflowed: the slow path parses it
+        return 2, 0.0, p
     if mant == 0:
-        res[0] = -0.0 if neg else 0.0
-        return 0
-    if slow or digits > 15 or exp10 > 22 or exp10 < -22:
-        return 2
+        return 0, -0.0 if neg else 0.0, p
+    if mant > 9007199254740992 or exp10 > 22 or exp10 < -22:   # 2**53: exact in float64
+        return 2, 0.0, p
     v = float(mant)
     if exp10 >= 0:
         v = v * _POW10[exp10]
     else:
         v = v / _POW10[-exp10]
-    res[0] = -v if neg else v
-    return 0
+    return 0, -v if neg else v, p
 
 
 @njit(**_opts)
@@ -167,7 +165,6 @@ def parse_rows(buf, starts, word_ends, ends, take, first, out, info):
     status code (``PARSE_*``) and ``info[1]`` the field count or field index it concerns.
     """
     E = out.shape[1]
-    res = np.empty(1, np.float64)
     n = take.shape[0]
     for i in range(first, n):
         row = take[i]
@@ -181,15 +178,13 @@ def parse_rows(buf, starts, word_ends, ends, take, first, out, info):
                 p += 1
             if p >= end:
                 break
-            q = p
-            while q < end and not _is_space(buf[q]):
-                q += 1
             if k >= E:
                 # count the remaining fields for the message
+                while p < end and not _is_space(buf[p]):
+                    p += 1
                 k += 1
-                p = q
                 continue
-            r = _parse_number(buf, p, q, res)
+            r, v, p = _parse_field(buf, p, end)
             if r == 1:
                 info[0] = PARSE_NUMBER
                 info[1] = k
@@ -198,13 +193,12 @@ def parse_rows(buf, starts, word_ends, ends, take, first, out, info):
                 info[0] = PARSE_SLOW
                 info[1] = k
                 return i
-            out[row, k] = res[0]
+            out[row, k] = v
             if not np.isfinite(out[row, k]):
                 info[0] = PARSE_NONFINITE
                 info[1] = k
                 return i
             k += 1
-            p = q
         if k != E:
             info[0] = PARSE_WIDTH
             info[1] = k

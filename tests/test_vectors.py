@@ -99,14 +99,17 @@ def test_word2vec_binary(tmp_path, kind):
 def test_number_syntax_and_slow_path_exact(tmp_path):
     """Kernel fast path and Python slow path both equal float(token) for many spellings."""
     rng = random.Random(1)
-    E, n = 40, 60
+    E, n = 45, 60
     spell = [lambda v: f"{v:.6f}", lambda v: repr(v), lambda v: f"{v:.3e}", lambda v: f"{v:.17g}",
              lambda v: f"{v:+.2f}", lambda v: f"{v:.0f}.", lambda v: f"{v:.1E}",
-             lambda v: f"{v * 1e-30:.5e}", lambda v: f"{v * 1e25:.4e}", lambda v: f"{v:.20f}"]
+             lambda v: f"{v * 1e-30:.5e}", lambda v: f"{v * 1e25:.4e}", lambda v: f"{v:.20f}",
+             lambda v: f"{v:.15f}", lambda v: f"{v:.16f}", lambda v: f"{v:.17f}",   # 16-18 digits
+             lambda v: f"{v * 1e-5:.25f}"]                               # many leading zeros
     lines, exp = [], []
     for i in range(n):
-        toks = [rng.choice(spell)(rng.uniform(-9, 9)) for _ in range(E - 4)]
-        toks += [".5", "-0", "000123.4500", "1e0"]
+        toks = [rng.choice(spell)(rng.uniform(-9, 9)) for _ in range(E - 9)]
+        toks += [".5", "-0", "000123.4500", "1e0", "9007199254740993", "12345678901234567890",
+                 "0" * 22, "-0.0e5", "1E+05"]
         rng.shuffle(toks)
         lines.append(f"w{i}\t".replace("\t", " ") + "  ".join(toks))   # runs of spaces too
         exp.append([float(t) for t in toks])
@@ -243,6 +246,11 @@ BAD_TEXT = {
     "overflow slow path": ("a 1 2\nb 1.0000000000000000001e39 1\n", r"line 2, value 1 .* finite"),
     "not a number": ("a 1 2\nb 0.1x 2\n", r"line 2, value 1 \('0.1x'\) is not a number"),
     "not a number slow": ("a 1 2\nb 2 0.12345678901234567x\n", r"line 2, value 2 .* not a number"),
+    "exponent without digits": ("a 1 2\nb 1 1e+\n", r"line 2, value 2 \('1e\+'\) is not a number"),
+    "bare e": ("a 1 2\nb 1e 2\n", r"line 2, value 1 \('1e'\) is not a number"),
+    "two points": ("a 1 2\nb 1.2.3 2\n", r"line 2, value 1 \('1.2.3'\) is not a number"),
+    "sign only": ("a 1 2\nb 1 -\n", r"line 2, value 2 \('-'\) is not a number"),
+    "point only": ("a 1 2\nb . 2\n", r"line 2, value 1 \('.'\) is not a number"),
     "underscore": ("a 1 2\nb 1_0 2\n", r"line 2, value 1 \('1_0'\) is not a number"),
     "underscore slow": ("a 1 2\nb 2 1_000000000000000000\n", r"line 2, value 2 .* not a number"),
     "duplicate": ("a 1 2\nb 1 2\nc 1 2\nb 3 4\n",
