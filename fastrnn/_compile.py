@@ -58,15 +58,28 @@ def will_compile(dispatcher, args):
     :func:`call` does it once per kernel and label.
     """
     overloads = getattr(dispatcher, "overloads", None)
-    if overloads is None or not hasattr(dispatcher, "typeof_pyval"):
-        return False
-    try:
-        sig = tuple(dispatcher.typeof_pyval(a) for a in args) + _omitted(dispatcher, len(args))
-    except Exception:  # an untypeable argument: numba will raise its own error on the call
-        return False
-    if sig in overloads:
+    sig = signature(dispatcher, args)
+    if sig is None or sig in overloads:
         return False
     return not in_disk_cache(dispatcher, sig)
+
+
+def signature(dispatcher, args):
+    """The argument types Numba compiles ``dispatcher(*args)`` for (defaults left out of
+    ``args`` included), or None: not a Numba dispatcher, or an argument Numba cannot type
+    (numba raises its own error on the call)."""
+    if getattr(dispatcher, "overloads", None) is None or not hasattr(dispatcher, "typeof_pyval"):
+        return None
+    try:
+        return tuple(dispatcher.typeof_pyval(a) for a in args) + _omitted(dispatcher, len(args))
+    except Exception:
+        return None
+
+
+def first_call(dispatcher, what):
+    """Whether ``dispatcher`` under the label ``what`` has not been called through
+    :func:`call` or :func:`ensure` in this process yet (one set lookup)."""
+    return (dispatcher, what) not in _seen
 
 
 def _omitted(dispatcher, n_given):

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numba
 import numpy as np
 
-from . import _compile
+from . import _compile, _precompile
 from . import kernels as K
 from . import reference as _ref
 from .kernels import dropin as _dropin
@@ -438,6 +438,26 @@ class Trainer:
         # an embedding model's kernel takes an eighth bundle (kernels.rnn.INPUT_BUNDLE)
         return args if self.inp is None else args + (self.inp.bundle(),)
 
+    def compile_jobs(self, tokens, offsets, grams=None):
+        """``[(dispatcher, argument types), ...]`` that a cold first epoch and the fit after it
+        compile besides the epoch kernel, in the order they are needed: the epoch kernel's big
+        callees, the divergence checks, and (one-hot input) the predict kernel for this
+        corpus's arrays.  For :mod:`fastrnn._precompile`'s helper process."""
+        P = self.params
+        jobs = K.rnn.callee_signatures(P.dtype, self.optimizer)
+        checks = [(_dropin.all_finite_arrays, P._finite_groups())]
+        if P.buckets and self._touched_rows(grams) is None:   # the whole table is checked
+            checks.append((_ngram.all_finite, (P.U,)))
+        if not P.embedded:
+            out = np.empty((0, P.shape[2]), dtype=P.dtype)
+            checks.append((K.rnn.predict_proba_range,
+                           predict_args(P, tokens, offsets, self.pooling, grams, out) + (0, 0)))
+        for d, args in checks:
+            sig = _compile.signature(d, args)
+            if sig is not None:
+                jobs.append((d, sig))
+        return jobs
+
     def epoch(self, tokens, offsets, labels, order, grams=None):
         """Train on the samples ``order`` once; returns ``(summed loss, n correct)``.
 
@@ -466,6 +486,9 @@ class Trainer:
                 else " for %s pooling, %s gradient%s" % (
                     POOLINGS[self.pooling], GRADIENTS[self.gradient],
                     ", clip_norm" if self.hp[K.rnn.HP_CLIP_NORM] > 0 else ""))
+            if (_compile.first_call(self._kernel, self._what) and _precompile.enabled()
+                    and _compile.will_compile(self._kernel, args)):
+                _precompile.start(self.compile_jobs(tokens, offsets, grams))
         loss, correct = _compile.call(self._kernel, *args, what=self._what, about=10)
         if not math.isfinite(loss) or not self.params.all_finite(self._touched_rows(grams)):
             raise TrainingDiverged(
@@ -539,16 +562,21 @@ def predict_proba(params, tokens, offsets, pooling="last", grams=None):
     thread count.  A thread pool instead of a ``parallel=True`` kernel: one kernel to compile
     (a cold ``prange`` kernel cost ~1.5 s more), and no threading-layer start-up.
     """
-    code = check_choice("pooling", pooling, POOLINGS) if isinstance(pooling, str) else pooling
     n = offsets.shape[0] - 1
     out = np.empty((n, params.shape[2]), dtype=params.dtype)
+    args = predict_args(params, tokens, offsets, pooling, grams, out)
+    predict_ranges(K.rnn.predict_proba_range, args, n, predict_what(params))
+    return out
+
+
+def predict_args(params, tokens, offsets, pooling, grams, out):
+    """``predict_proba_range``'s arguments but the range (``s0, s1``) for ``out`` (n, O)."""
+    code = check_choice("pooling", pooling, POOLINGS) if isinstance(pooling, str) else pooling
     if params.embedded:
         params, tokens = input_view(params, tokens)
     P = params
     ng = (P.U,) + check_grams(grams, P, offsets)
-    args = (tokens, offsets, P.WxhT, P.WhhT, P.bh, P.Why, P.by) + ng + (code, out)
-    predict_ranges(K.rnn.predict_proba_range, args, n, predict_what(P))
-    return out
+    return (tokens, offsets, P.WxhT, P.WhhT, P.bh, P.Why, P.by) + ng + (code, out)
 
 
 def predict_what(params):

@@ -1288,6 +1288,25 @@ def epoch_kernel(optimizer, gradient, pooling, clip_norm, embedded=False):
     return TRAIN_EPOCH_BY_OPTIMIZER[optimizer]
 
 
+
+def callee_signatures(dtype, optimizer):
+    """``[(dispatcher, argument types), ...]`` of the separately compiled callees that take
+    most of an epoch kernel's cold compile (:func:`update_rows` ~0.6 s, :func:`_whh_fused`
+    ~1.9 s), as the epoch kernels of this module call them for float ``dtype`` and optimizer
+    code ``optimizer``: C-contiguous arrays of ``dtype``, int64 row counts and index arrays,
+    scalars of ``dtype`` (read from ``hp``), and the optimizer as the literal its closure
+    constant types as.  ``fastrnn._precompile`` compiles these in a helper process while the
+    caller compiles the kernel itself; ``tests/test_precompile.py`` checks that a cold fit then
+    compiles none of them (a wrong type here costs that saving, never a wrong result)."""
+    f = types.float32 if np.dtype(dtype) == np.float32 else types.float64
+    i64 = types.int64
+    a1, a2, a3 = (types.Array(f, n, "C") for n in (1, 2, 3))
+    rows = types.Array(i64, 1, "C")
+    opt = types.literal(int(optimizer))
+    return [(update_rows, (a2, a2, a3, rows, i64, opt, a1, f, f, f, f)),
+            (_whh_fused, (a2, a3, a2, a2, i64, a2, opt) + (f,) * 9 + (i64,))]
+
+
 @depends_on(_ngram)
 @njit(cache=True, error_model="numpy", nogil=True)
 def predict_proba_range(tokens, offsets, WxhT, WhhT, bh, Why, by, U, grams, gram_counts,
