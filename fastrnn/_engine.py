@@ -444,19 +444,10 @@ class Trainer:
         callees, the divergence checks, and (one-hot input) the predict kernel for this
         corpus's arrays.  For :mod:`fastrnn._precompile`'s helper process."""
         P = self.params
-        jobs = K.rnn.callee_signatures(P.dtype, self.optimizer)
-        checks = [(_dropin.all_finite_arrays, P._finite_groups())]
-        if P.buckets and self._touched_rows(grams) is None:   # the whole table is checked
-            checks.append((_ngram.all_finite, (P.U,)))
-        if not P.embedded:
-            out = np.empty((0, P.shape[2]), dtype=P.dtype)
-            checks.append((K.rnn.predict_proba_range,
-                           predict_args(P, tokens, offsets, self.pooling, grams, out) + (0, 0)))
-        for d, args in checks:
-            sig = _compile.signature(d, args)
-            if sig is not None:
-                jobs.append((d, sig))
-        return jobs
+        return K.rnn.callee_signatures(P.dtype, self.optimizer) + check_jobs(
+            P, self._touched_rows(grams),
+            None if P.embedded else (K.rnn.predict_proba_range, predict_args(
+                P, tokens, offsets, self.pooling, grams, np.empty((0, P.shape[2]), P.dtype))))
 
     def epoch(self, tokens, offsets, labels, order, grams=None):
         """Train on the samples ``order`` once; returns ``(summed loss, n correct)``.
@@ -486,9 +477,8 @@ class Trainer:
                 else " for %s pooling, %s gradient%s" % (
                     POOLINGS[self.pooling], GRADIENTS[self.gradient],
                     ", clip_norm" if self.hp[K.rnn.HP_CLIP_NORM] > 0 else ""))
-            if (_compile.first_call(self._kernel, self._what) and _precompile.enabled()
-                    and _compile.will_compile(self._kernel, args)):
-                _precompile.start(self.compile_jobs(tokens, offsets, grams))
+            _precompile.before_call(self._kernel, args, self._what,
+                                    lambda: self.compile_jobs(tokens, offsets, grams))
         loss, correct = _compile.call(self._kernel, *args, what=self._what, about=10)
         if not math.isfinite(loss) or not self.params.all_finite(self._touched_rows(grams)):
             raise TrainingDiverged(
@@ -567,6 +557,24 @@ def predict_proba(params, tokens, offsets, pooling="last", grams=None):
     args = predict_args(params, tokens, offsets, pooling, grams, out)
     predict_ranges(K.rnn.predict_proba_range, args, n, predict_what(params))
     return out
+
+
+def check_jobs(params, rows, predict=None):
+    """The compile helper's jobs after the epoch kernel's callees (see
+    ``Trainer.compile_jobs``): the divergence checks of ``params`` (``rows``: the epoch's
+    :func:`touched_rows`; the whole-table check only when it is None) and ``predict``,
+    ``(range kernel, its arguments but the range)`` or None."""
+    checks = [(_dropin.all_finite_arrays, params._finite_groups())]
+    if params.buckets and rows is None:
+        checks.append((_ngram.all_finite, (params.U,)))
+    if predict is not None:
+        checks.append((predict[0], tuple(predict[1]) + (0, 0)))
+    jobs = []
+    for d, args in checks:
+        sig = _compile.signature(d, args)
+        if sig is not None:
+            jobs.append((d, sig))
+    return jobs
 
 
 def predict_args(params, tokens, offsets, pooling, grams, out):

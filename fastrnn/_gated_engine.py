@@ -12,10 +12,11 @@ import math
 
 import numpy as np
 
-from . import _compile
+from . import _compile, _precompile
 from ._engine import (
     OPTIMIZERS, POOLINGS, EmbeddingInput, NamedArrays, aligned_copy, aligned_zeros,
-    check_grams, hyperparameters, input_view, predict_ranges, predict_what, touched_rows,
+    check_grams, check_jobs, hyperparameters, input_view, predict_ranges, predict_what,
+    touched_rows,
 )
 from ._validation import check_choice, check_dtype, check_int
 from .kernels import gated as KG
@@ -208,6 +209,19 @@ class GatedTrainer:
         P = self.params
         return (P.U, self.SU) + check_grams(grams, P, offsets) + (self.nhp,)
 
+    def compile_jobs(self, tokens, offsets, grams, rows):
+        """What a cold first epoch and the fit after it compile besides the epoch kernel, in
+        the order needed (``fastrnn._precompile``): the cell's step and backward (one-hot
+        input) and the tanh kernels' shared callees, the divergence checks, the predict kernel
+        (one-hot input).  ``rows``: the epoch's touched n-gram rows (None: all)."""
+        P = self.params
+        if P.embedded:
+            return _rnn.callee_signatures(P.dtype, self.optimizer) + check_jobs(P, rows)
+        jobs = KG.callee_signatures(P.dtype, self.optimizer, P.code)
+        out = np.empty((0, P.shape[2]), P.dtype)
+        return jobs + check_jobs(P, rows, (KG.PREDICT[P.code], gated_predict_args(
+            P, tokens, offsets, self.pooling, grams, out)))
+
     def epoch(self, tokens, offsets, labels, order, grams=None):
         """Train on the samples ``order`` once; returns ``(summed loss, n correct)``."""
         P = self.params
@@ -229,6 +243,8 @@ class GatedTrainer:
         else:  # the embedding models' kernel: an eighth bundle (kernels.rnn.INPUT_BUNDLE)
             kernel = KG.TRAIN_EPOCH_EMB[P.code][self.optimizer]
             args = args + (self.inp.bundle(),)
+        _precompile.before_call(kernel, args, self._what,
+                                lambda: self.compile_jobs(tokens, offsets, grams, rows))
         loss, correct = _compile.call(kernel, *args, what=self._what, about=13)
         if not math.isfinite(loss) or not P.all_finite(rows):
             raise FloatingPointError(
@@ -240,13 +256,19 @@ class GatedTrainer:
 def gated_predict_proba(params, tokens, offsets, pooling="last", grams=None):
     """Probabilities (n, O) for a validated flat corpus, in parallel over sentences
     (``grams``: the corpus's n-gram arrays, for a model with the linear path)."""
-    code = check_choice("pooling", pooling, POOLINGS) if isinstance(pooling, str) else pooling
     n = offsets.shape[0] - 1
     out = np.empty((n, params.shape[2]), dtype=params.dtype)
+    # the nogil range kernel on the predict thread pool, as for the tanh cell
+    predict_ranges(KG.PREDICT[params.code],
+                   gated_predict_args(params, tokens, offsets, pooling, grams, out), n,
+                   predict_what(params))
+    return out
+
+
+def gated_predict_args(params, tokens, offsets, pooling, grams, out):
+    """The gated range kernel's arguments but the range (``s0, s1``) for ``out`` (n, O)."""
+    code = check_choice("pooling", pooling, POOLINGS) if isinstance(pooling, str) else pooling
     if params.embedded:
         params, tokens = input_view(params, tokens)
-    # the nogil range kernel on the predict thread pool, as for the tanh cell
     ng = (params.U,) + check_grams(grams, params, offsets)
-    predict_ranges(KG.PREDICT[params.code], (tokens, offsets, params.kernel_tuple()) + ng
-                   + (code, out), n, predict_what(params))
-    return out
+    return (tokens, offsets, params.kernel_tuple()) + ng + (code, out)

@@ -156,7 +156,7 @@ def start(jobs):
     """Start a helper compiling ``jobs`` (``[(dispatcher, argument types), ...]``, in the
     order this process will need them); returns the :class:`Helper`, or None when none is
     started (switched off, one core, no disk cache, or all already handed to a helper)."""
-    if not enabled():
+    if not enabled() or not sys.executable:
         return None
     with _lock:
         jobs = [(d, tuple(sig)) for d, sig in jobs
@@ -170,6 +170,14 @@ def start(jobs):
     except OSError as e:                       # no process could be started: compile here
         logger.debug("compile helper not started: %s", e)
         return None
+
+
+def before_call(kernel, args, what, jobs):
+    """Before ``kernel(*args)`` (compile-notice label ``what``): if this first call will
+    compile, start a helper on ``jobs()`` (built only then).  The engines' one entry point."""
+    from . import _compile
+    if _compile.first_call(kernel, what) and enabled() and _compile.will_compile(kernel, args):
+        start(jobs())
 
 
 def main():

@@ -54,7 +54,7 @@ any of the files recompiles them.
 """
 
 import numpy as np
-from numba import njit
+from numba import njit, types
 from numba.core.dispatcher import Dispatcher
 
 from . import rnn
@@ -632,6 +632,26 @@ TRAIN_EPOCH_EMB = ((train_epoch_emb_gru_sgd, train_epoch_emb_gru_adagrad,
                     train_epoch_emb_gru_adam),
                    (train_epoch_emb_lstm_sgd, train_epoch_emb_lstm_adagrad,
                     train_epoch_emb_lstm_adam))
+
+
+def callee_signatures(dtype, optimizer, cell):
+    """``[(dispatcher, argument types), ...]`` of the separately compiled callees that take
+    most of a one-hot gated epoch kernel's cold compile, in the order it calls them: the
+    cell's step and backward (``cell`` a ``CELL_*`` code), then the update callees it shares
+    with the tanh kernels (:func:`kernels.rnn.callee_signatures`).  As the kernels call them:
+    C-contiguous arrays of ``dtype``, the sentence an int32 slice of the corpus (its word an
+    int32), positions and counters int64, ``first`` a bool.  For ``fastrnn._precompile``;
+    checked by ``tests/test_precompile.py`` (a cold fit compiles none of them itself)."""
+    f = types.float32 if np.dtype(dtype) == np.float32 else types.float64
+    i32, i64 = types.int32, types.int64
+    a1, a2 = types.Array(f, 1, "C"), types.Array(f, 2, "C")
+    ids, sent = types.Array(i64, 1, "C"), types.Array(i32, 1, "C")
+    step = (a2, i32, a2, a1, a1, a2, a2, i64, i64, a2, i64, a2, i64, types.boolean)
+    back = (sent, a2, a2, a2, ids, a2, a2, a2, a1, i64, a2, a2, a2, a2, ids, ids, i64)
+    lstm = cell == CELL_LSTM
+    return [(lstm_step if lstm else gru_step, step),
+            (lstm_backward if lstm else gru_backward, back)] + _rnn.callee_signatures(
+        dtype, optimizer)
 
 
 # --------------------------------------------------------------------------------------------
