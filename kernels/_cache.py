@@ -15,7 +15,9 @@ to any of them recompiles::
 Saves into one cache folder are serialised by a file lock (``fastrnn-cache.lock``, POSIX
 ``flock``): numba's index is read, given a new data file name and written back, so two processes
 saving new signatures of one kernel at once (several Dask workers or pytest-xdist workers on a
-cold cache) could otherwise both claim the same data file.
+cold cache, or fastrnn's compile helper beside the fit it helps) could otherwise both claim the
+same data file, and the index would name one signature's code for another.  Kernels with
+Numba's plain cache get the same lock from :func:`lock_saves` (the same cache entries).
 
 The hook subclasses a private Numba class (``numba.core.caching.FunctionCache._index_key``).
 If that is not there as expected, the kernel's disk cache is switched off (compiled once per
@@ -31,7 +33,8 @@ import warnings
 
 from numba.core.dispatcher import Dispatcher
 
-__all__ = ["CacheHookWarning", "depends_on", "dependency_key", "is_dependency_cached"]
+__all__ = ["CacheHookWarning", "depends_on", "dependency_key", "is_dependency_cached",
+           "lock_saves"]
 
 #: the lock file that serialises saves into one cache folder (see ``DependentCache``)
 LOCK_FILE = "fastrnn-cache.lock"
@@ -75,8 +78,23 @@ def _make_cache_class():
     if not callable(getattr(FunctionCache, "_index_key", None)):
         raise AttributeError("numba.core.caching.FunctionCache has no _index_key method")
 
-    class DependentCache(FunctionCache):
-        """Numba's function cache with the dependencies' source hashes in the index key."""
+    class LockedCache(FunctionCache):
+        """Numba's function cache, its saves serialised across processes (same index key)."""
+
+        def _save_overload(self, sig, data):
+            # numba reads the index, picks a free data file name and writes both back: two
+            # processes saving new signatures of one kernel at once (Dask workers, pytest-xdist
+            # or fastrnn's compile helper on a cold cache) could claim the same file, leaving
+            # an index entry that names another signature's code.  One save at a time per
+            # cache folder.
+            if not self._enabled:
+                return
+            self._impl.locator.ensure_cache_path()
+            with _folder_lock(self.cache_path):
+                super()._save_overload(sig, data)
+
+    class DependentCache(LockedCache):
+        """:class:`LockedCache` with the dependencies' source hashes in the index key."""
 
         def __init__(self, py_func, paths):
             super().__init__(py_func)
@@ -86,25 +104,28 @@ def _make_cache_class():
             # read at every load and save, so an edit made while a process runs counts too
             return super()._index_key(sig, codegen) + (dependency_key(self.dependency_paths),)
 
-        def _save_overload(self, sig, data):
-            # numba reads the index, picks a free data file name and writes both back: two
-            # processes saving new signatures of one kernel at once (Dask workers or pytest-xdist
-            # on a cold cache) could claim the same file.  One save at a time per cache folder.
-            if not self._enabled:
-                return
-            self._impl.locator.ensure_cache_path()
-            with _folder_lock(self.cache_path):
-                super()._save_overload(sig, data)
-
-    return DependentCache
+    return FunctionCache, LockedCache, DependentCache
 
 
 try:
-    _DependentCache = _make_cache_class()
+    _FunctionCache, _LockedCache, _DependentCache = _make_cache_class()
     _HOOK_ERROR = None
 except Exception as e:  # pragma: no cover - depends on numba internals
-    _DependentCache = None
+    _FunctionCache = _LockedCache = _DependentCache = None
     _HOOK_ERROR = e
+
+
+def lock_saves(namespace, module):
+    """Give every dispatcher of ``module`` (name) found in ``namespace`` (its ``globals()``)
+    that has Numba's plain disk cache a :class:`LockedCache`: the same cache entries, its saves
+    serialised by the folder lock as ``depends_on``'s are.  Called at the end of each kernel
+    module.  Without the hook (numba internals changed) the caches stay as they are."""
+    if _LockedCache is None:  # pragma: no cover - depends on numba internals
+        return
+    for d in list(namespace.values()):
+        if (isinstance(d, Dispatcher) and d.py_func.__module__ == module
+                and type(getattr(d, "_cache", None)) is _FunctionCache):
+            d._cache = _LockedCache(d.py_func)
 
 
 def _disable_cache(dispatcher):  # pragma: no cover - depends on numba internals

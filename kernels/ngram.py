@@ -26,6 +26,8 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from ._cache import lock_saves
+
 # the constants only (rnn.py imports this module after defining them)
 from .rnn import HP_BETA1, HP_BETA2, HP_EPS, HP_LR, OPT_ADAGRAD, OPT_SGD
 
@@ -181,3 +183,7 @@ def update(ngrams, s, dy, optimizer, wd, clip, scale, c1, c2):
 def none_like(W, S, idx, hp):
     """An empty bundle with the types of a live one (zero-length views: no allocation)."""
     return (W[:0], S[:, :0], idx[:0], idx[:0], idx[:0], idx[:0], hp)
+
+
+# saves of this module's plain-cached kernels serialised across processes (kernels/_cache.py)
+lock_saves(globals(), __name__)

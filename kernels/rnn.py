@@ -69,7 +69,7 @@ _opts = dict(cache=True, error_model="numpy", nogil=True)
 # the linear n-gram path's helpers (they import the constants above); the kernels that embed
 # them are keyed on its source too (kernels._cache.depends_on follows KERNEL_DEPENDENCIES)
 from . import ngram as _ngram  # noqa: E402
-from ._cache import depends_on  # noqa: E402
+from ._cache import depends_on, lock_saves  # noqa: E402
 
 KERNEL_DEPENDENCIES = (_ngram,)
 
@@ -1343,3 +1343,7 @@ def predict_proba_range(tokens, offsets, WxhT, WhhT, bh, Why, by, U, grams, gram
         readout(Why, by, pooled, y)
         _ngram.add_logits_range(U, grams, gram_counts, gram_offsets, gram_totals, s, y)
         softmax_loss(y, 0, out[s])
+
+
+# saves of this module's plain-cached kernels serialised across processes (kernels/_cache.py)
+lock_saves(globals(), __name__)

@@ -19,6 +19,8 @@ rounded to float32, as ``np.float32(float(text))``.
 import numpy as np
 from numba import njit
 
+from ._cache import lock_saves
+
 _opts = dict(cache=True, error_model="numpy", nogil=True)
 
 #: :func:`parse_rows` status codes.
@@ -251,3 +253,7 @@ def gather_records(buf, vec_starts, out, scratch):
             scratch[0] = (np.uint32(buf[q]) | (np.uint32(buf[q + 1]) << 8)
                           | (np.uint32(buf[q + 2]) << 16) | (np.uint32(buf[q + 3]) << 24))
             out[k, j] = f[0]
+
+
+# saves of this module's plain-cached kernels serialised across processes (kernels/_cache.py)
+lock_saves(globals(), __name__)

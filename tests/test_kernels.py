@@ -412,6 +412,20 @@ def test_every_cached_kernel_outside_rnn_is_keyed_on_rnn_source():
             assert _cache.is_dependency_cached(d, K.rnn), f"{module.__name__}.{name}"
 
 
+def test_every_cached_kernel_saves_under_the_folder_lock():
+    """No kernel keeps Numba's plain disk cache, whose saves two processes can interleave
+    (the compile helper beside its fit, xdist or Dask workers): each has a LockedCache (or
+    the DependentCache built on it)."""
+    from fastrnn import _compile
+    from fastrnn.kernels import _cache
+    from numba.core.caching import FunctionCache
+    cached = {name: d for name, d in _compile.kernel_dispatchers().items()
+              if isinstance(d._cache, FunctionCache)}
+    assert len(cached) > 30
+    for name, d in cached.items():
+        assert isinstance(d._cache, _cache._LockedCache), name
+
+
 def test_dependency_edit_recompiles_the_cached_caller(tmp_path):
     """An edit to the callee's file changes the caller's cache key: the cached caller is not
     served stale, and an unchanged source is still a cache hit."""

@@ -174,7 +174,7 @@ def _helper_with(monkeypatch, script, jobs):
 
 def test_a_compile_waits_for_the_helpers_job_then_loads(monkeypatch):
     d = _FakeDispatcher()
-    helper = _helper_with(monkeypatch, "import sys, time; sys.stdin.buffer.read(); "
+    helper = _helper_with(monkeypatch, "import sys, time; sys.stdin.buffer.read(); print('ready', flush=True); "
                           "time.sleep(0.5); print('done 0', flush=True)", [(d, ("sig",))])
     assert "load_overload" in vars(d._cache)          # hooked while the helper runs
     t0 = time.perf_counter()
@@ -189,7 +189,7 @@ def test_a_compile_waits_for_the_helpers_job_then_loads(monkeypatch):
 
 def test_a_helper_that_fails_or_dies_ends_the_wait(monkeypatch):
     d1, d2 = _FakeDispatcher(), _FakeDispatcher()
-    helper = _helper_with(monkeypatch, "import sys; sys.stdin.buffer.read(); "
+    helper = _helper_with(monkeypatch, "import sys; sys.stdin.buffer.read(); print('ready', flush=True); "
                           "print('fail 0 TypingError: no', flush=True); sys.exit(3)",
                           [(d1, ("a",)), (d2, ("b",))])
     t0 = time.perf_counter()
@@ -205,7 +205,7 @@ def test_the_wait_has_a_limit(monkeypatch):
     d = _FakeDispatcher()
     monkeypatch.setattr(_precompile, "WAIT_LIMIT", 0.3)
     helper = _helper_with(monkeypatch, "import sys, time; sys.stdin.buffer.read(); "
-                          "time.sleep(5)", [(d, ("sig",))])
+                          "print('ready', flush=True); time.sleep(5)", [(d, ("sig",))])
     t0 = time.perf_counter()
     d._cache.load_overload(("sig",), None)
     assert time.perf_counter() - t0 < 2
@@ -213,17 +213,72 @@ def test_the_wait_has_a_limit(monkeypatch):
     helper._reader.join(10)
 
 
-def test_helper_main_reports_each_job(tmp_path):
-    """The helper itself: ``done``/``fail`` per job, in order, on its stdout."""
+def test_a_helper_that_never_says_ready_is_stopped(monkeypatch):
+    """Not a Python that runs the helper (a frozen app as sys.executable, say): the first wait
+    gives up after READY_LIMIT, the process is killed, the hooks go."""
+    d = _FakeDispatcher()
+    monkeypatch.setattr(_precompile, "READY_LIMIT", 0.5)
+    helper = _helper_with(monkeypatch, "import time; time.sleep(30)", [(d, ("sig",))])
+    t0 = time.perf_counter()
+    d._cache.load_overload(("sig",), None)
+    assert time.perf_counter() - t0 < 5
+    helper._reader.join(10)
+    assert helper.proc.returncode is not None            # killed, reaped
+    assert "load_overload" not in vars(d._cache) and _precompile._active is None
+
+
+def test_one_helper_at_a_time(monkeypatch):
+    """While a helper runs, another first call starts none (no hooks on hooks, no two helpers
+    saving at once); once it has ended, one may start again."""
+    d = _FakeDispatcher()
+    helper = _helper_with(monkeypatch, "import sys, time; sys.stdin.buffer.read(); "
+                          "print('ready', flush=True); time.sleep(1)", [(d, ("sig",))])
+    assert _precompile._active is helper
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.delenv("FASTRNN_COMPILE_HELPER", raising=False)
+    sig = K.callee_signatures(np.float32, K.OPT_ADAM)[0][1]
+    assert _precompile.start([(K.update_rows, sig)]) is None
+    helper._reader.join(10)
+    assert _precompile._active is None
+
+
+def test_a_failing_job_list_costs_the_helper_not_the_call(monkeypatch):
+    monkeypatch.setattr(_compile, "will_compile", lambda kernel, args: True)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.delenv("FASTRNN_COMPILE_HELPER", raising=False)
+
+    def broken():
+        raise IndexError("a bug in compile_jobs")
+    assert _precompile.before_call(K.softmax_loss, (), "a label never used", broken) is None
+
+
+def _run_main(jobs, tmp_path):
     import pickle
     import subprocess
-    jobs = [("fastrnn.kernels.rnn", "softmax_loss",
-             (types.Array(types.float64, 1, "C"), types.int64, types.Array(types.float64, 1,
-                                                                          "C"))),
-            ("fastrnn.kernels.rnn", "softmax_loss", (types.unicode_type,) * 3)]
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
-    out = subprocess.run([sys.executable, "-m", "fastrnn._precompile"],
+    out = subprocess.run([sys.executable, "-c", "from fastrnn._precompile import main; main()"],
                          input=pickle.dumps(jobs), capture_output=True, env=env, timeout=300)
-    lines = out.stdout.decode().splitlines()
-    assert out.returncode == 0 and lines[0] == "done 0" and lines[1].startswith("fail 1 ")
-    assert _compile.in_disk_cache(K.softmax_loss, jobs[0][2])
+    assert out.returncode == 0, out.stderr.decode()
+    return out.stdout.decode().splitlines()
+
+
+def test_helper_main_reports_each_job(tmp_path):
+    """The helper itself: ``ready``, then ``done``/``fail`` per job, in order, on its stdout;
+    a job whose kernel would cache in another folder than the caller's is not compiled."""
+    sig = (types.Array(types.float64, 1, "C"), types.int64, types.Array(types.float64, 1, "C"))
+    assert _run_main([], tmp_path) == ["ready"]
+    import subprocess
+    folder = subprocess.run(
+        [sys.executable, "-c", "from fastrnn._precompile import _cache_path; "
+         "from fastrnn.kernels import rnn; print(_cache_path(rnn.softmax_loss))"],
+        capture_output=True, text=True, env=dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path)),
+        check=True).stdout.strip()
+    jobs = [("fastrnn.kernels.rnn", "softmax_loss", sig, folder),
+            ("fastrnn.kernels.rnn", "softmax_loss", (types.unicode_type,) * 3, folder),
+            ("fastrnn.kernels.rnn", "matvec_rows", sig, "/somewhere/else")]
+    lines = _run_main(jobs, tmp_path)
+    assert lines[0] == "ready" and lines[1] == "done 0" and lines[2].startswith("fail 1 ")
+    assert lines[3].startswith("fail 2 the helper caches in ")
+    cached = sorted(p.name for p in tmp_path.rglob("*.nbi"))
+    assert any("softmax_loss" in n for n in cached) and not any("matvec_rows" in n
+                                                                 for n in cached)
