@@ -225,6 +225,10 @@ class Params(NamedArrays):
     def _like(self, arrays, U):
         return Params(*arrays, U=U)
 
+    def predict_weights(self):
+        """The weights ``predict_proba_range`` takes, in its order."""
+        return (self.WxhT, self.WhhT, self.bh, self.Why, self.by)
+
     def _finite_groups(self):
         """``(matrices, vectors)`` for :meth:`NamedArrays.all_finite`."""
         return (self.Whh, self.WxhT, self.Why), (self.bh, self.by)
@@ -578,13 +582,13 @@ def check_jobs(params, rows, predict=None):
 
 
 def predict_args(params, tokens, offsets, pooling, grams, out):
-    """``predict_proba_range``'s arguments but the range (``s0, s1``) for ``out`` (n, O)."""
+    """The predict range kernel's arguments but the range (``s0, s1``) for ``out`` (n, O),
+    for either cell (``params.predict_weights()`` in the kernel's order)."""
     code = check_choice("pooling", pooling, POOLINGS) if isinstance(pooling, str) else pooling
     if params.embedded:
         params, tokens = input_view(params, tokens)
-    P = params
-    ng = (P.U,) + check_grams(grams, P, offsets)
-    return (tokens, offsets, P.WxhT, P.WhhT, P.bh, P.Why, P.by) + ng + (code, out)
+    ng = (params.U,) + check_grams(grams, params, offsets)
+    return (tokens, offsets) + params.predict_weights() + ng + (code, out)
 
 
 def predict_what(params):

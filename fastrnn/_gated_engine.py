@@ -15,7 +15,7 @@ import numpy as np
 from . import _compile, _precompile
 from ._engine import (
     OPTIMIZERS, POOLINGS, EmbeddingInput, NamedArrays, aligned_copy, aligned_zeros,
-    check_grams, check_jobs, hyperparameters, input_view, predict_ranges, predict_what,
+    check_grams, check_jobs, hyperparameters, predict_args, predict_ranges, predict_what,
     touched_rows,
 )
 from ._validation import check_choice, check_dtype, check_int
@@ -125,6 +125,10 @@ class GatedParams(NamedArrays):
     def kernel_tuple(self):
         return (self.WxhT, self.Whh, self.WhhT, self.bih, self.bhh, self.Why, self.by)
 
+    def predict_weights(self):
+        """The weights the gated predict kernels take: one tuple (:meth:`kernel_tuple`)."""
+        return (self.kernel_tuple(),)
+
     def _finite_groups(self):
         """``(matrices, vectors)`` for :meth:`NamedArrays.all_finite`."""
         return (self.WxhT, self.Whh, self.Why), (self.bih, self.bhh, self.by)  # WhhT = Whh.T
@@ -219,7 +223,7 @@ class GatedTrainer:
             return _rnn.callee_signatures(P.dtype, self.optimizer) + check_jobs(P, rows)
         jobs = KG.callee_signatures(P.dtype, self.optimizer, P.code)
         out = np.empty((0, P.shape[2]), P.dtype)
-        return jobs + check_jobs(P, rows, (KG.PREDICT[P.code], gated_predict_args(
+        return jobs + check_jobs(P, rows, (KG.PREDICT[P.code], predict_args(
             P, tokens, offsets, self.pooling, grams, out)))
 
     def epoch(self, tokens, offsets, labels, order, grams=None):
@@ -260,15 +264,6 @@ def gated_predict_proba(params, tokens, offsets, pooling="last", grams=None):
     out = np.empty((n, params.shape[2]), dtype=params.dtype)
     # the nogil range kernel on the predict thread pool, as for the tanh cell
     predict_ranges(KG.PREDICT[params.code],
-                   gated_predict_args(params, tokens, offsets, pooling, grams, out), n,
+                   predict_args(params, tokens, offsets, pooling, grams, out), n,
                    predict_what(params))
     return out
-
-
-def gated_predict_args(params, tokens, offsets, pooling, grams, out):
-    """The gated range kernel's arguments but the range (``s0, s1``) for ``out`` (n, O)."""
-    code = check_choice("pooling", pooling, POOLINGS) if isinstance(pooling, str) else pooling
-    if params.embedded:
-        params, tokens = input_view(params, tokens)
-    ng = (params.U,) + check_grams(grams, params, offsets)
-    return (tokens, offsets, params.kernel_tuple()) + ng + (code, out)

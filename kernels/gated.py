@@ -54,7 +54,7 @@ any of the files recompiles them.
 """
 
 import numpy as np
-from numba import njit, types
+from numba import from_dtype, njit, types
 from numba.core.dispatcher import Dispatcher
 
 from . import rnn
@@ -642,7 +642,7 @@ def callee_signatures(dtype, optimizer, cell):
     C-contiguous arrays of ``dtype``, the sentence an int32 slice of the corpus (its word an
     int32), positions and counters int64, ``first`` a bool.  For ``fastrnn._precompile``;
     checked by ``tests/test_precompile.py`` (a cold fit compiles none of them itself)."""
-    f = types.float32 if np.dtype(dtype) == np.float32 else types.float64
+    f = from_dtype(np.dtype(dtype))
     i32, i64 = types.int32, types.int64
     a1, a2 = types.Array(f, 1, "C"), types.Array(f, 2, "C")
     ids, sent = types.Array(i64, 1, "C"), types.Array(i32, 1, "C")

@@ -34,7 +34,7 @@ import math
 
 import numpy as np
 from llvmlite import ir
-from numba import njit, types
+from numba import from_dtype, njit, types
 from numba.extending import intrinsic, overload
 
 #: ``gradient=`` codes: the true gradient, or the tutorial's ``d_h = Whh @ g``.
@@ -1267,8 +1267,8 @@ train_epoch_emb_adam = _make_train_epoch(OPT_ADAM, "train_epoch_emb_adam", EMB=T
 #: The embedding models' entry points (an eighth bundle ``inp``), by optimizer code.
 TRAIN_EPOCH_EMB_BY_OPTIMIZER = (train_epoch_emb_sgd, train_epoch_emb_adagrad, train_epoch_emb_adam)
 #: The default recipe (``Model()``: Adagrad, the exact gradient, mean pooling, no ``clip_norm``)
-#: has an entry point of its own with those modes compiled in: its cold compile measured 1.6-1.9 s
-#: shorter than ``train_epoch_adagrad``'s (float32, side by side in one run, twice), and the
+#: has an entry point of its own with those modes compiled in: a cold fit compiled 1.4-2.2 s
+#: less than with ``train_epoch_adagrad`` (float32, side by side in one run, twice), and the
 #: two give bitwise equal results (tests/test_kernels.py).  Only this recipe has one: each
 #: entry point is one more compile for a program (and the test suite) that uses it.
 DEFAULT_MODES = (OPT_ADAGRAD, GRADIENT_EXACT, POOL_MEAN)
@@ -1288,7 +1288,6 @@ def epoch_kernel(optimizer, gradient, pooling, clip_norm, embedded=False):
     return TRAIN_EPOCH_BY_OPTIMIZER[optimizer]
 
 
-
 def callee_signatures(dtype, optimizer):
     """``[(dispatcher, argument types), ...]`` of the separately compiled callees that take
     most of an epoch kernel's cold compile (:func:`update_rows` ~0.6 s, :func:`_whh_fused`
@@ -1298,7 +1297,7 @@ def callee_signatures(dtype, optimizer):
     constant types as.  ``fastrnn._precompile`` compiles these in a helper process while the
     caller compiles the kernel itself; ``tests/test_precompile.py`` checks that a cold fit then
     compiles none of them (a wrong type here costs that saving, never a wrong result)."""
-    f = types.float32 if np.dtype(dtype) == np.float32 else types.float64
+    f = from_dtype(np.dtype(dtype))
     i64 = types.int64
     a1, a2, a3 = (types.Array(f, n, "C") for n in (1, 2, 3))
     rows = types.Array(i64, 1, "C")
