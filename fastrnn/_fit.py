@@ -181,8 +181,14 @@ def encode(vocab, texts, ngrams, buckets, params=None):
     the vocabulary that has a vector becomes token ``V + row`` of ``Ext`` instead of the
     unknown word."""
     tokens, offsets, grams = NG.encode(vocab, texts, ngrams, buckets)
+    return _with_vectors(tokens, offsets, vocab, texts, params), offsets, grams
+
+
+def _with_vectors(tokens, offsets, vocab, texts, params):
+    """``tokens`` of ``texts`` with :func:`encode`'s out-of-vocabulary vector ids (a copy, if
+    any changes)."""
     if params is None or getattr(params, "Emb", None) is None or not params.Ext.shape[0]:
-        return tokens, offsets, grams
+        return tokens
     index = getattr(params, "_ext_index", None)
     if index is None:
         index = params._ext_index = dict(zip(params.ext_words, range(len(params.ext_words))))
@@ -191,7 +197,7 @@ def encode(vocab, texts, ngrams, buckets, params=None):
     tokens = np.array(tokens, dtype=np.int32)
     unk = tokens == Vocabulary.UNKNOWN_ID
     if not unk.any():
-        return tokens, offsets, grams
+        return tokens
     tok = vocab.tokenizer
     for i in np.unique(np.searchsorted(offsets, np.flatnonzero(unk), side="right") - 1):
         a, b = offsets[i], offsets[i + 1]
@@ -202,7 +208,22 @@ def encode(vocab, texts, ngrams, buckets, params=None):
             j = index.get(key(ws[k]))
             if j is not None:
                 tokens[a + k] = V + j
-    return tokens, offsets, grams
+    return tokens
+
+
+def _corpus_positions(corpus, model, texts, validation_data, val):
+    """``(positions of texts, positions of the validation texts or None)`` in ``corpus`` (a
+    :class:`fastrnn._shared_corpus.SharedCorpus`), or None when it cannot code this fit: no
+    corpus, a custom tokenizer, or texts other than the corpus's."""
+    if corpus is None or model.tokenizer is not None:
+        return None
+    where = corpus.positions(texts)
+    if where is None:
+        return None
+    if validation_data is None:
+        return where, None
+    val_where = corpus.positions(val[0], extra=True)
+    return None if val_where is None else (where, val_where)
 
 
 def _shorten(text, n=30):
@@ -445,13 +466,16 @@ class FitRun:
         return model
 
 
-def prepare(model, texts, labels, validation_data=None, vectors=None):
+def prepare(model, texts, labels, validation_data=None, vectors=None, corpus=None):
     """Validate, split, build the vocabulary, encode and initialise: a :class:`FitRun`.
 
     ``vectors``: None, or the vectors file ``model.embeddings`` names, read once for several
     models (``train_many``'s shared source: ``get()`` the :class:`fastrnn.WordVectors`,
     ``oov(words, build)`` the other words' vectors per vocabulary); the model's rows are
-    selected from it as from the file.
+    selected from it as from the file.  ``corpus``: None, or a
+    :class:`fastrnn._shared_corpus.SharedCorpus` of these texts (and validation texts), which
+    a default-tokenizer model's vocabulary and encodings are then taken from (the same
+    arrays; used only when its texts are exactly these).
 
     Everything random is
     drawn here and in :meth:`FitRun.next_order` from one ``default_rng(model.seed)``, in a
@@ -505,9 +529,17 @@ def prepare(model, texts, labels, validation_data=None, vectors=None):
     vocab = Vocabulary(tokenizer=model.tokenizer, min_count=model.min_count,
                        max_size=model.max_size)
     train_texts = [texts[i] for i in train_idx]
-    vocab.fit(train_texts)
     N, B = s["ngrams"], s["buckets"]
-    tokens, offsets, grams = NG.encode(vocab, train_texts, N, B)  # grams: None for N = 0
+    coded = _corpus_positions(corpus, model, texts, validation_data, val)
+    if coded is None:
+        vocab.fit(train_texts)
+        tokens, offsets, grams = NG.encode(vocab, train_texts, N, B)  # grams: None for N = 0
+    else:  # the same arrays, gathered from the dataset coded once (train_many)
+        where, val_where = coded
+        val_where = where[val_idx] if val_where is None and val is not None else val_where
+        where = where[train_idx]
+        ids = corpus.fit_vocabulary(vocab, where)
+        tokens, offsets, grams = corpus.encode(ids, where, N, B)
     V, H, O = len(vocab), s["H"], len(classes)
     emb = None
     if model.embeddings is not None:  # read (and checked) before any weight is drawn
@@ -534,13 +566,18 @@ def prepare(model, texts, labels, validation_data=None, vectors=None):
         params.ext_words, params.emb_lowercase = ext_words, lowercase
     vtok = val_grams = None
     if val is not None:
-        *vtok, val_grams = encode(vocab, val[0], N, B, params)
+        if coded is None:
+            *vtok, val_grams = encode(vocab, val[0], N, B, params)
+        else:
+            *vtok, val_grams = corpus.encode(ids, val_where, N, B)
+            vtok[0] = _with_vectors(vtok[0], vtok[1], vocab, val[0], params)
         vtok = tuple(vtok) + (val[1].astype(np.int64),)
-    empty = count_empty(vocab, train_texts, tokens, offsets)
-    if val is not None:
-        empty_val = count_empty(vocab, val[0], vtok[0], vtok[1])
+    if coded is None:
+        empty = count_empty(vocab, train_texts, tokens, offsets)
+        empty_val = 0 if val is None else count_empty(vocab, val[0], vtok[0], vtok[1])
     else:
-        empty_val = 0
+        empty = corpus.count_empty(where)
+        empty_val = 0 if val is None else corpus.count_empty(val_where)
     n_all = len(train_texts) + (len(val[0]) if val is not None else 0)
     if empty + empty_val == n_all:
         raise ValueError(f"all {n_all} texts tokenise to no word (empty, punctuation or "

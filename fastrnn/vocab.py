@@ -426,9 +426,14 @@ class Vocabulary:
         kept.sort(key=lambda wc: (-wc[1], wc[0]))
         if self.max_size is not None:
             kept = kept[: self.max_size]
-        self._set_words([UNKNOWN_TOKEN] + [w for w, _ in kept], dict(kept))
-        self._fitted = True
+        self._set_fitted([UNKNOWN_TOKEN] + [w for w, _ in kept], dict(kept))
         return self
+
+    def _set_fitted(self, words: List[str], counts: dict) -> None:
+        """Set the fitted words (``words[0]`` the unknown token) and their counts: the end of
+        :meth:`fit`, and of ``fastrnn._shared_corpus.SharedCorpus.fit_vocabulary``."""
+        self._set_words(words, counts)
+        self._fitted = True
 
     # ----------------------------------------------------------------- encode
     def encode(self, texts: Iterable[str]) -> Tuple[np.ndarray, np.ndarray]:
