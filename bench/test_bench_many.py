@@ -13,6 +13,8 @@ Questions, one ``group`` each (compare rows within a group; ratios from one run)
 * ``many-vs-fit-early-stopping-tutorial`` / ``-mr``: the same on the tutorial's 58 training
   sentences and on the first 2,000 MR training sentences (``../shared/data`` beside the
   repository; skipped when absent).  Bar (issue 13): >= 1.7x on both, bit-identical weights.
+* ``many-prepare-builtin`` / ``-mr``: one model's preparation (under the GIL) plain, with the
+  token memo, and from the dataset coded once (``SharedCorpus``, what ``train_many`` does).
 * ``many-frozen-vectors``: 4 models with frozen word vectors from one file through
   ``train_many`` (the file read once) against 4 ``Model.fit`` calls (each reads it);
   ``FASTRNN_BENCH_VECTORS=glove.6B.50d.txt`` times a real file.
@@ -241,3 +243,36 @@ def test_many_frozen_vectors_read_once(benchmark, how, vectors_file):
     benchmark.extra_info["vectors"] = str(vectors_file) if BENCH_VECTORS else \
         f"generated, {OTHER_WORDS} other words"
     benchmark.pedantic(run, rounds=3, warmup_rounds=0)
+
+
+@pytest.mark.parametrize("how", ["plain", "token-memo", "shared-corpus"])
+@pytest.mark.parametrize("data", ["builtin", "mr"])
+def test_prepare_per_model(benchmark, how, data):
+    """``many-prepare-<data>``: one default model's preparation (``fastrnn._fit.prepare``,
+    all under the GIL) on 2,000 sentences, as ``Model.fit`` does it (plain), with
+    ``train_many``'s token memo alone (how it was), and from the dataset coded once
+    (``fastrnn._shared_corpus.SharedCorpus``, how ``train_many`` does it; the corpus is built
+    once outside the timing).  Same arrays in all three (``tests/test_shared_corpus.py``)."""
+    from fastrnn import _fit
+    from fastrnn._shared_corpus import SharedCorpus
+    from fastrnn.vocab import shared_tokens
+    if data == "mr":
+        texts, labels = _shared("mr", 2000)
+    else:
+        from fastrnn.datasets import load_demo
+        (texts, labels), _ = load_demo(n_train=2000, n_test=10, seed=0)
+        texts, labels = list(texts), list(labels)
+    corpus = SharedCorpus(texts)
+    model = Model(seed=0, progress=False)
+    if how == "plain":
+        step = lambda: _fit.prepare(model, texts, labels)  # noqa: E731
+    else:
+        kw = {"corpus": corpus} if how == "shared-corpus" else {}
+
+        def step():
+            with shared_tokens(corpus.memo):
+                return _fit.prepare(model, texts, labels, **kw)
+    run = step()
+    assert run.vocab.words == _fit.prepare(model, texts, labels).vocab.words
+    benchmark.group = f"many-prepare-{data}"
+    benchmark.pedantic(step, rounds=10, warmup_rounds=1)

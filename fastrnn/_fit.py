@@ -185,8 +185,8 @@ def encode(vocab, texts, ngrams, buckets, params=None):
 
 
 def _with_vectors(tokens, offsets, vocab, texts, params):
-    """``tokens`` of ``texts`` with :func:`encode`'s out-of-vocabulary vector ids (a copy, if
-    any changes)."""
+    """``tokens`` of ``texts`` with :func:`encode`'s out-of-vocabulary vector ids (a copy
+    for a model with such vectors; ``tokens`` itself otherwise)."""
     if params is None or getattr(params, "Emb", None) is None or not params.Ext.shape[0]:
         return tokens
     index = getattr(params, "_ext_index", None)
@@ -535,9 +535,10 @@ def prepare(model, texts, labels, validation_data=None, vectors=None, corpus=Non
         vocab.fit(train_texts)
         tokens, offsets, grams = NG.encode(vocab, train_texts, N, B)  # grams: None for N = 0
     else:  # the same arrays, gathered from the dataset coded once (train_many)
-        where, val_where = coded
-        val_where = where[val_idx] if val_where is None and val is not None else val_where
-        where = where[train_idx]
+        every, val_where = coded  # val_where: validation_data's texts, if given
+        if val_where is None and val is not None:  # the split's validation texts
+            val_where = every[val_idx]
+        where = every[train_idx]
         ids = corpus.fit_vocabulary(vocab, where)
         tokens, offsets, grams = corpus.encode(ids, where, N, B)
     V, H, O = len(vocab), s["H"], len(classes)

@@ -232,8 +232,8 @@ def _shared_corpora(jobs):
     (:class:`fastrnn._shared_corpus.SharedCorpus`) once here, and every model's vocabulary,
     token ids and n-gram arrays are gathered from it; they are the same arrays, so the weights
     are too.  Preparation holds the GIL, so this is what lets the models' epochs overlap on
-    the pool: 2,000 MR sentences took 111 ms per model to prepare, 42 ms with the token memo
-    alone, 9 ms coded once (after 59 ms, once, to code them)."""
+    the pool: 2,000 MR sentences take 53.9 ms per model to prepare plainly, 19.3 ms with the
+    token memo alone, 4.6 ms coded once (bench group ``many-prepare-mr``)."""
     users = {}
     for _, model, ds in jobs:
         if getattr(model, "tokenizer", None) is None:

@@ -3,9 +3,10 @@ on it.
 
 A fit spends most of its preparation (:func:`fastrnn._fit.prepare`) under the GIL: counting
 the training words, sorting the vocabulary, mapping every token to its id, hashing the word
-n-grams.  On a thread pool that time does not overlap (2,000 MR sentences: 42 ms per model
-with the token memo, against ~40 ms per epoch of nogil kernel; 9 ms from this), so ``train_many`` codes the
-dataset once here and each model's preparation becomes a few array gathers:
+n-grams.  On a thread pool that time does not overlap (2,000 MR sentences: 19.3 ms per
+model with the token memo, 4.6 ms from this, against tens of ms per epoch of nogil kernel),
+so ``train_many`` codes the dataset once here and each model's preparation becomes a few
+array gathers:
 
 * every distinct token of the dataset gets a dataset id (first occurrence order); a text is a
   range of ``gid``;
@@ -26,7 +27,7 @@ import threading
 import numpy as np
 
 from . import ngrams as NG
-from .vocab import UNKNOWN_TOKEN, Vocabulary, token_memo
+from .vocab import UNKNOWN_TOKEN, pad_empty, token_memo
 
 __all__ = ["SharedCorpus"]
 
@@ -112,14 +113,10 @@ class SharedCorpus:
         """``fastrnn.ngrams.encode(vocab, texts at positions, ngrams, buckets)``'s
         ``(tokens, offsets, grams)``; ``ids`` is :meth:`fit_vocabulary`'s table."""
         lengths = self.lengths[positions]
-        tokens = ids[self.gid[_ranges(self.starts[positions], lengths)]]
-        empty = lengths == 0
-        if empty.any():  # a text without words: one unknown token (as Vocabulary.encode)
-            first = np.cumsum(lengths) - lengths
-            tokens = np.insert(tokens, first[empty], Vocabulary.UNKNOWN_ID)
+        tokens, lengths = pad_empty(ids[self.gid[_ranges(self.starts[positions], lengths)]],
+                                    lengths)
         offsets = np.zeros(len(positions) + 1, dtype=np.int64)
-        np.cumsum(np.maximum(lengths, 1), out=offsets[1:])
-        tokens = np.ascontiguousarray(tokens, dtype=np.int32)
+        np.cumsum(lengths, out=offsets[1:])
         if not ngrams:
             return tokens, offsets, None
         g, c, goffs, totals = self._all_grams(ngrams, buckets)

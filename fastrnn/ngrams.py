@@ -144,13 +144,9 @@ def encode(vocabulary, texts, ngrams, buckets):
         if rare.size:
             h[rare] = hash_tokens([flat[j] for j in word_pos[rare].tolist()])[0]
         hashes.append(h)
-        hlens.append(lengths.copy())
-        empty = lengths == 0
-        if empty.any():  # a text without words: one unknown token (as Vocabulary.encode)
-            first = np.cumsum(lengths) - lengths
-            tokens = np.insert(tokens, first[empty], unk)
-            lengths[empty] = 1
-        toks.append(np.ascontiguousarray(tokens, dtype=np.int32))
+        hlens.append(lengths)
+        tokens, lengths = _vocab.pad_empty(tokens, lengths)
+        toks.append(tokens)
         lens.append(lengths)
     offsets = np.zeros(len(items) + 1, dtype=np.int64)
     np.cumsum(np.concatenate(lens), out=offsets[1:])

@@ -189,6 +189,19 @@ def _tokenize_all_default(items: List[str]) -> List[str]:
     return _WORD_OR_SEP_RE.findall(low)
 
 
+def pad_empty(tokens, lengths):
+    """``(tokens, lengths)`` of texts whose words are ``tokens`` (ids) and ``lengths`` (int64
+    words per text) with a text without words read as one unknown word (id 0), the rule of
+    :meth:`Vocabulary.encode`: tokens int32 C-contiguous, lengths a new array (all >= 1)."""
+    lengths = np.array(lengths, dtype=np.int64)
+    empty = lengths == 0
+    if empty.any():
+        first = np.cumsum(lengths) - lengths  # where each text starts in `tokens`
+        tokens = np.insert(tokens, first[empty], Vocabulary.UNKNOWN_ID)
+        lengths[empty] = 1
+    return np.ascontiguousarray(tokens, dtype=np.int32), lengths
+
+
 def default_tokenizer(text: str) -> List[str]:
     """Split a text into lower-case words.
 
@@ -491,12 +504,7 @@ class Vocabulary:
         ends = np.concatenate((sep, [ids.size]))
         lengths = (ends - starts).astype(np.int64)
         tokens = ids[~is_sep] if sep.size else ids
-        empty = lengths == 0
-        if empty.any():  # a text without words: one unknown token
-            first = np.cumsum(lengths) - lengths  # where each text starts in `tokens`
-            tokens = np.insert(tokens, first[empty], self.UNKNOWN_ID)
-            lengths[empty] = 1
-        return np.ascontiguousarray(tokens, dtype=np.int32), lengths
+        return pad_empty(tokens, lengths)
 
     def _tokenize_all_custom(self, items: List[str]) -> list:
         """Custom-tokenize all texts: one flat list, texts separated by _SEP_OBJECT."""
