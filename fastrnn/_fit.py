@@ -76,6 +76,22 @@ def warn_if_diverged(model, name=None, stacklevel=2):
             stacklevel=stacklevel + 1)
 
 
+#: ``n_iter_no_change="auto"``: ``(floor, ceiling)`` of :func:`patience`
+AUTO_PATIENCE = (5, 10)
+
+
+def patience(setting, best_epoch):
+    """How many epochs without a new lowest validation loss end a fit: ``setting`` (an int),
+    or for ``"auto"`` (``None``) the best epoch's number kept within :data:`AUTO_PATIENCE`
+    (5 to 10).  A fit whose validation loss fell for many epochs is usually still learning
+    when it stalls, and gets as long to leave the plateau; an early best epoch (MR's 2-4, an
+    overfitting model) keeps the short wait."""
+    if setting is not None:
+        return setting
+    lo, hi = AUTO_PATIENCE
+    return min(max(lo, best_epoch or 0), hi)
+
+
 class EmptyTextWarning(UserWarning):
     """Some texts have no word the tokenizer keeps (empty, punctuation only, emoji...).
 
@@ -386,7 +402,7 @@ class FitRun:
                 self.best_epoch = epoch
             else:
                 self.bad += 1
-                if self.bad >= self.settings["patience"]:
+                if self.bad >= patience(self.settings["patience"], self.best_epoch):
                     self.done = True
         if epoch >= self.settings["epochs"]:
             self.done = True

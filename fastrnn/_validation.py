@@ -50,10 +50,12 @@ def check_pair(name, value, kinds=(tuple, list, np.ndarray)):
     return value[0], value[1]
 
 
-def check_int(name, value, minimum=None, maximum=None):
-    """An integer (not bool) within bounds, returned as ``int``."""
+def check_int(name, value, minimum=None, maximum=None, what=None):
+    """An integer (not bool) within bounds, returned as ``int``; ``what`` (e.g. ``'or
+    "auto"'``) names the other values ``name`` accepts in the ``TypeError``."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+        raise TypeError(f"{name} must be an integer{' ' + what if what else ''}, got "
+                        f"{type(value).__name__} {value!r}")
     value = int(value)
     if minimum is not None and value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")

@@ -179,12 +179,19 @@ class Model:
     early_stopping : bool, default True
         Hold out ``validation_fraction`` of the training data (stratified), keep the weights of
         the epoch with the lowest validation loss and stop after ``n_iter_no_change`` epochs
-        without a new lowest loss.  With ``validation_data`` given to :meth:`fit`, that data is
+        without a new lowest loss (see there).  With ``validation_data`` given to :meth:`fit`, that data is
         used instead.  (Validation loss, not accuracy: accuracy plateaus for many epochs before
         a model starts to learn, and on data whose validation split shares phrases with the
         training part it keeps rising while the test accuracy falls.)
     validation_fraction : float in (0, 1), default 0.1
-    n_iter_no_change : int, default 5
+    n_iter_no_change : int or "auto", default "auto"
+        How many epochs without a new lowest validation loss end the fit.  ``"auto"``: 5, or
+        the best epoch's number when that is later, at most 10
+        (:func:`fastrnn._fit.patience`): a model whose validation loss kept falling for many
+        epochs gets longer to leave a plateau (with a fixed 5, one seed in twelve on the
+        built-in corpus stopped on one at epoch 15 with 79.6% test accuracy, where 10 more
+        epochs gave 99.8%); a fit whose best epoch comes within 5, as on MR, is unchanged.
+        An int: exactly that many.
     min_count : int, default 2
         Words seen fewer times in training map to the unknown-word id.
     max_size : int or None
@@ -261,7 +268,7 @@ class Model:
     def __init__(self, hidden_size=32, learning_rate=0.1, epochs=100, clip=1.0, clip_norm=None,
                  gradient="exact", pooling="mean", optimizer="adagrad", init="xavier",
                  weight_decay=0.0, early_stopping=True, validation_fraction=0.1,
-                 n_iter_no_change=5, min_count=2, max_size=None, dtype="float32", seed=None,
+                 n_iter_no_change="auto", min_count=2, max_size=None, dtype="float32", seed=None,
                  shuffle=True, backend="numba", tokenizer=None, progress=None, ngrams=2,
                  buckets=2**20, ngram_learning_rate=1.0, cell="tanh", embeddings=None,
                  freeze_embeddings=True):
@@ -392,7 +399,10 @@ class Model:
         if not 0 < vf < 1:
             raise ValueError(f"validation_fraction must be in (0, 1), got {vf}")
         s["vf"] = vf
-        s["patience"] = check_int("n_iter_no_change", self.n_iter_no_change, 1)
+        # None: the "auto" rule (_fit.patience)
+        s["patience"] = None if (isinstance(self.n_iter_no_change, str)
+                                 and self.n_iter_no_change == "auto") else check_int(
+            "n_iter_no_change", self.n_iter_no_change, 1, what='or "auto"')
         check_int("min_count", self.min_count, 1)
         if self.max_size is not None:
             check_int("max_size", self.max_size, 1)

@@ -23,10 +23,38 @@ def demo():
 
 @pytest.mark.slow
 def test_defaults_learn_the_builtin_corpus():
-    """The issue's bar: >= 99% test accuracy on the built-in corpus with defaults."""
+    """The issue's bar, >= 99% test accuracy on the built-in corpus with defaults, by outcome
+    over three seeds (the kernels' float sums follow the CPU's vector width, so a seed's
+    trajectory differs between machines): each >= 98%, the mean >= 99%.  With a fixed
+    patience of 5, seed 0 stopped on a plateau at epoch 15 on an AMD Zen 3 (79.6%)."""
     (tr, ytr), (te, yte) = load_demo()
-    model = Model(seed=0, progress=False).fit(tr, ytr)
-    assert model.score(te, yte) >= 0.99
+    scores = [Model(seed=s, progress=False).fit(tr, ytr).score(te, yte) for s in range(3)]
+    assert min(scores) >= 0.98 and np.mean(scores) >= 0.99, scores
+
+
+def test_auto_patience_rule():
+    """n_iter_no_change="auto": 5 until the best epoch is later, then that epoch, at most 10;
+    an int is kept as it is."""
+    from fastrnn._fit import patience
+    assert [patience(None, b) for b in (None, 1, 5, 6, 9, 10, 11, 80)] == [
+        5, 5, 5, 6, 9, 10, 10, 10]
+    assert patience(2, 80) == 2 and patience(7, None) == 7
+
+
+def test_auto_patience_waits_out_a_plateau(demo):
+    """A fit whose best epoch is late stops later than a fixed 5 would, and keeps waiting only
+    as long as the rule says: the epochs after the kept one are exactly its patience (or the
+    fit hit ``epochs``)."""
+    from fastrnn._fit import patience
+    (tr, ytr), _ = demo
+    for seed in range(3):
+        m = Model(seed=seed, hidden_size=8, epochs=40, progress=False).fit(tr, ytr)
+        after = m.n_epochs_ - m.best_epoch_
+        assert after == patience(None, m.best_epoch_) or m.n_epochs_ == 40, (
+            seed, m.best_epoch_, m.n_epochs_)
+    # an explicit int is exact
+    m = Model(seed=0, hidden_size=8, epochs=40, n_iter_no_change=2, progress=False).fit(tr, ytr)
+    assert m.n_epochs_ - m.best_epoch_ == 2 or m.n_epochs_ == 40
 
 
 def test_fit_predict_shapes_and_history(demo):
@@ -218,6 +246,9 @@ def test_not_fitted():
     (dict(dtype="int8"), TypeError, "dtype"),
     (dict(backend="torch"), ValueError, "backend"),
     (dict(weight_decay=-0.1), ValueError, "weight_decay"),
+    (dict(n_iter_no_change=0), ValueError, "n_iter_no_change must be >= 1"),
+    (dict(n_iter_no_change="Auto"), TypeError, 'n_iter_no_change must be an integer or "auto"'),
+    (dict(n_iter_no_change=2.5), TypeError, 'n_iter_no_change must be an integer or "auto"'),
 ])
 def test_bad_parameters_fail_before_training(kwargs, exc, match):
     with pytest.raises(exc, match=match):
