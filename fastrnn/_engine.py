@@ -162,17 +162,26 @@ class NamedArrays:
 
     def all_finite(self, U_rows=None):
         """No NaN or infinity in any parameter (the matrices and vectors of
-        ``_finite_groups`` in one GIL-holding kernel call, the n-gram table, an embedding
+        ``_finite_groups`` and the rows ``U_rows`` of the n-gram table in one GIL-holding
+        kernel call, then the rest: the whole table when ``U_rows`` is None, an embedding
         model's ``Emb`` and ``WpeT``); ``U_rows`` (a few validated int64 row ids, see
         :func:`touched_rows`) limits the check of ``U`` to those rows."""
-        if not _dropin.all_finite_arrays(*self._finite_groups()):
+        if not _dropin.all_finite_arrays(*self.finite_args(U_rows)):
             return False
-        if U_rows is not None:  # a few rows, gathered (take: ~10x faster than U[U_rows]),
-            # checked in numpy: a nogil kernel would hand the GIL to another training thread
-            ok = bool(np.isfinite(self.U.take(U_rows, axis=0)).all())
-        else:  # 2**20 rows took ~200 us per epoch, a tutorial epoch's worth
-            ok = _ngram.all_finite(self.U)
-        return ok and embeddings_finite(self)
+        if U_rows is None and self.buckets:  # 2**20 rows took ~200 us per epoch, a tutorial
+            # epoch's worth: only when the rows are not known
+            if not _ngram.all_finite(self.U):
+                return False
+        return embeddings_finite(self)
+
+    def finite_args(self, U_rows=None):
+        """The arguments of ``kernels.dropin.all_finite_arrays`` for :meth:`all_finite`."""
+        return self._finite_groups() + ((self.U, _NO_ROWS) if U_rows is None
+                                        else (self.U, U_rows))
+
+
+#: no rows of ``U`` (``all_finite_arrays``' rows when the whole table is checked apart)
+_NO_ROWS = np.zeros(0, dtype=np.int64)
 
 
 collections.abc.Mapping.register(NamedArrays)
@@ -568,7 +577,7 @@ def check_jobs(params, rows, predict=None):
     ``Trainer.compile_jobs``): the divergence checks of ``params`` (``rows``: the epoch's
     :func:`touched_rows`; the whole-table check only when it is None) and ``predict``,
     ``(range kernel, its arguments but the range)`` or None."""
-    checks = [(_dropin.all_finite_arrays, params._finite_groups())]
+    checks = [(_dropin.all_finite_arrays, params.finite_args(rows))]
     if params.buckets and rows is None:
         checks.append((_ngram.all_finite, (params.U,)))
     if predict is not None:
