@@ -141,7 +141,7 @@ def balance_ceiling(seconds, threads=2):
     every thread takes the next model as it frees (``train_many``'s pool, in config order):
     their sum over the makespan of that greedy schedule.  Early-stopped models of very
     different lengths leave a thread idle at the end: on the tutorial data 16 default models'
-    fit times capped it at 1.85-1.88x, before any cost of running two threads at once."""
+    fit times capped it at 1.85-1.90x (the bench's runs and a script), before any cost of running two threads at once."""
     free = [0.0] * threads
     for t in seconds:
         i = free.index(min(free))

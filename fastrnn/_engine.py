@@ -176,8 +176,7 @@ class NamedArrays:
 
     def finite_args(self, U_rows=None):
         """The arguments of ``kernels.dropin.all_finite_arrays`` for :meth:`all_finite`."""
-        return self._finite_groups() + ((self.U, _NO_ROWS) if U_rows is None
-                                        else (self.U, U_rows))
+        return self._finite_groups() + (self.U, _NO_ROWS if U_rows is None else U_rows)
 
 
 #: no rows of ``U`` (``all_finite_arrays``' rows when the whole table is checked apart)
