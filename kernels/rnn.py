@@ -984,10 +984,11 @@ WHH_BOTH, WHH_ONLY_T = 0, 1
 @njit(inline="always", **_opts)
 def _apply_update(tokens, hs, pooled, G, dy, WxhT, Whh, WhhT, Why, bh, by,
                   Sx, Shh, Sy, Sbh, Sby, hp, optimizer, counters, gX, mark, vecs, y,
-                  dWhy, rows, uniq, whh_mode):
-    """:func:`apply_update` with the ``Whh``/``WhhT`` bookkeeping of ``whh_mode`` (WHH_*)."""
+                  dWhy, rows, uniq, whh_mode, norm_pass):
+    """:func:`apply_update` with the ``Whh``/``WhhT`` bookkeeping of ``whh_mode`` (WHH_*) and
+    ``norm_pass`` as in :func:`_apply_update_v` (``False``: ``hp[HP_CLIP_NORM]`` must be 0)."""
     _apply_update_v(tokens, hs, pooled, G, dy, WxhT, Whh, WhhT, Why, bh, by,
-                    Sx, Shh, Sy, Sbh, Sby, hp, optimizer, counters, gX, mark, vecs, True,
+                    Sx, Shh, Sy, Sbh, Sby, hp, optimizer, counters, gX, mark, vecs, norm_pass,
                     dWhy, rows, uniq, whh_mode, _bias_views(vecs, y, bh, by, Sbh, Sby) + (None,),
                     _ngram.none_like(WxhT, Sx, uniq, hp), 0)
 
@@ -1120,7 +1121,7 @@ def apply_update(tokens, hs, pooled, G, dy, WxhT, Whh, WhhT, Why, bh, by,
     """
     _apply_update(tokens, hs, pooled, G, dy, WxhT, Whh, WhhT, Why, bh, by,
                   Sx, Shh, Sy, Sbh, Sby, hp, optimizer, counters, gX, mark, vecs, y,
-                  dWhy, rows, uniq, WHH_BOTH)
+                  dWhy, rows, uniq, WHH_BOTH, True)
 
 
 # --------------------------------------------------------------------------------------------
