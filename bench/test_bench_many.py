@@ -156,6 +156,17 @@ def test_balance_ceiling():
     assert balance_ceiling([2.0]) == 1.0
 
 
+def _warm_then_timed(benchmark, run, **pedantic):
+    """``(models of a first call of run, the timed rounds' last result)``: the first
+    (compiling) call is not timed, then ``benchmark.pedantic(run, **pedantic)``.  With the
+    benchmarks disabled (CI runs them once as tests) the first call is the only one (the
+    second is ``None``): it exercises and checks the same code in half the time."""
+    if benchmark.disabled:  # pedantic then makes the one plain call and returns its result
+        return benchmark.pedantic(run, rounds=1, warmup_rounds=0), None
+    models = run()  # warm (compile)
+    return models, benchmark.pedantic(run, **pedantic)
+
+
 def _check_bitwise(models, configs, texts, labels, indices, extra=()):
     """Models ``indices`` of a row equal, bit for bit, the same config fitted alone."""
     for i in indices:
@@ -169,11 +180,10 @@ def test_many_vs_fit(benchmark, how):
     texts, labels = _texts(0)
     configs = [dict(TUTORIAL, seed=s, epochs=EPOCHS, dtype="float64") for s in range(M)]
     run = _timed_call(how, texts, labels, configs)
-    models = run()  # warm (compile)
-    _check_bitwise(models, configs, texts, labels, [5])
     benchmark.group = "many-vs-fit"
     benchmark.extra_info["samples"] = M * EPOCHS * len(labels)
-    benchmark.pedantic(run, rounds=5, warmup_rounds=1)
+    models, _ = _warm_then_timed(benchmark, run, rounds=5, warmup_rounds=1)
+    _check_bitwise(models, configs, texts, labels, [5])
 
 
 @pytest.mark.parametrize("how", ["train_many-2-threads", "Model.fit-x16"])
@@ -186,11 +196,10 @@ def test_many_vs_fit_early_stopping(benchmark, how):
     (texts, labels), _ = load_demo(n_train=2000, n_test=10, seed=0)
     configs = [dict(seed=s, progress=False) for s in range(16)]
     run = _timed_call(how, texts, labels, configs)
-    models = run()  # warm (compile)
-    _check_bitwise(models, configs, texts, labels, [3])
     benchmark.group = "many-vs-fit-early-stopping"
+    models, _ = _warm_then_timed(benchmark, run, rounds=3, warmup_rounds=0)
     benchmark.extra_info["epochs"] = sum(m.n_epochs_ for m in models)
-    benchmark.pedantic(run, rounds=3, warmup_rounds=0)
+    _check_bitwise(models, configs, texts, labels, [3])
 
 
 #: ``../shared/data`` beside the repository (as ``tests/conftest.py``'s ``shared_data``), or
@@ -218,11 +227,10 @@ def test_many_vs_fit_early_stopping_shared_data(benchmark, how, data):
     texts, labels = _shared(data, None if data == "tutorial" else 2000)
     configs = [dict(seed=s, progress=False) for s in range(16)]
     run = _timed_call(how, texts, labels, configs)
-    models = run()  # warm (compile)
-    _check_bitwise(models, configs, texts, labels, [0, 7], extra=("U",))
     benchmark.group = f"many-vs-fit-early-stopping-{data}"
+    models, last = _warm_then_timed(benchmark, run, rounds=3, warmup_rounds=0)
     benchmark.extra_info["epochs"] = sum(m.n_epochs_ for m in models)
-    last = benchmark.pedantic(run, rounds=3, warmup_rounds=0)
+    _check_bitwise(models, configs, texts, labels, [0, 7], extra=("U",))
     if how.startswith("Model.fit") and last is not None:  # measured, not --benchmark-disable
         # the load-balance ceiling of these fits on 2 threads (their own times, one at a time)
         benchmark.extra_info["balance_ceiling"] = round(
@@ -261,12 +269,11 @@ def test_many_frozen_vectors_read_once(benchmark, how, vectors_file):
     configs = [dict(seed=s, epochs=3, early_stopping=False, embeddings=str(vectors_file),
                     progress=False) for s in range(4)]
     run = _timed_call(how, texts, labels, configs)
-    models = run()  # warm (compile)
-    _check_bitwise(models, configs, texts, labels, [2], extra=("Ext",))
     benchmark.group = "many-frozen-vectors"
     benchmark.extra_info["vectors"] = str(vectors_file) if BENCH_VECTORS else \
         f"generated, {OTHER_WORDS} other words"
-    benchmark.pedantic(run, rounds=3, warmup_rounds=0)
+    models, _ = _warm_then_timed(benchmark, run, rounds=3, warmup_rounds=0)
+    _check_bitwise(models, configs, texts, labels, [2], extra=("Ext",))
 
 
 @pytest.mark.parametrize("how", ["plain", "token-memo", "shared-corpus"])
