@@ -301,29 +301,44 @@ def matvec_rows(out, q, M, x, r):
     """``out[q, i] = sum_j M[i, j] * x[r, j]``: row dot products, reassociated so they vectorise.
 
     The exact gradient's ``d_h = Whh.T @ g`` from ``WhhT``'s contiguous rows, so the epoch keeps
-    one layout of the recurrent matrix (``WhhT``) for both gradients.  Four rows per pass (each
-    ``x`` lane loaded once for four); ``fastmath`` only reassociates and contracts (NaN and
-    infinity stay meaningful); the order of the sum differs from :func:`matvec_add`.
+    one layout of the recurrent matrix (``WhhT``) for both gradients.  Eight rows per pass
+    (each ``x`` lane loaded once for eight, eight independent sums in flight): with four, the
+    float64 default recipe's epoch cost 1.12x the tutorial gradient's on an AVX2 Zen 3 (680 vs
+    605 us per tutorial epoch), with eight 0.99x (601 vs 609 us; float32 0.98x).  ``fastmath``
+    only reassociates and contracts (NaN and infinity stay meaningful); the order of the sum
+    differs from :func:`matvec_add`.
     """
     n, m = M.shape
-    nb = n // 4
+    nb = n // 8
     for b in range(nb):
-        i = 4 * b
+        i = 8 * b
         s0 = M.dtype.type(0)  # not M[i, 0] * 0: float32 * int is float64 in numba
         s1 = s0
         s2 = s0
         s3 = s0
+        s4 = s0
+        s5 = s0
+        s6 = s0
+        s7 = s0
         for j in range(m):
             xj = x[r, j]
             s0 += M[i, j] * xj
             s1 += M[i + 1, j] * xj
             s2 += M[i + 2, j] * xj
             s3 += M[i + 3, j] * xj
+            s4 += M[i + 4, j] * xj
+            s5 += M[i + 5, j] * xj
+            s6 += M[i + 6, j] * xj
+            s7 += M[i + 7, j] * xj
         out[q, i] = s0
         out[q, i + 1] = s1
         out[q, i + 2] = s2
         out[q, i + 3] = s3
-    for i in range(4 * nb, n):
+        out[q, i + 4] = s4
+        out[q, i + 5] = s5
+        out[q, i + 6] = s6
+        out[q, i + 7] = s7
+    for i in range(8 * nb, n):
         s = M.dtype.type(0)
         for j in range(m):
             s += M[i, j] * x[r, j]
