@@ -274,7 +274,8 @@ def dropin_backprop(tokens, Wxh, Whh, bh, Why, by, d_y, gradient, hp, R, Y, I):
     Arrays: ``Wxh`` (H, V), ``Whh`` (H, H), ``Why`` (O, H) C-contiguous, ``bh`` (H,), ``by``
     (O,).  Returns False, having changed no parameter, when ``d_y`` or a parameter the sentence
     reads is not finite.  ``Wxh`` (H, V) is updated only in the sentence's columns (the others'
-    gradient is zero).
+    gradient is zero).  ``hp`` is :func:`fastrnn._engine.hyperparameters`' array; its
+    ``clip_norm`` entry is not read (the drop-in clips elementwise only, as the tutorial does).
     """
     O, H = Why.shape
     T = tokens.shape[0]
