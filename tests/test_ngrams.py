@@ -328,6 +328,34 @@ def test_engine_checks_the_gram_arrays():
         E.Params(*make_params(10, 5, 3).arrays(), U=np.zeros((4, 2)))
 
 
+
+def test_divergence_check_reads_the_distinct_rows_of_many_repeated_buckets():
+    """Many bucket occurrences in few distinct rows (a small vocabulary's n-grams, as the
+    built-in corpus's): the per-epoch check reads those rows, not the whole table, and still
+    catches a non-finite value there; with many distinct rows it checks the whole table."""
+    n = 400
+    tokens, offsets, labels = make_corpus(n=n, V=10, O=3, seed=2)
+    B = 1 << 12
+    few = np.random.default_rng(0).integers(0, 2**62, 6, dtype=np.int64).astype(np.uint64)
+    h = np.random.default_rng(1).choice(few, offsets[-1])
+    grams = NG.ngram_arrays(h, offsets, 2, B)
+    P = E.Params(*make_params(10, 5, 3).arrays(), U=np.zeros((B, 3)))
+    occurrences = E.check_grams(grams, P, offsets)[0]
+    assert 64 * occurrences.shape[0] >= B  # too many to read one by one
+    rows = E.touched_rows(P, occurrences)
+    np.testing.assert_array_equal(rows, np.unique(occurrences))
+    assert rows.dtype == np.int64 and 64 * rows.shape[0] < B
+    P.U[np.setdiff1d(np.arange(B), rows)[0], 1] = np.nan  # no epoch writes or reads it
+    tr = E.Trainer(P, lr=0.1)
+    tr.epoch(tokens, offsets, labels, np.arange(n), grams)  # not a divergence
+    P.U[rows[-1], 2] = np.inf
+    with pytest.raises(FloatingPointError, match="diverged"):
+        tr.epoch(tokens, offsets, labels, np.arange(n), grams)
+    many = NG.ngram_arrays(np.random.default_rng(3).integers(0, 2**62, offsets[-1]).astype(
+        np.uint64), offsets, 2, 1 << 8)
+    P8 = E.Params(*make_params(10, 5, 3).arrays(), U=np.zeros((1 << 8, 3)))
+    assert E.touched_rows(P8, E.check_grams(many, P8, offsets)[0]) is None
+
 # --------------------------------------------------------------------------------------------
 # Model(ngrams=...)
 # --------------------------------------------------------------------------------------------
