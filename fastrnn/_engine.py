@@ -513,7 +513,8 @@ def touched_rows(params, buckets):
     buckets faster (0.4 ms) than their rows one by one (1 ms).  When the occurrences are many,
     their distinct rows may still be few (the built-in corpus: 4,000 sentences' ~50 k n-grams
     in a few thousand rows, whose check takes microseconds instead of a 0.6 ms scan each
-    epoch); one boolean pass over the table's row count (<= 1 ms, once per corpus) finds them.
+    epoch); one boolean pass over the table's row count finds them, once per corpus (2**20
+    rows: 0.14 ms for the built-in corpus's buckets, 1.3 ms for MR's 300 k).
     Call it once per corpus (the trainers keep the result).
     """
     B = params.buckets
