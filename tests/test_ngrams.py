@@ -328,7 +328,6 @@ def test_engine_checks_the_gram_arrays():
         E.Params(*make_params(10, 5, 3).arrays(), U=np.zeros((4, 2)))
 
 
-
 def test_divergence_check_reads_the_distinct_rows_of_many_repeated_buckets():
     """Many bucket occurrences in few distinct rows (a small vocabulary's n-grams, as the
     built-in corpus's): the per-epoch check reads those rows, not the whole table, and still
@@ -355,6 +354,7 @@ def test_divergence_check_reads_the_distinct_rows_of_many_repeated_buckets():
         np.uint64), offsets, 2, 1 << 8)
     P8 = E.Params(*make_params(10, 5, 3).arrays(), U=np.zeros((1 << 8, 3)))
     assert E.touched_rows(P8, E.check_grams(many, P8, offsets)[0]) is None
+
 
 # --------------------------------------------------------------------------------------------
 # Model(ngrams=...)
