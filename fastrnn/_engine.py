@@ -9,6 +9,7 @@ a clear error.
 import collections.abc
 import math
 import mmap
+import operator
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -31,11 +32,20 @@ SERIAL_PREDICT_BELOW = 256  # sentences: below this predict_proba runs on the ca
 ALIGN = 64  # bytes: numpy only guarantees 16, and misaligned weights cost up to 1.8x
 
 
+def _shape_bytes(shape, dtype):
+    """``(shape as a tuple of ints, its size in bytes)`` for the aligned allocators (plain
+    Python: ``np.prod`` alone cost ~5 us, a tenth of a small fit's ~30 allocations' time)."""
+    if isinstance(shape, tuple):
+        shape = tuple(map(operator.index, shape))
+    else:
+        shape = tuple(int(s) for s in np.atleast_1d(shape))
+    return shape, math.prod(shape) * dtype.itemsize
+
+
 def aligned_empty(shape, dtype, align=ALIGN):
     """An uninitialised C-contiguous array whose data starts on an ``align``-byte boundary."""
     dtype = np.dtype(dtype)
-    shape = tuple(int(s) for s in np.atleast_1d(shape)) if not isinstance(shape, tuple) else shape
-    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    shape, nbytes = _shape_bytes(shape, dtype)
     buf = np.empty(nbytes + align, dtype=np.uint8)
     start = (-buf.ctypes.data) % align
     return buf[start:start + nbytes].view(dtype).reshape(shape)
@@ -58,8 +68,7 @@ LAZY_ZEROS_FROM = 1 << 20
 def aligned_zeros(shape, dtype, align=ALIGN):
     """A zero C-contiguous array on an ``align``-byte boundary (large ones lazily zero)."""
     dtype = np.dtype(dtype)
-    shape = tuple(int(s) for s in np.atleast_1d(shape)) if not isinstance(shape, tuple) else shape
-    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    shape, nbytes = _shape_bytes(shape, dtype)
     if nbytes >= LAZY_ZEROS_FROM:
         # page-aligned; unmapped when the last array viewing it is gone
         return np.frombuffer(mmap.mmap(-1, nbytes), dtype=dtype).reshape(shape)
