@@ -605,7 +605,7 @@ def _make_train_epoch(CELL, OPT, name, EMB=False):
         return loss, correct
 
     train_epoch.__name__ = train_epoch.__qualname__ = name
-    return depends_on(_rnn)(njit(**_rnn.EPOCH_OPTS)(train_epoch))  # see rnn.EPOCH_OPTS
+    return depends_on(_rnn)(njit(**_opts)(train_epoch))
 
 
 train_epoch_gru_sgd = _make_train_epoch(CELL_GRU, OPT_SGD, "train_epoch_gru_sgd")

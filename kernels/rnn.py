@@ -65,16 +65,6 @@ V_DR, V_DH, V_DH2, V_TMP, V_POOL, V_ACC = range(6)
 N_VECS = 9  # rows V_ACC .. V_ACC + 3: 4 rows of the Whh gradient
 
 _opts = dict(cache=True, error_model="numpy", nogil=True)
-#: The whole-epoch kernels' options: ``_opts`` without numba's reference-counting runtime
-#: (``_nrt``, a numba target option).  They allocate nothing and keep nothing past the call (the
-#: caller owns every buffer), so the runtime has nothing to count; with it, numba kept ~100
-#: atomic incref/decref calls on the array views the inlined helpers pass around, many inside the
-#: per-sample loop.  Without it: the same bits (side by side, weights bitwise equal after 60
-#: epochs), the default recipe's epoch ~8 % faster (float32, H = 32, demo corpus: 4.00 -> 3.67
-#: and 4.07 -> 3.75 us per sample, best of 60 alternating epochs in one process) and its cold
-#: compile 0.3-1.1 s shorter.  A kernel that needed the runtime (an array allocated inside)
-#: would fail to compile, not misbehave.
-EPOCH_OPTS = dict(_opts, _nrt=False)
 
 # the linear n-gram path's helpers (they import the constants above); the kernels that embed
 # them are keyed on its source too (kernels._cache.depends_on follows KERNEL_DEPENDENCIES)
@@ -1279,7 +1269,7 @@ def _make_train_epoch(OPT, name, EMB=False, FIXED=None):
         return loss, correct
 
     train_epoch.__name__ = train_epoch.__qualname__ = name
-    return depends_on(_ngram)(njit(**EPOCH_OPTS)(train_epoch))
+    return depends_on(_ngram)(njit(**_opts)(train_epoch))
 
 
 train_epoch_sgd = _make_train_epoch(OPT_SGD, "train_epoch_sgd")

@@ -362,20 +362,6 @@ def test_epoch_kernel_picks_the_default_kernel_only_for_the_default_recipe():
         assert tr._kernel is want, kw
 
 
-def test_epoch_kernels_run_without_the_reference_counting_runtime():
-    """Every whole-epoch entry point (tanh, GRU, LSTM; one-hot and word vectors) is compiled
-    with ``_nrt=False`` (kernels.rnn.EPOCH_OPTS): no per-sample incref/decref calls.  The
-    predict kernels allocate their row buffers and keep the runtime."""
-    from numba.core.dispatcher import Dispatcher
-
-    from fastrnn.kernels import gated
-    epoch = {name: d for mod in (K.rnn, gated) for name, d in vars(mod).items()
-             if name.startswith("train_epoch") and isinstance(d, Dispatcher)}
-    assert len(epoch) >= 7 + 12, sorted(epoch)  # 7 tanh entry points, 12 gated ones
-    assert {n for n, d in epoch.items() if d.targetoptions.get("_nrt") is not False} == set()
-    assert K.rnn.predict_proba_range.targetoptions.get("_nrt", True) is not False
-
-
 def test_aligned_buffers():
     P = make_params(5, 7, 3)
     for a in P.arrays() + (P.WhhT,):
